@@ -1,0 +1,27 @@
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export TRAINER_DATA_MIRROR ?= $(abspath ../shared/data)
+
+.PHONY: setup test test-slow demo clean
+
+setup: $(BIN)/trainer
+
+$(BIN)/trainer: pyproject.toml
+	test -d $(VENV) || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0   # CPU wheel; must come before anything that depends on torch
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-slow: setup
+	$(BIN)/python -m pytest -q -m slow
+
+demo: setup
+	$(BIN)/trainer train configs/quickstart.yaml
+
+clean:
+	rm -rf runs data/processed .pytest_cache

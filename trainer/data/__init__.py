@@ -1,0 +1,1 @@
+"""Readers, labellers and the dataset builder."""

@@ -1,0 +1,1 @@
+"""Fine-tuning: config schema, model construction, the Trainer-based engine."""
