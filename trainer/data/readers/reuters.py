@@ -1,0 +1,208 @@
+"""Reuters-21578 reader: `<REUTERS>` SGML blocks from the tar.gz (read in place) or a folder of reut2-*.sgm.
+
+SGML is not XML (unquoted entities such as `&#3;`, no root element), so each block is cut out by its
+open tag and parsed with regexes; text is decoded as latin-1, which cannot fail on any byte.
+"""
+from __future__ import annotations
+
+import html
+import re
+import tarfile
+import zlib
+from datetime import datetime
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Iterator
+
+from trainer.data.article import Article, Rejected
+from trainer.data.config import SourceConfig
+from trainer.data.sources import REGISTRY, locate
+from trainer.errors import DataError
+
+ARCHIVE = "reuters21578.tar.gz"
+MEMBER_GLOB = REGISTRY[ARCHIVE].members or "reut2-*.sgm"
+
+_OPEN = re.compile(r"<REUTERS\b([^>]*)>")
+_CLOSE = "</REUTERS>"
+_ATTR = re.compile(r'([A-Z]+)\s*=\s*"([^"]*)"')
+_D = re.compile(r"<D>(.*?)</D>", re.S)
+_TEXT = re.compile(r"<TEXT\b([^>]*)>(.*?)</TEXT>", re.S)
+_TAG = re.compile(r"</?[A-Z]+\b[^>]*>")
+_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})(?:\s+(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,2}))?)?")
+_MONTHS = {m: i for i, m in enumerate(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
+# C0/C1 controls except tab/newline: the feed's &#2;/&#3; start/end markers, &#31;, &#127;, raw bytes
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACES = re.compile(r"[ \t\xa0]+")
+# the wire sign-off: "Reuter", "REUTER...", "reuter^M" alone on the last line or ending it (a few twice)
+_SIGNOFF = re.compile(r"(?:(?:^|\s)reuters?(?:\.{2,})?(?:\^M)?)+\s*\Z", re.I)
+_ELEMENTS: dict[str, re.Pattern] = {}
+
+
+def inputs(source: SourceConfig) -> list[Path]:
+    """The archive, or the .sgm files of an unpacked folder (what the manifest checksums)."""
+    root = _root(source)
+    return _sgm_files(root) if root.is_dir() else [root]
+
+
+def read(source: SourceConfig) -> Iterator[Article | Rejected]:
+    """Every document of the collection as an Article, or a Rejected saying why it could not be read."""
+    members = _members(_root(source))
+    try:
+        count = 0
+        for where, raw in members:
+            for record in parse_sgml(raw, where):
+                yield record
+                count += 1
+                if source.limit is not None and count >= source.limit:
+                    return
+    finally:
+        members.close()  # stop reading the archive early when the limit is reached
+
+
+def parse_sgml(raw: bytes, where: str) -> Iterator[Article | Rejected]:
+    """Documents of one .sgm file; `where` names the file in paths and reject records."""
+    if b"\x00" in raw:
+        yield Rejected(where, "binary content (NUL bytes), not Reuters SGML")
+        return
+    text = raw.decode("latin-1")
+    opens = list(_OPEN.finditer(text))
+    if not opens:
+        yield Rejected(where, "no <REUTERS> documents in file")
+        return
+    for i, match in enumerate(opens):
+        end = opens[i + 1].start() if i + 1 < len(opens) else len(text)
+        close = text.find(_CLOSE, match.end(), end)
+        attrs = dict(_ATTR.findall(match.group(1)))
+        label = f"{where}#{attrs.get('NEWID', f'block{i + 1}')}"
+        if close < 0:
+            yield Rejected(label, "truncated document: <REUTERS> without </REUTERS>")
+            continue
+        yield parse_document(attrs, text[match.end():close], where, label)
+
+
+def parse_document(attrs: dict[str, str], block: str, where: str, label: str) -> Article | Rejected:
+    newid = attrs.get("NEWID", "").strip()
+    if not newid.isdigit():
+        return Rejected(label, "document without a numeric NEWID attribute")
+    text_match = _TEXT.search(block)
+    if text_match is None:
+        return Rejected(label, "no <TEXT> element (garbled document)")
+    kind = dict(_ATTR.findall(text_match.group(1))).get("TYPE", "NORM")
+    inner = text_match.group(2)
+    if kind == "UNPROC":
+        title, body = "", clean_body(_TAG.sub(" ", inner))
+    else:
+        title = clean_line(_element(inner, "TITLE") or "")
+        body = clean_body(_element(inner, "BODY") or "")
+    if not title and not body:
+        return Rejected(label, f"empty document (TYPE={kind}: no title and no body text)")
+    lewis, topics_attr = attrs.get("LEWISSPLIT", ""), attrs.get("TOPICS", "")
+    return Article(
+        id=f"reuters-{newid}", source="reuters", title=title, body=body,
+        published=parse_date(_element(block, "DATE") or ""),
+        topics=_codes(block, "TOPICS"), places=_codes(block, "PLACES"),
+        path=f"{where}#{newid}", split=modapte_split(lewis, topics_attr),
+        meta={"type": kind, "lewissplit": lewis, "cgisplit": attrs.get("CGISPLIT", ""),
+              "topics_attr": topics_attr,
+              "dateline": clean_line(_element(inner, "DATELINE") or "").rstrip(" -"),
+              "people": _codes(block, "PEOPLE"), "orgs": _codes(block, "ORGS"),
+              "exchanges": _codes(block, "EXCHANGES"), "oldid": attrs.get("OLDID", "")},
+    )
+
+
+def modapte_split(lewissplit: str, topics_attr: str) -> str | None:
+    """The ModApte split of README.txt section VIII.B: TRAIN/TEST documents with TOPICS="YES"."""
+    if topics_attr != "YES":
+        return None
+    return {"TRAIN": "train", "TEST": "test"}.get(lewissplit)
+
+
+def parse_date(raw: str) -> str | None:
+    """`26-FEB-1987 15:01:01.79` (maybe with trailing noise) as ISO; the date alone if the time is bad."""
+    match = _DATE.search(raw)
+    if match is None:
+        return None
+    day, mon, year, hour, minute, sec, hundredths = match.groups()
+    month = _MONTHS.get(mon.upper())
+    if month is None:
+        return None
+    try:
+        date = datetime(int(year), month, int(day))
+    except ValueError:
+        return None
+    try:  # one document has hour 605: keep its date rather than drop it
+        stamp = date.replace(hour=int(hour), minute=int(minute), second=int(sec),
+                             microsecond=int((hundredths or "0").ljust(2, "0")) * 10_000)
+    except (TypeError, ValueError):
+        return date.date().isoformat()
+    return stamp.isoformat(timespec="milliseconds")
+
+
+def clean_text(raw: str) -> str:
+    """Entities decoded, control characters removed, whitespace collapsed inside each line."""
+    text = _CONTROL.sub("", html.unescape(raw).replace("\r", ""))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def clean_line(raw: str) -> str:
+    return " ".join(clean_text(raw).split())
+
+
+def clean_body(raw: str) -> str:
+    return _SIGNOFF.sub("", clean_text(raw)).strip()
+
+
+def _element(block: str, tag: str) -> str | None:
+    pattern = _ELEMENTS.get(tag)
+    if pattern is None:
+        pattern = _ELEMENTS[tag] = re.compile(rf"<{tag}>(.*?)</{tag}>", re.S)
+    match = pattern.search(block)
+    return match.group(1) if match else None
+
+
+def _codes(block: str, tag: str) -> list[str]:
+    inner = _element(block, tag)
+    return [clean_line(d) for d in _D.findall(inner)] if inner else []
+
+
+def _root(source: SourceConfig) -> Path:
+    return locate(ARCHIVE, source)
+
+
+def _sgm_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.glob(MEMBER_GLOB) if p.is_file())
+    if not files:
+        raise DataError(f"{folder}: no {MEMBER_GLOB} files (Reuters-21578 SGML) in this folder")
+    return files
+
+
+def _members(root: Path) -> Iterator[tuple[str, bytes]]:
+    """(where, raw bytes) per SGML file; `where` is the file, or `archive!member`."""
+    if root.is_dir():
+        for path in _sgm_files(root):
+            yield str(path), path.read_bytes()
+    elif root.suffix.lower() == ".sgm":
+        yield str(root), root.read_bytes()
+    else:
+        yield from _archive_members(root)
+
+
+def _archive_members(archive: Path) -> Iterator[tuple[str, bytes]]:
+    """The reut2-*.sgm members, streamed in archive order without extracting anything to disk."""
+    found = False
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            for member in tar:
+                name = Path(member.name).name
+                if not member.isfile() or not fnmatch(name, MEMBER_GLOB):
+                    continue
+                found = True
+                handle = tar.extractfile(member)
+                yield f"{archive}!{member.name}", handle.read() if handle is not None else b""
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{archive}: not a readable tar archive ({exc}); re-fetch it or point "
+                        "source.path at a folder of reut2-*.sgm files") from None
+    if not found:
+        raise DataError(f"{archive}: no {MEMBER_GLOB} members; is this the Reuters-21578 archive?")
