@@ -110,9 +110,9 @@ def test_reader_reuters_decodes_entities_and_whitespace_in_title():
     assert _one(NORM_DOC).title == "BAHIA & COCOA REVIEW"
 
 
-def test_reader_reuters_body_is_clean_text_without_signoff():
+def test_reader_reuters_body_opens_with_dateline_and_is_clean_text_without_signoff():
     body = _one(NORM_DOC).body
-    assert body == ("Showers continued throughout the week in\n"
+    assert body == ("SALVADOR, Feb 26 - Showers continued throughout the week in\n"
                     "the Bahia cocoa zone, said <Comissaria Smith>.\nArrivals rose.")
 
 

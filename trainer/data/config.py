@@ -63,6 +63,8 @@ class RegionLabels(StrictModel):
     granularity: Literal["region", "subregion", "country"] = "subregion"
     fields: list[Literal["places", "tags"]] = Field(default_factory=lambda: ["places", "tags"])
     from_text: Literal["fallback", "always", "never"] = "fallback"  # name matching in title/body
+    # text: places in the title or dateline count, body places when named this often (else the most named)
+    min_mentions: int = Field(3, ge=1)
 
 
 class LabelsConfig(StrictModel):

@@ -94,7 +94,7 @@ def parse_document(attrs: dict[str, str], block: str, where: str, label: str) ->
         title, body = "", clean_body(_TAG.sub(" ", inner))
     else:
         title = clean_line(_element(inner, "TITLE") or "")
-        body = clean_body(_element(inner, "BODY") or "")
+        body = with_dateline(clean_line(_element(inner, "DATELINE") or ""), clean_body(_element(inner, "BODY") or ""))
     if not title and not body:
         return Rejected(label, f"empty document (TYPE={kind}: no title and no body text)")
     lewis, topics_attr = attrs.get("LEWISSPLIT", ""), attrs.get("TOPICS", "")
@@ -148,6 +148,13 @@ def clean_text(raw: str) -> str:
 
 def clean_line(raw: str) -> str:
     return " ".join(clean_text(raw).split())
+
+
+def with_dateline(dateline: str, body: str) -> str:
+    """The story as the wire printed it: "TOKYO, March 3 - text". The dateline is part of the text
+    a reader (or a model, or the text region labeller) sees, not metadata."""
+    dateline = dateline.rstrip(" -")
+    return f"{dateline} - {body}" if dateline and body else body
 
 
 def clean_body(raw: str) -> str:
