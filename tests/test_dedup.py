@@ -1,0 +1,82 @@
+"""Exact and near-duplicate detection, and the choice of representatives."""
+from __future__ import annotations
+
+import random
+
+from trainer.data.config import DedupConfig
+from trainer.data.dedup import DuplicateGroups, choose_representatives, find_duplicates, normalise, text_key
+
+WORDS = ("market shares rose fell bank rates oil crude wheat exports imports profit loss quarter "
+         "company said year tonnes dollar yen government minister talks trade deficit").split()
+
+
+def _doc(seed: int, n: int = 120) -> str:
+    rng = random.Random(seed)
+    return " ".join(rng.choice(WORDS) + str(rng.randint(0, 50)) for _ in range(n))
+
+
+def _edit(text: str, n_changes: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    words = text.split()
+    for i in rng.sample(range(len(words)), n_changes):
+        words[i] = "changed"
+    return " ".join(words)
+
+
+def test_dedup_normalise_ignores_case_spacing_punctuation():
+    assert normalise("Oil  PRICES, rose!\n") == normalise("oil prices rose")
+    assert text_key("Oil PRICES rose.") == text_key("oil prices   rose")
+
+
+def test_dedup_groups_exact_duplicates():
+    a, b = _doc(1), _doc(2)
+    groups = find_duplicates([a, b, a.upper(), a + " !"], DedupConfig(near=False))
+    assert groups.groups == [[0, 2, 3]]
+    assert groups.exact_links == 2
+
+
+def test_dedup_groups_near_duplicate_with_few_words_changed():
+    a = _doc(3, 300)
+    groups = find_duplicates([a, _doc(4), _edit(a, 2)], DedupConfig(exact=False, threshold=0.8))
+    assert groups.groups == [[0, 2]]
+    assert groups.near_links == 1
+
+
+def test_dedup_keeps_unrelated_documents_apart():
+    docs = [_doc(s) for s in range(200)]
+    assert find_duplicates(docs, DedupConfig(threshold=0.5)).groups == []
+
+
+def test_dedup_chains_near_duplicates_into_one_group():
+    a = _doc(5, 400)
+    b = _edit(a, 3, seed=1)
+    c = _edit(b, 3, seed=2)
+    groups = find_duplicates([c, _doc(6), a, b], DedupConfig(exact=False, threshold=0.7))
+    assert groups.groups == [[0, 2, 3]]
+
+
+def test_dedup_is_deterministic():
+    a = _doc(7, 200)
+    docs = [a, _edit(a, 2), _doc(8), _doc(8)]
+    assert find_duplicates(docs, DedupConfig()).groups == find_duplicates(list(docs), DedupConfig()).groups
+
+
+def test_dedup_keeps_first_member_without_predefined_splits():
+    sel = choose_representatives(DuplicateGroups([[1, 4, 6]]))
+    assert sel.removed == [4, 6]
+    assert sel.kept_for == {4: 1, 6: 1}
+
+
+def test_dedup_predefined_split_keeps_every_document_and_reports_cross_split():
+    splits = ["test", "train", "train", "test"]
+    sel = choose_representatives(DuplicateGroups([[0, 1, 2, 3], [4, 5]]), splits + ["train", "train"])
+    assert sel.removed == []
+    assert sel.cross_split == [[0, 1, 2, 3]]
+
+
+def test_dedup_drop_cross_split_keeps_only_train_members():
+    splits = ["test", "train", "train", "validation"]
+    sel = choose_representatives(DuplicateGroups([[0, 1, 2, 3]]), splits, drop_cross_split=True)
+    assert sel.removed == [0, 3]
+    assert sel.dropped_cross_split == [0, 3]
+    assert sel.kept_for[0] == 1
