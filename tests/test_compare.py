@@ -1,0 +1,244 @@
+"""trainer compare: differing config keys, paired bootstrap, test-set checks, renderings."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+from trainer import bootstrap
+from trainer.compare import CompareError, compare, differing_keys, flatten
+
+LABELS = ["acq", "crude", "earn", "grain"]
+
+
+def _preds(golds, predicted, ids=None):
+    ids = ids or [f"d{i}" for i in range(len(golds))]
+    return [{"id": i, "gold": g, "predicted": p, "scores": {}} for i, g, p in zip(ids, golds, predicted)]
+
+
+def _metrics(micro):
+    return {"test": {"micro_f1": micro, "macro_f1": micro / 2, "accuracy": micro}}
+
+
+def _random_case(n=120, seed=0, error_rate=0.3):
+    """Gold label sets and a prediction that drops/adds labels at `error_rate`."""
+    rng = np.random.default_rng(seed)
+    gold = [sorted(set(rng.choice(LABELS, size=rng.integers(1, 3)))) for _ in range(n)]
+    pred = []
+    for g in gold:
+        p = set(g)
+        if rng.random() < error_rate:
+            p.symmetric_difference_update({str(rng.choice(LABELS))})
+        pred.append(sorted(p))
+    return gold, pred
+
+
+def test_compare_flatten_keeps_lists_as_values():
+    flat = flatten({"a": {"b": {"c": 1}, "l": [1, 2]}, "e": {}})
+    assert flat == {"a.b.c": 1, "a.l": [1, 2], "e": {}}
+
+
+def test_compare_differing_keys_nested_and_lists():
+    a = flatten({"model": {"tfidf": {"C": 1.0, "ngram_max": 2}}, "output": {"predict": ["x"]}})
+    b = flatten({"model": {"tfidf": {"C": 3.0, "ngram_max": 2}}, "output": {"predict": ["x", "y"]}})
+    c = flatten({"model": {"tfidf": {"C": 1.0, "ngram_max": 2}}, "output": {"predict": ["x"]}})
+    assert differing_keys([a, b, c]) == ["model.tfidf.C", "output.predict"]
+    assert differing_keys([a, c]) == []
+
+
+def test_compare_missing_keys_filled_with_schema_defaults(make_run_dir):
+    gold, pred = _random_case()
+    explicit = make_run_dir("explicit", config={"train": {"epochs": 4}}, predictions=_preds(gold, pred),
+                            metrics=_metrics(0.8))
+    short = make_run_dir("short", config={"model": {"tfidf": {"C": 2.0}}}, predictions=_preds(gold, pred),
+                         metrics=_metrics(0.7))
+    comp = compare([explicit, short])
+    # train.epochs: 4 is the schema default, so the runs agree on it; C differs from the default 1.0
+    assert comp.config_keys == ["model.tfidf.C"]
+    by_run = {r["run"]: r for r in comp.rows}
+    assert by_run["explicit"]["model.tfidf.C"] == 1.0 and by_run["short"]["model.tfidf.C"] == 2.0
+
+
+def test_compare_sorts_rows_by_metric(make_run_dir):
+    gold, pred = _random_case()
+    dirs = [make_run_dir(f"r{i}", config={"train": {"seed": i}}, predictions=_preds(gold, pred), metrics=_metrics(m))
+            for i, m in enumerate([0.5, 0.9, 0.7])]
+    assert [r["run"] for r in compare(dirs).rows] == ["r1", "r2", "r0"]
+
+
+def test_compare_identical_runs_have_zero_delta(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS)
+    b = make_run_dir("b", config={"train": {"seed": 1}}, predictions=_preds(gold, pred), metrics=_metrics(0.8),
+                     labels=LABELS)
+    row = next(r for r in compare([a, b], baseline=a).rows if r["run"] == "b")
+    assert (row["delta_micro_f1"], row["delta_low"], row["delta_high"]) == (0.0, 0.0, 0.0)
+    assert row["significant"] == "no"
+
+
+def test_compare_better_on_every_document_is_significant(make_run_dir):
+    gold, _ = _random_case()
+    wrong = [[label for label in LABELS if label not in g][:1] for g in gold]   # never a gold label
+    good = make_run_dir("good", predictions=_preds(gold, gold), metrics=_metrics(1.0), labels=LABELS)
+    bad = make_run_dir("bad", predictions=_preds(gold, wrong), metrics=_metrics(0.0), labels=LABELS)
+    row = next(r for r in compare([good, bad], baseline=bad, metric="accuracy").rows if r["run"] == "good")
+    assert row["delta_low"] > 0 and row["significant"] == "yes"
+    assert row["delta_accuracy"] == pytest.approx(1.0)
+
+
+def test_compare_bootstrap_accuracy_delta_matches_analytic_moments():
+    rng = np.random.default_rng(1)
+    n = 400
+    gold = [["earn"]] * n
+    a = [["earn"] if rng.random() < 0.8 else ["acq"] for _ in range(n)]
+    b = [["earn"] if rng.random() < 0.6 else ["acq"] for _ in range(n)]
+    runs = [bootstrap.doc_counts(gold, p, LABELS) for p in (a, b)]
+    samples = bootstrap.bootstrap_metrics(runs, n_resamples=2000, seed=3)
+    deltas = samples[0]["accuracy"] - samples[1]["accuracy"]
+    d = runs[0].exact - runs[1].exact
+    se = d.std() / np.sqrt(n)                   # the bootstrap distribution's analytic spread
+    assert deltas.mean() == pytest.approx(d.mean(), abs=4 * se / np.sqrt(2000) + 1e-3)
+    assert deltas.std() == pytest.approx(se, rel=0.1)
+
+
+def test_compare_bootstrap_macro_f1_ignores_labels_a_resample_lacks():
+    # "grain" has one test document: most resamples lack it; a perfect run must still score 1.0 on each
+    gold = [["earn"]] * 30 + [["acq"]] * 30 + [["grain"]]
+    counts = bootstrap.doc_counts(gold, gold, LABELS)   # "crude" never appears: it counts as 0 everywhere
+    samples = bootstrap.bootstrap_metrics([counts], n_resamples=200, seed=0)[0]["macro_f1"]
+    assert bootstrap.point_metrics(counts)["macro_f1"] == 0.75
+    assert np.allclose(samples, 0.75)
+
+
+def test_compare_point_metrics_match_sklearn():
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+    gold, pred = _random_case(n=300, seed=5, error_rate=0.5)
+    got = bootstrap.point_metrics(bootstrap.doc_counts(gold, pred, LABELS))
+    mlb = MultiLabelBinarizer(classes=LABELS)
+    G, P = mlb.fit_transform(gold), mlb.transform(pred)
+    assert got["micro_f1"] == pytest.approx(f1_score(G, P, average="micro"))
+    assert got["macro_f1"] == pytest.approx(f1_score(G, P, average="macro", zero_division=0))
+    assert got["accuracy"] == pytest.approx(accuracy_score(G, P))
+
+
+def test_compare_bootstrap_is_seeded(make_run_dir):
+    gold, pred = _random_case()
+    gold2, pred2 = _random_case(seed=9)
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(gold, pred2), metrics=_metrics(0.7))
+    first, second = compare([a, b], baseline=a, seed=7).rows, compare([a, b], baseline=a, seed=7).rows
+    assert first == second
+
+
+def test_compare_refuses_different_test_sets(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    other_ids = [f"x{i}" for i in range(len(gold))]
+    b = make_run_dir("b", predictions=_preds(gold, pred, ids=other_ids), metrics=_metrics(0.8))
+    with pytest.raises(CompareError, match="different test sets"):
+        compare([a, b], baseline=a)
+
+
+def test_compare_refuses_reordered_test_sets(make_run_dir):
+    gold, pred = _random_case()
+    rows = _preds(gold, pred)
+    a = make_run_dir("a", predictions=rows, metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=rows[::-1], metrics=_metrics(0.8))
+    with pytest.raises(CompareError, match="different order"):
+        compare([a, b])
+
+
+def test_compare_baseline_needs_predictions(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", metrics=_metrics(0.7))
+    with pytest.raises(CompareError, match="predictions.jsonl"):
+        compare([a, b], baseline=a)
+
+
+def test_compare_refuses_a_directory_without_config(tmp_path):
+    with pytest.raises(CompareError, match="not a run directory"):
+        compare([tmp_path])
+
+
+@pytest.fixture
+def two_runs(make_run_dir):
+    gold, pred = _random_case()
+    _, pred2 = _random_case(seed=4)
+    a = make_run_dir("a", config={"model": {"tfidf": {"C": 1.0}}}, predictions=_preds(gold, pred),
+                     metrics=_metrics(0.8), meta={"train_seconds": 3.5, "model_parameters": 1200})
+    b = make_run_dir("b", config={"model": {"tfidf": {"C": 3.0}}}, predictions=_preds(gold, pred2),
+                     metrics=_metrics(0.7))
+    return compare([a, b], baseline=a)
+
+
+def test_compare_markdown_marks_not_significant(make_run_dir):
+    from trainer.compare_render import NOT_SIGNIFICANT, to_markdown
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", config={"train": {"seed": 2}}, predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    md = to_markdown(compare([a, b], baseline=a))
+    b_line = next(line for line in md.splitlines() if line.startswith("| b |"))
+    assert NOT_SIGNIFICANT in b_line and "| train.seed |" in md.splitlines()[0] + "|"
+
+
+def test_compare_csv_has_raw_values(two_runs):
+    from trainer.compare_render import to_csv
+    rows = list(csv.DictReader(io.StringIO(to_csv(two_runs))))
+    assert [r["run"] for r in rows] == ["a", "b"]
+    assert float(rows[0]["micro_f1"]) == 0.8 and rows[0]["parameters"] == "1200"
+    assert float(rows[1]["delta_low"]) <= float(rows[1]["delta_micro_f1"]) <= float(rows[1]["delta_high"])
+
+
+def test_compare_html_is_self_contained(two_runs):
+    from trainer.compare_render import to_html
+    page = to_html(two_runs)
+    assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page
+
+
+def test_compare_plot_writes_png(two_runs, tmp_path):
+    from trainer.compare_render import write_plot
+    out = write_plot(two_runs, tmp_path / "plot.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_compare_cli_renders_markdown(make_run_dir):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", config={"train": {"seed": 2}}, predictions=_preds(gold, pred), metrics=_metrics(0.6))
+    result = CliRunner().invoke(app, ["compare", str(a), str(b), "--baseline", str(a), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[2].startswith("| a |")
+
+
+def test_compare_cli_reports_mismatch_without_traceback(make_run_dir):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(gold[:-1], pred[:-1]), metrics=_metrics(0.8))
+    result = CliRunner().invoke(app, ["compare", str(a), str(b)])
+    assert result.exit_code == 1
+    assert "different test sets" in result.output and "Traceback" not in result.output
+
+
+def test_compare_transformer_and_linear_runs_on_one_dataset(tiny_run_dir, tiny_dataset_dir, tmp_path):
+    from trainer.config import load_config
+    from trainer.training.config import RunConfig
+    from trainer.training.engine import train
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+            "output": {"dir": str(tmp_path), "name": "tiny-tfidf"}}
+    linear = train(load_config(None, RunConfig, tree=tree))
+    comp = compare([tiny_run_dir, linear], baseline=tiny_run_dir)
+    assert "model.type" in comp.config_keys and {r["run"] for r in comp.rows} == {tiny_run_dir.name, "tiny-tfidf"}
+    row = next(r for r in comp.rows if r["run"] == "tiny-tfidf")
+    assert row["delta_low"] <= row["delta_micro_f1"] <= row["delta_high"]
+    assert all(r["parameters"] and r["model_bytes"] for r in comp.rows)
