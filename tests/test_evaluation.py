@@ -1,0 +1,161 @@
+"""`trainer evaluate`: metrics, thresholds, predictions and reports written into the run directory."""
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from trainer.errors import DataError
+from trainer.evaluation import evaluate
+from trainer.evaluation.errors_analysis import confusion_matrix, confusion_pairs, error_counts, worst_labels
+from trainer.inference.chunking import chunk_encode, pool_logits, window_starts
+from trainer.metrics import compute_metrics
+
+
+@pytest.fixture(scope="module")
+def evaluated_multi(tiny_run_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("eval-multi") / "run"
+    shutil.copytree(tiny_run_dir, run)
+    return run, evaluate(run)
+
+
+@pytest.fixture(scope="module")
+def evaluated_single(tiny_single_label_run_dir, tmp_path_factory):
+    run = tmp_path_factory.mktemp("eval-single") / "run"
+    shutil.copytree(tiny_single_label_run_dir, run)
+    (run / "confusion.png").unlink(missing_ok=True)
+    return run, evaluate(run)
+
+
+def _rows(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_evaluation_confusion_pairs_hand_computed():
+    labels = ["a", "b", "c"]
+    gold = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
+    pred = np.array([[1, 1, 0], [1, 0, 1], [0, 0, 1]], dtype=bool)
+    # doc 0: a -> b wrongly; doc 1: gold a, b; c wrongly predicted -> (a, c), (b, c)
+    assert confusion_pairs(gold, pred, labels) == Counter({("a", "b"): 1, ("a", "c"): 1, ("b", "c"): 1})
+    assert error_counts(gold, pred, labels) == {"a": {"fn": 0, "fp": 0}, "b": {"fn": 1, "fp": 1},
+                                                "c": {"fn": 0, "fp": 1}}
+
+
+def test_evaluation_confusion_matrix_counts_gold_rows():
+    matrix = confusion_matrix([0, 0, 1, 2], [0, 1, 1, 1], 3)
+    np.testing.assert_array_equal(matrix, [[1, 1, 0], [0, 1, 0], [0, 1, 0]])
+
+
+def test_evaluation_worst_labels_skip_absent_labels():
+    per_label = {"a": {"f1": 0.9, "support": 5}, "b": {"f1": 0.1, "support": 2}, "c": {"f1": 0.0, "support": 0}}
+    assert worst_labels(per_label, 2) == ["b", "a"]
+
+
+def test_evaluation_metrics_match_written_predictions(evaluated_multi):
+    run, metrics = evaluated_multi
+    rows = _rows(run / "predictions.jsonl")
+    labels = json.loads((run / "model" / "trainer.json").read_text())["labels"]
+    recomputed = compute_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], labels, "multi_label")
+    on_disk = json.loads((run / "metrics.json").read_text())
+    assert on_disk["test"]["micro_f1"] == pytest.approx(recomputed["micro_f1"]) == metrics["test"]["micro_f1"]
+    assert on_disk["test"]["n_examples"] == len(rows)
+
+
+def test_evaluation_predictions_follow_saved_thresholds(evaluated_multi):
+    run, _ = evaluated_multi
+    th = json.loads((run / "model" / "thresholds.json").read_text())
+    labels = json.loads((run / "model" / "trainer.json").read_text())["labels"]
+    assert th["kind"] == "per_label" and len(th["values"]) == len(labels)
+    for row in _rows(run / "predictions.jsonl"):
+        expected = {label for label, t in zip(labels, th["values"]) if row["scores"][label] >= t}
+        assert set(row["predicted"]) == expected
+
+
+def test_evaluation_reports_metrics_at_half_and_tuned(evaluated_multi):
+    run, metrics = evaluated_multi
+    assert set(metrics) == {"validation", "test"}
+    assert metrics["test"]["thresholds"] == "per_label"
+    assert set(metrics["test"]["at_0.5"]["per_label"]) == set(metrics["test"]["per_label"])
+    report = (run / "report.md").read_text()
+    for section in ("## Summary", "## Per label", "## Worst labels", "## Most frequent confusions"):
+        assert section in report
+    assert "test@0.5" in report and "test@per_label" in report
+
+
+def test_evaluation_report_sorts_labels_by_support(evaluated_multi):
+    run, metrics = evaluated_multi
+    report = (run / "report.md").read_text().split("## Per label")[1].split("##")[0]
+    rows = [line.split("|")[1:3] for line in report.splitlines() if line.startswith("| ") and "support" not in line]
+    supports = [int(s) for _, s in rows]
+    assert supports == sorted(supports, reverse=True)
+    assert {label.strip() for label, _ in rows} == set(metrics["test"]["per_label"])
+
+
+def test_evaluation_single_label_writes_confusion_png(evaluated_single):
+    run, metrics = evaluated_single
+    assert (run / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "at_0.5" not in metrics["test"]
+    assert not (run / "model" / "thresholds.json").exists()
+
+
+def test_evaluation_chunking_adds_a_comparison(tiny_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["eval"]["chunking"] = {"enabled": True, "stride": 8, "max_chunks": 4, "pool": "mean"}
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    metrics = evaluate(run)
+    assert set(metrics["test"]["chunked"]["per_label"]) == set(metrics["test"]["per_label"])
+    assert "head truncation vs chunk-and-pool" in (run / "report.md").read_text()
+
+
+def test_evaluation_chunk_windows_hand_computed():
+    # 20 tokens, windows of 8 every 6: starts 0, 6, 12 (12 + 8 >= 20 covers the end)
+    assert window_starts(20, 8, 6, max_chunks=10) == [0, 6, 12]
+    assert window_starts(20, 8, 6, max_chunks=2) == [0, 6]
+    assert window_starts(5, 8, 6, max_chunks=10) == [0]
+
+
+def test_evaluation_chunk_encode_wraps_each_window(minilm_dir):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    text = " ".join(f"word{i}" for i in range(40))
+    enc, owner = chunk_encode(tok, ["short", text], max_length=16, stride=10, max_chunks=3)
+    assert owner[0] == 0 and owner.count(1) == 3
+    assert all(ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id and len(ids) <= 16
+               for ids in enc["input_ids"])
+
+
+def test_evaluation_pool_logits_mean_and_max():
+    logits = np.array([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
+    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "max"), [[3.0, 0.0], [5.0, 5.0]])
+    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "mean"), [[2.0, -1.0], [5.0, 5.0]])
+
+
+def test_evaluation_unknown_split_names_the_choices(tiny_run_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    with pytest.raises(DataError, match="no split 'dev'.*--split"):
+        evaluate(run, split="dev")
+
+
+def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
+    from trainer.cli import app
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    result = CliRunner().invoke(app, ["evaluate", str(run), "--split", "validation"])
+    assert result.exit_code == 0, result.output
+    assert "validation" in result.output and "micro_f1=" in result.output
+    assert set(json.loads((run / "metrics.json").read_text())) == {"validation"}
+
+
+def test_evaluation_cli_missing_run_is_an_error(tmp_path):
+    from trainer.cli import app
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output

@@ -1,0 +1,80 @@
+"""Threshold tuning against hand-computed values; saved thresholds drive predictions."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from trainer.errors import DataError
+from trainer.inference.thresholds import (Thresholds, apply_thresholds, best_global, f1_counts, load_thresholds,
+                                          save_thresholds, tune_thresholds)
+
+# Label "a": gold positives score 0.9, 0.7, 0.4; negatives 0.2, 0.1.
+#   t in (0.1, 0.2]: 4 predicted, tp 3 fp 1 -> F1 6/7;  t in (0.2, 0.4]: tp 3 fp 0 -> F1 1.0
+#   so the best grid values are 0.25 .. 0.40, and the one nearest 0.5 is 0.40.
+# Label "b": one positive (0.8) among negatives 0.6, 0.55, 0.3, 0.2: F1 1.0 for t in (0.6, 0.8].
+PROBS = np.array([[0.9, 0.6], [0.7, 0.55], [0.4, 0.3], [0.2, 0.8], [0.1, 0.2]])
+GOLD = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 0]], dtype=bool)
+LABELS = ["a", "b"]
+
+
+def test_thresholds_f1_counts_hand_computed():
+    assert f1_counts(3, 1, 0) == pytest.approx(6 / 7)
+    assert f1_counts(0, 0, 0) == 0.0
+
+
+def test_thresholds_per_label_maximises_each_label_f1():
+    th = tune_thresholds(PROBS, GOLD, "per_label", LABELS, min_positives=1)
+    assert th.kind == "per_label"
+    assert th.values == pytest.approx([0.40, 0.65])   # b: (0.6, 0.8], nearest 0.5 on the grid is 0.65
+    assert th.fallback == []
+
+
+def test_thresholds_per_label_falls_back_to_global_for_rare_labels():
+    th = tune_thresholds(PROBS, GOLD, "per_label", LABELS, min_positives=2)
+    assert th.values[0] == pytest.approx(0.40)
+    assert th.values[1] == pytest.approx(best_global(PROBS, GOLD))
+    assert th.fallback == ["b"]
+
+
+def test_thresholds_global_maximises_micro_f1():
+    # micro F1 over both labels: t in (0.3, 0.4] predicts a:{0,1,2}, b:{0,1,3} -> tp 4, fp 2, fn 0 -> 0.8;
+    # t in (0.6, 0.7] -> a:{0,1}, b:{3}: tp 3, fp 0, fn 1 -> 6/7, the best; nearest 0.5 there is 0.65
+    th = tune_thresholds(PROBS, GOLD, "global", LABELS, min_positives=1)
+    assert th.values == pytest.approx([0.65, 0.65])
+
+
+def test_thresholds_none_is_half_everywhere():
+    th = tune_thresholds(PROBS, GOLD, "none", LABELS, min_positives=1)
+    assert (th.kind, th.values) == ("none", [0.5, 0.5])
+
+
+def test_thresholds_apply_uses_each_labels_value():
+    pred = apply_thresholds(PROBS, Thresholds("per_label", [0.40, 0.65]))
+    np.testing.assert_array_equal(pred, GOLD)
+
+
+def test_thresholds_save_and_load_round_trip(tmp_path):
+    th = Thresholds("per_label", [0.4, 0.65], fallback=["b"])
+    save_thresholds(tmp_path, th)
+    assert load_thresholds(tmp_path, 2) == th
+
+
+def test_thresholds_load_rejects_wrong_label_count(tmp_path):
+    save_thresholds(tmp_path, Thresholds("global", [0.3, 0.3, 0.3]))
+    with pytest.raises(DataError, match="3 thresholds for 2 labels"):
+        load_thresholds(tmp_path, 2)
+
+
+def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
+    from trainer.predict import Predictor
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    n = len(json.loads((run / "model" / "trainer.json").read_text())["labels"])
+    text = ["quarterly earnings and oil prices in Paris"]
+    save_thresholds(run / "model", Thresholds("global", [0.0] * n))
+    assert len(Predictor.load(run).predict(text)[0]["labels"]) == n
+    save_thresholds(run / "model", Thresholds("global", [1.0] * n))
+    assert Predictor.load(run).predict(text)[0]["labels"] == []

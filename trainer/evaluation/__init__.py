@@ -1,0 +1,6 @@
+"""Evaluate a trained run: metrics, tuned thresholds, predictions, a readable report, a confusion plot."""
+from __future__ import annotations
+
+from trainer.evaluation.run import evaluate
+
+__all__ = ["evaluate"]

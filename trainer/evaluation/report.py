@@ -1,0 +1,127 @@
+"""Render `report.md`: headline metrics, per-label table, worst labels, frequent confusions."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from trainer.evaluation.errors_analysis import worst_labels
+
+HEADLINE = ("accuracy", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
+N_WORST = 10
+N_CONFUSIONS = 15
+
+
+@dataclass
+class ReportInput:
+    run_name: str
+    model_type: str
+    problem: str
+    dataset: str
+    split: str
+    # metrics[split][variant] with variant in "at_0.5", "tuned", "chunked"; values in compute_metrics' shape
+    metrics: dict[str, dict[str, dict]]
+    thresholds_kind: str
+    threshold_fallback: list[str]
+    errors: dict[str, dict[str, int]]          # per label fn/fp on the evaluated split (decision used)
+    confusions: Counter
+    chunking: str | None = None                # description of the chunking setup, when enabled
+    notes: list[str] = field(default_factory=list)
+
+
+def render_report(r: ReportInput) -> str:
+    parts = [_header(r), _headline(r), _per_label(r), _worst(r), _confusions(r)]
+    if r.chunking:
+        parts.append(_chunking(r))
+    if r.notes:
+        parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in r.notes) + "\n")
+    return "\n".join(parts)
+
+
+def _header(r: ReportInput) -> str:
+    lines = [f"# Evaluation: {r.run_name}", "",
+             f"- model: {r.model_type}, {r.problem.replace('_', '-')}",
+             f"- dataset: `{r.dataset}`, evaluated split: `{r.split}`",
+             "- examples: " + ", ".join(f"{s} {m['tuned']['n_examples']}" for s, m in r.metrics.items())]
+    if r.problem == "multi_label":
+        th = f"- decision thresholds: {r.thresholds_kind} (tuned on validation, saved in model/thresholds.json)"
+        if r.threshold_fallback:
+            th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
+        lines.append(th)
+    return "\n".join(lines) + "\n"
+
+
+def _headline(r: ReportInput) -> str:
+    columns = [(split, variant) for split, variants in r.metrics.items()
+               for variant in ("at_0.5", "tuned", "chunked") if variant in variants]
+    if r.problem == "single_label":   # thresholds do not apply: one column per split
+        columns = [(s, v) for s, v in columns if v != "at_0.5"]
+    names = {"at_0.5": "@0.5", "tuned": f"@{r.thresholds_kind}" if r.problem == "multi_label" else "",
+             "chunked": " chunked"}
+    head = "| metric | " + " | ".join(f"{s}{names[v]}" for s, v in columns) + " |"
+    rows = [head, "|---" * (len(columns) + 1) + "|"]
+    for key in HEADLINE:
+        rows.append(f"| {key} | " + " | ".join(_fmt(r.metrics[s][v].get(key)) for s, v in columns) + " |")
+    return "## Summary\n\n" + "\n".join(rows) + "\n"
+
+
+def _per_label(r: ReportInput) -> str:
+    per_label = r.metrics[r.split]["tuned"]["per_label"]
+    order = sorted(per_label, key=lambda label: (-per_label[label]["support"], label))
+    rows = ["| label | support | precision | recall | f1 | false neg | false pos |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for label in order:
+        m, e = per_label[label], r.errors.get(label, {"fn": 0, "fp": 0})
+        rows.append(f"| {label} | {m['support']} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | "
+                    f"{_fmt(m['f1'])} | {e['fn']} | {e['fp']} |")
+    return f"## Per label ({r.split}, sorted by support)\n\n" + "\n".join(rows) + "\n"
+
+
+def _worst(r: ReportInput) -> str:
+    per_label = r.metrics[r.split]["tuned"]["per_label"]
+    worst = worst_labels(per_label, N_WORST)
+    if not worst:
+        return "## Worst labels\n\nNo label has gold examples in this split.\n"
+    lines = [f"- {label}: f1 {_fmt(per_label[label]['f1'])} (support {per_label[label]['support']}, "
+             f"{r.errors.get(label, {}).get('fn', 0)} missed, {r.errors.get(label, {}).get('fp', 0)} false alarms)"
+             for label in worst]
+    return f"## Worst labels ({r.split}, lowest F1 among labels present)\n\n" + "\n".join(lines) + "\n"
+
+
+def _confusions(r: ReportInput) -> str:
+    what = ("gold label → predicted label" if r.problem == "single_label"
+            else "gold label → label wrongly predicted for the same document")
+    if not r.confusions:
+        return f"## Most frequent confusions\n\nNone: no wrong predictions on {r.split}.\n"
+    rows = ["| gold | predicted | count |", "|---|---|---:|"]
+    rows += [f"| {g} | {p} | {n} |" for (g, p), n in r.confusions.most_common(N_CONFUSIONS)]
+    return f"## Most frequent confusions ({what})\n\n" + "\n".join(rows) + "\n"
+
+
+def _chunking(r: ReportInput) -> str:
+    lines = ["## Long articles: head truncation vs chunk-and-pool\n", f"Chunking: {r.chunking}.\n",
+             "| split | metric | head | chunked | change |", "|---|---|---:|---:|---:|"]
+    for split, variants in r.metrics.items():
+        if "chunked" not in variants:
+            continue
+        for key in ("micro_f1", "macro_f1", "accuracy"):
+            head, chunked = variants["tuned"].get(key), variants["chunked"].get(key)
+            change = f"{chunked - head:+.4f}" if head is not None and chunked is not None else "-"
+            lines.append(f"| {split} | {key} | {_fmt(head)} | {_fmt(chunked)} | {change} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def render_summary(metrics: dict[str, dict]) -> str:
+    """A few lines for the terminal: the headline metrics per split (at 0.5 too, for multi-label)."""
+    lines = []
+    for split, m in metrics.items():
+        line = f"{split:<11} n={m['n_examples']:<6} " + " ".join(f"{k}={m[k]:.4f}" for k in ("micro_f1", "macro_f1", "accuracy"))
+        if "at_0.5" in m:
+            line += f"  (at 0.5: micro_f1={m['at_0.5']['micro_f1']:.4f} macro_f1={m['at_0.5']['macro_f1']:.4f};"
+            line += f" thresholds: {m['thresholds']})"
+        if "chunked" in m:
+            line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
+        lines.append(line)
+    return "\n".join(lines)

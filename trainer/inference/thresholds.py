@@ -1,0 +1,121 @@
+"""Multi-label decision thresholds: tune on validation scores, save with the model, apply at predict time.
+
+`model/thresholds.json` is `{"kind": "none"|"global"|"per_label", "values": [one per label]}`
+(docs/contracts.md). "none" means 0.5 for every label.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from trainer.atomic import atomic_write_json
+from trainer.errors import DataError
+
+Kind = Literal["none", "global", "per_label"]
+DEFAULT_THRESHOLD = 0.5
+# Candidate thresholds. A coarse grid on purpose: validation sets are small, and a finer grid
+# mostly fits noise in the handful of positives a rare label has.
+GRID = tuple(round(float(t), 2) for t in np.arange(0.05, 0.951, 0.05))
+FILENAME = "thresholds.json"
+
+
+@dataclass
+class Thresholds:
+    kind: Kind
+    values: list[float]
+    fallback: list[str] = field(default_factory=list)   # labels that took the global value (too few positives)
+
+    @classmethod
+    def default(cls, n_labels: int) -> "Thresholds":
+        return cls("none", [DEFAULT_THRESHOLD] * n_labels)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64)
+
+
+def f1_counts(tp, fp, fn) -> np.ndarray:
+    """F1 from counts, elementwise; 0 where there is nothing to score (no positives, no predictions)."""
+    tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def _counts(probs: np.ndarray, gold: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pred = probs >= threshold
+    tp = (pred & gold).sum(axis=0)
+    fp = (pred & ~gold).sum(axis=0)
+    fn = (~pred & gold).sum(axis=0)
+    return tp, fp, fn
+
+
+def best_global(probs: np.ndarray, gold: np.ndarray, grid: Sequence[float] = GRID) -> float:
+    """The grid value maximising micro-F1 over all labels; ties go to the value nearest 0.5."""
+    scores = [float(f1_counts(*(c.sum() for c in _counts(probs, gold, t)))) for t in grid]
+    return _argbest(scores, grid)
+
+
+def best_per_label(probs: np.ndarray, gold: np.ndarray, grid: Sequence[float] = GRID) -> np.ndarray:
+    """Per label, the grid value maximising that label's F1 (ties: nearest 0.5)."""
+    table = np.stack([f1_counts(*_counts(probs, gold, t)) for t in grid])   # (grid, labels)
+    return np.array([_argbest(table[:, j], grid) for j in range(table.shape[1])])
+
+
+def _argbest(scores: Sequence[float], grid: Sequence[float]) -> float:
+    scores = np.asarray(scores, dtype=np.float64)
+    best = np.flatnonzero(np.isclose(scores, scores.max()))
+    return float(grid[min(best, key=lambda i: abs(grid[i] - DEFAULT_THRESHOLD))])
+
+
+def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: Kind, labels: Sequence[str],
+                    min_positives: int, grid: Sequence[float] = GRID) -> Thresholds:
+    """Tune thresholds on validation `probs` (n, L) against binary `gold` (n, L).
+
+    per_label: labels with fewer than `min_positives` validation positives keep the global value,
+    since a threshold fitted to one or two examples does not generalise.
+    """
+    probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold, dtype=bool)
+    n_labels = probs.shape[1]
+    if kind == "none" or probs.shape[0] == 0:
+        return Thresholds.default(n_labels)
+    global_t = best_global(probs, gold, grid)
+    if kind == "global":
+        return Thresholds("global", [global_t] * n_labels)
+    values = best_per_label(probs, gold, grid)
+    too_few = gold.sum(axis=0) < min_positives
+    values[too_few] = global_t
+    return Thresholds("per_label", [float(v) for v in values],
+                      fallback=[labels[j] for j in np.flatnonzero(too_few)])
+
+
+def apply_thresholds(probs: np.ndarray, thresholds: Thresholds | float | np.ndarray) -> np.ndarray:
+    """Binary decisions (n, L): probability >= the label's threshold."""
+    values = thresholds.array() if isinstance(thresholds, Thresholds) else np.asarray(thresholds, dtype=np.float64)
+    return np.asarray(probs) >= values
+
+
+def save_thresholds(model_dir: str | Path, thresholds: Thresholds) -> Path:
+    return atomic_write_json(Path(model_dir) / FILENAME, thresholds.to_dict())
+
+
+def load_thresholds(model_dir: str | Path, n_labels: int) -> Thresholds:
+    """The saved thresholds, or 0.5 everywhere when the model has none yet (not evaluated)."""
+    path = Path(model_dir) / FILENAME
+    if not path.is_file():
+        return Thresholds.default(n_labels)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"{path}: malformed thresholds file ({exc}); rerun `trainer evaluate RUN_DIR` "
+                        "to write it again") from None
+    if len(th.values) != n_labels:
+        raise DataError(f"{path}: {len(th.values)} thresholds for {n_labels} labels; "
+                        "rerun `trainer evaluate RUN_DIR` to write it again")
+    return th
