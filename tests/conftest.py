@@ -47,3 +47,116 @@ def scraped_sample_dir(mirror_dir) -> Path:
 def minilm_dir() -> Path:
     from trainer.training.models import resolve_model_path
     return Path(resolve_model_path("minilm-l6"))
+
+
+# ---- tiny synthetic dataset and a trained tiny run (fast; shared by training/evaluation/predict tests) ----
+TINY_TOPICS = {
+    "earn": ["net profit rose", "quarterly earnings", "dividend per share", "revenue climbed", "record income"],
+    "grain": ["wheat harvest", "corn exports", "grain shipments", "soybean crop", "bushels of barley"],
+    "crude": ["oil prices", "barrels per day", "opec output", "crude refinery", "petroleum supply"],
+    "trade": ["trade deficit", "import tariffs", "export surplus", "trade talks", "customs duties"],
+}
+TINY_REGIONS = {"western-europe": ["Paris", "Berlin"], "eastern-asia": ["Tokyo", "Beijing"],
+                "northern-america": ["New York", "Chicago"]}
+FILLER = "the company said on monday that officials expect further changes later this year".split()
+
+
+def make_tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
+    """~60 news-like texts whose topics/regions are given away by keywords, saved in the dataset contract."""
+    import json
+    import random
+
+    import datasets
+
+    rng = random.Random(seed)
+    topics, regions = sorted(TINY_TOPICS), sorted(TINY_REGIONS)
+    rows = []
+    for i in range(n):
+        doc_topics = sorted(rng.sample(topics, 2 if i % 5 == 0 else 1))
+        region = regions[i % len(regions)]
+        place = rng.choice(TINY_REGIONS[region])
+        phrases = [rng.choice(TINY_TOPICS[t]) for t in doc_topics for _ in range(2)]
+        words = [w for p in phrases for w in (p.split() + rng.sample(FILLER, 3))]
+        title = f"{place}: {phrases[0]}"
+        rows.append({"id": f"tiny-{i}", "title": title, "text": f"{title}\n\n{' '.join(words)} in {place}.",
+                     "topics": doc_topics, "topic": doc_topics[0], "regions": [region],
+                     "published": f"2024-01-{1 + i % 28:02d}", "source": "tiny"})
+    cut = {"train": rows[:40], "validation": rows[40:50], "test": rows[50:]}
+    dsd = datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in cut.items()})
+    dsd.save_to_disk(str(path))
+    manifest = {"config": {"source": {"kind": "synthetic"}}, "counts": {k: len(v) for k, v in cut.items()},
+                "labels": {"topics": topics, "topic": topics, "regions": regions},
+                "accounting": {"read": n, "kept": n, "rejected": 0, "deduplicated": 0}}
+    (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset_dir(tmp_path_factory) -> Path:
+    """A small DatasetDict (40/10/10) in the dataset-directory contract; treat it as read-only."""
+    return make_tiny_dataset(tmp_path_factory.mktemp("tiny-data") / "dataset")
+
+
+def tiny_run_tree(dataset_dir: Path, out_dir: Path, name: str = "tiny") -> dict:
+    """Run-config mapping for a tiny random-init BERT (2 layers, hidden 32) with the MiniLM tokenizer."""
+    return {"data": {"dataset": str(dataset_dir)},
+            "model": {"name": "minilm-l6", "init": "random", "max_length": 64,
+                      "config_overrides": {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2,
+                                           "intermediate_size": 64}},
+            "train": {"epochs": 10, "batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5, "threads": 1,
+                      "precision": "fp32", "early_stopping_patience": None},
+            "output": {"dir": str(out_dir), "name": name}}
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
+    """A completed tiny training run (model/, metrics.json, ...); treat it as read-only."""
+    from trainer.config import load_config
+    from trainer.training.config import RunConfig
+    from trainer.training.engine import train
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path_factory.mktemp("tiny-runs"))
+    return train(load_config(None, RunConfig, tree=tree))
+
+
+@pytest.fixture(scope="session")
+def tiny_single_label_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
+    """Like tiny_run_dir, single-label (target `topic`); treat it as read-only."""
+    from trainer.config import load_config
+    from trainer.training.config import RunConfig
+    from trainer.training.engine import train
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path_factory.mktemp("tiny-runs-single"), name="tiny-single")
+    tree["task"] = {"target": "topic", "problem": "single_label"}
+    return train(load_config(None, RunConfig, tree=tree))
+
+
+# ---- hand-written run directories (fast; for compare / sweep / tracking tests) ----
+def write_run_dir(path: Path, config: dict | None = None, predictions: list[dict] | None = None,
+                  metrics: dict | None = None, meta: dict | None = None, labels: list[str] | None = None) -> Path:
+    """A run directory in the contract (docs/contracts.md) from given parts; `config` is merged over a
+    minimal valid run config, `labels` go to model/trainer.json."""
+    import json
+
+    import yaml
+
+    from trainer.config.loader import deep_merge
+    path.mkdir(parents=True, exist_ok=True)
+    tree = deep_merge({"data": {"dataset": "data/processed/tiny"}, "output": {"name": path.name}}, config or {})
+    (path / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
+    (path / "meta.json").write_text(json.dumps(meta or {"status": "completed"}), encoding="utf-8")
+    if metrics is not None:
+        (path / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    if predictions is not None:
+        (path / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions), encoding="utf-8")
+    if labels is not None:
+        (path / "model").mkdir(exist_ok=True)
+        spec = {"model_type": "tfidf-linear", "labels": labels, "problem": "multi_label", "target": "topics"}
+        (path / "model" / "trainer.json").write_text(json.dumps(spec), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_run_dir(tmp_path):
+    """Factory: make_run_dir("name", config=..., predictions=..., metrics=..., meta=..., labels=...) -> Path."""
+    def make(name: str, **parts) -> Path:
+        return write_run_dir(tmp_path / "runs" / name, **parts)
+    return make

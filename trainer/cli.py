@@ -64,6 +64,141 @@ def validate(files: List[Path] = typer.Argument(..., help="Config files (data or
     raise typer.Exit(1 if failed else 0)
 
 
+@app.command("train")
+def train(config: Path = typer.Argument(..., help="Run config YAML."),
+          overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.epochs=2 model.max_length=128")):
+    """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs) and print the test metrics."""
+    try:
+        from trainer.config import load_config
+        from trainer.training.config import RunConfig
+        from trainer.training.engine import train as run_training
+        from trainer.training.summary import summary_lines
+        cfg = load_config(config, RunConfig, overrides or [])
+        lines = summary_lines(run_training(cfg, config_path=config), cfg)
+    except TrainerError as exc:
+        _fail(exc)
+    for line in lines:
+        typer.echo(line)
+
+
+@app.command("evaluate")
+def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
+             data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
+             split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation.")):
+    """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, confusion.png, model/thresholds.json."""
+    try:
+        from trainer.evaluation import evaluate as run_evaluate
+        from trainer.evaluation.report import render_summary
+        metrics = run_evaluate(run_dir, data=data, split=split)
+        if (run_dir / "config.yaml").is_file():
+            from trainer.tracking import log_run
+            log_run(run_dir)   # tracking.backend mlflow: the new metrics go to the run's MLflow run
+    except TrainerError as exc:
+        _fail(exc)
+    typer.echo(render_summary(metrics))
+    typer.echo(f"wrote {run_dir / 'metrics.json'}, predictions.jsonl, report.md")
+
+
+@app.command("predict")
+def predict(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
+            files: Optional[List[str]] = typer.Argument(None, help="Raw article files (scraped text, HTML); - reads one text from stdin."),
+            input_file: Optional[str] = typer.Option(None, "--input", help="JSONL with \"text\" or \"id\"+\"title\"+\"body\" per line; - for stdin."),
+            output: Optional[Path] = typer.Option(None, "--output", help="Write JSON lines here instead of stdout."),
+            kind: Optional[str] = typer.Option(None, help="Reader for FILES: scraped, html, jsonl, csv (default: detected)."),
+            top_k: Optional[int] = typer.Option(None, "--top-k", help="At most K labels and the K best scores."),
+            threshold: Optional[float] = typer.Option(None, help="One threshold for every label instead of the tuned ones."),
+            quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
+            batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass.")):
+    """Predict labels; JSON lines out: {"id", "labels", "scores"} per text or article."""
+    try:
+        import json
+        from trainer.atomic import atomic_write_jsonl
+        from trainer.predict import Predictor, predict_inputs
+        if not files and input_file is None:
+            raise TrainerError("nothing to predict: give article FILES, - for stdin, or --input in.jsonl")
+        if quantize not in ("none", "int8"):
+            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size)
+        records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin)
+    except TrainerError as exc:
+        _fail(exc)
+    if output is not None:
+        atomic_write_jsonl(output, records)
+    else:
+        for record in records:
+            typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+@app.command("serve")
+def serve(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
+          host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
+          port: int = typer.Option(8000, help="TCP port."),
+          quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU).")):
+    """Serve the run's model over HTTP: POST /predict, GET /health, GET /labels, GET / (a form)."""
+    try:
+        from trainer.serve import serve as run_server
+        if quantize not in ("none", "int8"):
+            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        run_server(run_dir, host=host, port=port, quantize=quantize)
+    except TrainerError as exc:
+        _fail(exc)
+
+
+@app.command("compare")
+def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories from `trainer train`."),
+            baseline: Optional[Path] = typer.Option(None, help="Run to compare against: metric delta with a paired-bootstrap 95% CI."),
+            metric: str = typer.Option("micro_f1", help="micro_f1, macro_f1 or accuracy: the sort key and the delta."),
+            fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
+            plot: Optional[Path] = typer.Option(None, help="Also write a PNG of the metric with its interval per run."),
+            resamples: int = typer.Option(1000, help="Bootstrap resamples (0: no intervals)."),
+            seed: int = typer.Option(0, help="Bootstrap seed.")):
+    """One row per run: config keys that differ, test metrics, costs; deltas against --baseline."""
+    try:
+        from trainer import compare_render
+        from trainer.compare import compare as run_compare
+        if fmt not in compare_render.FORMATS:
+            raise TrainerError(f"--format {fmt!r}: use one of {', '.join(compare_render.FORMATS)}")
+        comp = run_compare(run_dirs, baseline=baseline, metric=metric, n_resamples=resamples, seed=seed)
+        if plot is not None:
+            compare_render.write_plot(comp, plot)
+    except TrainerError as exc:
+        _fail(exc)
+    _print_comparison(comp, fmt)
+    if plot is not None:
+        typer.echo(f"wrote {plot}", err=True)
+
+
+def _print_comparison(comp, fmt: str) -> None:
+    from trainer import compare_render
+    if fmt == "table":
+        compare_render.print_table(comp)
+    else:
+        typer.echo(compare_render.render(comp, fmt), nl=False)
+
+
+@app.command("sweep")
+def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
+          overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides for every run: train.epochs=2"),
+          grid: List[str] = typer.Option(..., "--grid", help="key=v1,v2 (repeatable): every combination is one run."),
+          metric: str = typer.Option("micro_f1", help="Sort key of the final comparison.")):
+    """Train every combination of the --grid values (one run directory each), then compare them."""
+    try:
+        from trainer.sweep import parse_grid, sweep as run_sweep
+        result = run_sweep(config, parse_grid(grid), overrides or [], on_event=lambda m: typer.echo(m, err=True))
+    except TrainerError as exc:
+        _fail(exc)
+    for run in result.failed:
+        typer.secho(f"FAILED {run.name}: {run.error}", fg=typer.colors.RED, err=True)
+    if result.completed:
+        try:
+            from trainer.compare import compare as run_compare
+            _print_comparison(run_compare([r.run_dir for r in result.completed], metric=metric), "table")
+        except TrainerError as exc:
+            typer.secho(f"cannot compare the runs: {exc}", fg=typer.colors.RED, err=True)
+    typer.echo(f"{len(result.completed)} of {len(result.runs)} runs completed", err=True)
+    raise typer.Exit(1 if result.failed else 0)
+
+
 def main() -> None:
     try:
         app()

@@ -11,6 +11,7 @@ from trainer.config import StrictModel
 class DataRef(StrictModel):
     dataset: str | None = None   # dataset directory written by `trainer data build`
     build: str | None = None     # data config used to build `dataset` when it does not exist yet
+    limit: int | None = Field(None, ge=1)   # use at most this many examples of each split (smoke tests)
 
     @model_validator(mode="after")
     def _one(self):
@@ -77,6 +78,7 @@ class ChunkingConfig(StrictModel):
 class EvalSection(StrictModel):
     metric: Literal["micro_f1", "macro_f1", "accuracy"] = "micro_f1"   # model selection / compare
     thresholds: Literal["none", "global", "per_label"] = "per_label"   # multi-label, tuned on validation
+    threshold_min_positives: int = Field(3, ge=1)   # per_label: fewer validation positives -> global value
     batch_size: int = Field(64, ge=1)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
@@ -84,6 +86,8 @@ class EvalSection(StrictModel):
 class OutputSection(StrictModel):
     dir: str = "runs"
     name: str | None = None        # default: the config file's stem
+    predict: list[str] = Field(default_factory=list)   # article files/folders to classify after training
+                                                        # (demo); $VARS are expanded, missing ones skipped
 
 
 class TrackingSection(StrictModel):

@@ -1,0 +1,315 @@
+"""`trainer train`: the run directory, save/load, resume, the tokenization cache, the optimizer, the CLI."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from conftest import make_tiny_dataset, tiny_run_tree
+from trainer import rundir
+from trainer.config import load_config
+from trainer.errors import ConfigError
+from trainer.training import data as train_data
+from trainer.training.config import RunConfig
+from trainer.training.engine import train
+
+
+def tiny_cfg(dataset_dir, out_dir, name="tiny", **train_overrides) -> RunConfig:
+    tree = tiny_run_tree(dataset_dir, out_dir, name)
+    tree["train"].update(train_overrides)
+    return load_config(None, RunConfig, tree=tree)
+
+
+class Observer(TrainerCallback):
+    """Records what the run directory held when training began, and the model as training ended."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir, self.config_at_begin, self.model = run_dir, None, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.config_at_begin = (self.run_dir / rundir.CONFIG).is_file()
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        self.model = model
+
+
+@pytest.fixture(scope="module")
+def observed(tiny_dataset_dir, tmp_path_factory):
+    cfg = tiny_cfg(tiny_dataset_dir, tmp_path_factory.mktemp("runs"), "observed", max_steps=6, eval_every=3)
+    observer = Observer(rundir.run_dir_for(cfg))
+    return train(cfg, callbacks=[observer]), observer
+
+
+def test_train_run_dir_holds_the_contract_files(tiny_run_dir):
+    for name in ("config.yaml", "meta.json", "metrics.json", "train_log.jsonl", "predictions.jsonl",
+                 "model/trainer.json", "model/model.safetensors", "model/config.json", "model/tokenizer.json"):
+        assert (tiny_run_dir / name).is_file(), name
+    meta = json.loads((tiny_run_dir / "meta.json").read_text())
+    assert meta["status"] == "completed"
+    assert meta["train_examples_per_s"] > 0 and meta["model_parameters"] > 0
+    assert meta["dataset"]["fingerprint"] and meta["hardware"]["cores_available"] >= 1
+    assert {"torch", "transformers"} <= set(meta["versions"])
+    metrics = json.loads((tiny_run_dir / "metrics.json").read_text())
+    assert {"validation", "test"} <= set(metrics) and "micro_f1" in metrics["test"]
+
+
+def test_train_log_has_losses_and_evaluations(tiny_run_dir):
+    rows = [json.loads(line) for line in (tiny_run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert any("loss" in r and "learning_rate" in r for r in rows)
+    assert any("eval_micro_f1" in r for r in rows)
+    assert all("step" in r for r in rows)
+
+
+def test_train_resolved_config_reloads_and_names_run_and_dataset(tiny_run_dir, tiny_dataset_dir):
+    cfg = load_config(tiny_run_dir / "config.yaml", RunConfig)
+    assert cfg.output.name == "tiny" and Path(cfg.data.dataset) == tiny_dataset_dir
+
+
+def test_train_tiny_model_learns_the_keywords(tiny_run_dir):
+    metrics = json.loads((tiny_run_dir / "metrics.json").read_text())
+    assert metrics["validation"]["micro_f1"] > 0.6   # labels are given away by keywords; chance is ~0.4
+
+
+def test_train_writes_config_before_training_starts(observed):
+    _, observer = observed
+    assert observer.config_at_begin is True
+
+
+def test_train_saved_model_predicts_like_the_trained_one(observed):
+    from trainer.training.modeling import load_model_dir
+    from trainer.training.text import encode
+    run_dir, observer = observed
+    loaded, tokenizer, spec = load_model_dir(run_dir / "model")
+    enc = encode(tokenizer, ["Paris: wheat harvest and oil prices", "Tokyo: trade deficit widened"],
+                 spec["max_length"], spec["truncation"])
+    batch = tokenizer.pad(enc, return_tensors="pt")
+    observer.model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(**batch).logits, observer.model(**batch).logits)
+
+
+def test_train_resume_continues_from_the_last_checkpoint(tiny_dataset_dir, tmp_path):
+    first = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=4, eval_every=2))
+    assert (first / "checkpoints" / "checkpoint-4").is_dir()
+    second = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=8, eval_every=2, resume=True))
+    meta = json.loads((second / "meta.json").read_text())
+    assert meta["resumed_from"].endswith("checkpoint-4")
+    assert meta["global_step"] == 8 and meta["train_steps"] == 4   # only the missing steps ran
+    steps = [json.loads(line)["step"] for line in (second / "train_log.jsonl").read_text().splitlines()]
+    assert min(steps) <= 4 < max(steps)   # the log continues across the interruption
+
+
+def test_train_without_resume_starts_over(tiny_dataset_dir, tmp_path):
+    train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
+    again = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
+    assert json.loads((again / "meta.json").read_text())["resumed_from"] is None
+
+
+def test_train_without_evaluation_module_writes_metrics_at_half(tiny_dataset_dir, tmp_path, monkeypatch):
+    from trainer.training import outputs
+    monkeypatch.setattr(outputs, "evaluation_available", lambda: False)
+    run = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test"]["threshold"] == {"kind": "none", "value": 0.5}
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == metrics["test"]["n_examples"] == 10
+    assert {"id", "gold", "predicted", "scores"} <= set(rows[0]) and rows[0]["id"].startswith("tiny-")
+
+
+def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, minilm_dir, monkeypatch):
+    from transformers import AutoTokenizer
+    from trainer.data.dataset_io import load_dataset_dir
+    dataset_dir = shutil.copytree(tiny_dataset_dir, tmp_path / "dataset", ignore=shutil.ignore_patterns(".cache"))
+    dsd, _ = load_dataset_dir(dataset_dir)
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
+    calls = []
+    real = train_data.encode
+    monkeypatch.setattr(train_data, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+
+    first = train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    n_first = len(calls)
+    again = train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    assert n_first > 0 and len(calls) == n_first           # second pass read the cache
+    assert again["train"]["input_ids"] == first["train"]["input_ids"]
+    assert list((dataset_dir / ".cache").glob("tok-train-*.arrow"))
+    train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 32, "head")
+    assert len(calls) > n_first                               # another max_length: tokenized again
+
+
+def test_train_split_rows_carry_labels_and_lengths(tiny_dataset_dir, minilm_dir):
+    from transformers import AutoTokenizer
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, _ = load_dataset_dir(tiny_dataset_dir)
+    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    out = train_data.tokenize_splits(dsd, tiny_dataset_dir, tok, space, "topics", 64, "head")
+    row, source = out["train"][0], dsd["train"][0]
+    assert row["length"] == len(row["input_ids"]) and row["id"] == source["id"]
+    assert [space.labels[i] for i, v in enumerate(row["labels"]) if v] == sorted(source["topics"])
+
+
+def test_train_min_label_count_drops_rare_labels(tiny_dataset_dir):
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, _ = load_dataset_dir(tiny_dataset_dir)
+    counts = dict(zip(*[train_data.label_space(dsd["train"], "regions", "multi_label", 1).__dict__[k]
+                        for k in ("labels", "counts")]))
+    cut = sorted(counts.values())[0] + 1
+    kept = train_data.label_space(dsd["train"], "regions", "multi_label", cut).labels
+    assert kept == sorted(label for label, c in counts.items() if c >= cut)
+
+
+def test_train_balanced_weights_favour_rare_labels():
+    space = train_data.LabelSpace(["common", "rare"], [50, 5], 100, "multi_label")
+    assert space.balanced_weights() == [1.0, 19.0]
+    single = train_data.LabelSpace(["x", "y"], [75, 25], 100, "single_label")
+    assert single.balanced_weights() == pytest.approx([100 / 150, 100 / 50])
+
+
+def test_train_single_label_target(tiny_dataset_dir, tmp_path):
+    cfg = tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2)
+    cfg.task.target, cfg.task.problem = "topic", "single_label"
+    run = train(cfg)
+    spec = json.loads((run / "model" / "trainer.json").read_text())
+    assert spec["problem"] == "single_label" and spec["target"] == "topic"
+    assert json.loads((run / "metrics.json").read_text())["test"]["n_examples"] == 10
+
+
+def test_train_unknown_target_column_is_a_config_error(tiny_dataset_dir, tmp_path):
+    cfg = tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2)
+    cfg.data.dataset = str(tiny_dataset_dir)
+    (tmp_path / "nocol").mkdir()
+    make_tiny_dataset(tmp_path / "nocol" / "d")
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, _ = load_dataset_dir(tmp_path / "nocol" / "d")
+    with pytest.raises(ConfigError, match="no such column"):
+        train_data.check_target(dsd, "sections", "multi_label", Path("d"))
+
+
+def test_train_builds_a_missing_dataset_from_data_build(tmp_path, monkeypatch):
+    built = []
+
+    def fake_build(data_cfg, config_path=None):
+        built.append((data_cfg.output, config_path))
+        make_tiny_dataset(Path(data_cfg.output))
+
+    import trainer.data.build
+    monkeypatch.setattr(trainer.data.build, "build_dataset", fake_build)
+    data_cfg = tmp_path / "data.yaml"
+    data_cfg.write_text("source: {kind: jsonl, path: x.jsonl}\noutput: somewhere-else\n")
+    ref = RunConfig.model_validate({"data": {"dataset": str(tmp_path / "ds"), "build": str(data_cfg)}}).data
+    assert train_data.resolve_dataset_dir(ref) == tmp_path / "ds"
+    assert built == [(str(tmp_path / "ds"), str(data_cfg))]
+    train_data.resolve_dataset_dir(ref)
+    assert len(built) == 1   # present now: not rebuilt
+
+
+def test_train_missing_dataset_without_build_names_the_fix(tmp_path):
+    ref = RunConfig.model_validate({"data": {"dataset": str(tmp_path / "none")}}).data
+    with pytest.raises(Exception, match="trainer data build"):
+        train_data.resolve_dataset_dir(ref)
+
+
+def test_train_head_learns_faster_than_the_encoder(minilm_dir, tmp_path):
+    from transformers import TrainingArguments
+    from trainer.training.hf_trainer import ClassifierTrainer
+    from trainer.training.modeling import build_classifier
+    model = build_classifier(str(minilm_dir), ["a", "b"], "multi_label", random_init=True,
+                             encoder_overrides={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                                                "intermediate_size": 64})
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-4, weight_decay=0.01, use_cpu=True,
+                             report_to="none")
+    opt = ClassifierTrainer(model=model, args=args, head_lr_multiplier=10).create_optimizer()
+    head = {id(p) for p in model.classifier.parameters()}
+    for group in opt.param_groups:
+        is_head = {id(p) in head for p in group["params"]}
+        assert len(is_head) == 1
+        assert group["lr"] == pytest.approx(1e-3 if is_head.pop() else 1e-4)
+    decays = {g["weight_decay"] for g in opt.param_groups}
+    assert decays == {0.0, 0.01}
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+
+
+@pytest.mark.parametrize("flags,expected", [({"avx512_bf16"}, "bf16"), ({"amx_bf16", "sse"}, "bf16"),
+                                            ({"avx512f"}, "fp32")])
+def test_train_auto_precision_follows_cpu_flags(monkeypatch, flags, expected):
+    from trainer.training import hardware
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert hardware.resolve_precision("auto") == expected
+    assert hardware.resolve_precision("fp32") == "fp32"
+
+
+def test_train_threads_share_cores_among_local_processes(monkeypatch):
+    from trainer.training import hardware
+    monkeypatch.setattr(hardware, "cores_available", lambda: 8)
+    assert hardware.thread_count(None, 2) == 4 and hardware.thread_count(3, 2) == 3
+
+
+def test_train_cli_prints_test_metrics(tiny_dataset_dir, tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+    from trainer.cli import app
+    config = tmp_path / "cli-run.yaml"
+    config.write_text(yaml.safe_dump(tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", None)))
+    result = CliRunner().invoke(app, ["train", str(config), "train.max_steps=2", "train.eval_every=2"])
+    assert result.exit_code == 0, result.output
+    assert "test: micro-F1" in result.output
+    assert (tmp_path / "runs" / "cli-run" / "model" / "trainer.json").is_file()   # named after the config
+
+
+def test_train_cli_bad_override_is_an_error_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+    from trainer.cli import app
+    config = tmp_path / "run.yaml"
+    config.write_text("data: {dataset: d}\n")
+    result = CliRunner().invoke(app, ["train", str(config), "train.epochz=2"])
+    assert result.exit_code == 1 and "error:" in result.output and "train.epochs" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_train_real_reuters_smoke(reuters_archive, tmp_path, monkeypatch):
+    """configs/test-tiny.yaml end to end on real Reuters: build the dataset, train 20 steps, evaluate."""
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("TRAINER_DATA_MIRROR", str(reuters_archive.parent))
+    cfg = load_config(repo / "configs" / "test-tiny.yaml", RunConfig,
+                      [f"data.dataset={tmp_path / 'reuters-topics'}",
+                       f"data.build={repo / 'configs' / 'data' / 'reuters-topics.yaml'}", f"output.dir={tmp_path}"])
+    run = train(cfg, config_path=repo / "configs" / "test-tiny.yaml")
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["global_step"] == 20
+    assert meta["dataset"]["examples"]["train"] == 200 and meta["dataset"]["labels"] > 5
+    assert "test" in json.loads((run / "metrics.json").read_text())
+
+
+def test_train_sampler_groups_by_the_precomputed_lengths(tiny_dataset_dir, minilm_dir, tmp_path):
+    from transformers import AutoTokenizer, TrainingArguments
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+    from trainer.data.dataset_io import load_dataset_dir
+    from trainer.training.hf_trainer import ClassifierTrainer
+    from trainer.training.modeling import build_classifier
+    dsd, _ = load_dataset_dir(tiny_dataset_dir)
+    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
+    tokenized = train_data.tokenize_splits(dsd, tiny_dataset_dir, AutoTokenizer.from_pretrained(minilm_dir), space,
+                                           "topics", 64, "head")
+    model = build_classifier(str(minilm_dir), space.labels, "multi_label", random_init=True,
+                             encoder_overrides={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                                                "intermediate_size": 64})
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none",
+                             train_sampling_strategy="group_by_length", length_column_name="length")
+    marked = list(range(100, 100 + len(tokenized["train"])))   # not the real lengths: shows the column is read
+    train_split = tokenized["train"].remove_columns("length").add_column("length", marked)
+    sampler = ClassifierTrainer(model=model, args=args, train_dataset=train_split)._get_train_sampler()
+    assert isinstance(sampler, LengthGroupedSampler)
+    assert list(sampler.lengths) == marked
+
+
+def test_train_refuses_to_replace_a_directory_that_is_not_a_run(tiny_dataset_dir, tmp_path):
+    (tmp_path / "tiny").mkdir()
+    (tmp_path / "tiny" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not a run directory"):
+        train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2))
+    assert (tmp_path / "tiny" / "notes.txt").read_text() == "mine"
