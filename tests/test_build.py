@@ -16,6 +16,8 @@ from trainer.data.config import DataConfig
 from trainer.data.dataset_io import load_dataset_dir
 from trainer.data.dedup import text_key
 
+REPO = Path(__file__).resolve().parents[1]
+
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 VOCAB = "oil wheat bank rates profit shares tonnes yen exports talks quarter deficit".split()
 
@@ -220,3 +222,24 @@ def test_build_real_reuters_modapte_90(tmp_path, reuters_archive):
     assert manifest["counts"]["train"] + manifest["counts"]["validation"] in (7769, 7770)
     assert manifest["counts"]["test"] == 3019
     assert manifest["accounting"]["read"] == 21578 and manifest["accounting"]["balanced"]
+
+
+def test_build_scraped_config_labels_the_sample_page(tmp_path, scraped_sample_dir):
+    """The shipped scraped config, on the sample page among generated pages of the same outlet."""
+    import shutil
+
+    from trainer.config import load_config
+    from trainer.data.readers.scraped_synth import write_pages
+
+    pages = tmp_path / "pages" / "sputnik"
+    write_pages(pages, 60, layout="sputnik", seed=3)
+    sample = next(p for p in sorted(scraped_sample_dir.iterdir()) if p.is_file())
+    shutil.copy(sample, pages / sample.name)
+    cfg = load_config(REPO / "configs" / "data" / "scraped.yaml", DataConfig,
+                      [f"source.path={tmp_path / 'pages'}", f"output={tmp_path / 'out'}", "labels.topic.min_count=1"])
+    build_dataset(cfg)
+    dsd, _ = load_dataset_dir(tmp_path / "out")
+    rows = [r for split in dsd.values() for r in split if r["id"].endswith(sample.stem)]
+    assert len(rows) == 1
+    assert rows[0]["topic"] == "Military & Intelligence"
+    assert sorted(rows[0]["regions"]) == ["Central Asia", "Eastern Europe", "Southern Asia"]

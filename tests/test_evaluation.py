@@ -159,3 +159,18 @@ def test_evaluation_cli_missing_run_is_an_error(tmp_path):
     result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_evaluation_overrides_change_the_eval_section_and_config(tiny_run_dir, tmp_path):
+    run = shutil.copytree(tiny_run_dir, tmp_path / "run")
+    evaluate(run, overrides=["eval.thresholds=global"])
+    saved = json.loads((run / "model" / "thresholds.json").read_text())
+    assert saved["kind"] == "global" and len(set(saved["values"])) == 1
+    assert yaml.safe_load((run / "config.yaml").read_text())["eval"]["thresholds"] == "global"
+
+
+def test_evaluation_overrides_outside_eval_are_refused(tiny_run_dir, tmp_path):
+    from trainer.errors import ConfigError
+    run = shutil.copytree(tiny_run_dir, tmp_path / "run")
+    with pytest.raises(ConfigError, match="eval section only"):
+        evaluate(run, overrides=["train.epochs=3"])

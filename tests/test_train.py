@@ -107,17 +107,6 @@ def test_train_without_resume_starts_over(tiny_dataset_dir, tmp_path):
     assert json.loads((again / "meta.json").read_text())["resumed_from"] is None
 
 
-def test_train_without_evaluation_module_writes_metrics_at_half(tiny_dataset_dir, tmp_path, monkeypatch):
-    from trainer.training import outputs
-    monkeypatch.setattr(outputs, "evaluation_available", lambda: False)
-    run = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test"]["threshold"] == {"kind": "none", "value": 0.5}
-    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == metrics["test"]["n_examples"] == 10
-    assert {"id", "gold", "predicted", "scores"} <= set(rows[0]) and rows[0]["id"].startswith("tiny-")
-
-
 def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, minilm_dir, monkeypatch):
     from transformers import AutoTokenizer
     from trainer.data.dataset_io import load_dataset_dir

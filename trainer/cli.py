@@ -84,12 +84,13 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
 @app.command("evaluate")
 def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
              data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
-             split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation.")):
+             split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
+             overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true")):
     """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, confusion.png, model/thresholds.json."""
     try:
         from trainer.evaluation import evaluate as run_evaluate
         from trainer.evaluation.report import render_summary
-        metrics = run_evaluate(run_dir, data=data, split=split)
+        metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [])
         if (run_dir / "config.yaml").is_file():
             from trainer.tracking import log_run
             log_run(run_dir)   # tracking.backend mlflow: the new metrics go to the run's MLflow run

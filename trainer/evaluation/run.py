@@ -9,9 +9,10 @@ import logging
 import os
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from trainer.atomic import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.evaluation.decisions import Scored, decide, split_metrics, tune
 from trainer.evaluation.errors_analysis import confusion_matrix, confusion_pairs, error_counts
 from trainer.evaluation.report import ReportInput, render_report
@@ -23,12 +24,16 @@ log = logging.getLogger(__name__)
 SCORE_DIGITS = 5
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test") -> dict:
-    """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics.json."""
+def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+             overrides: Sequence[str] = ()) -> dict:
+    """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics.json.
+
+    `overrides` change the eval section for this evaluation, e.g. ["eval.thresholds=global",
+    "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing."""
     run_dir = Path(run_dir)
     model_dir = model_dir_of(run_dir)
     spec = read_model_spec(model_dir)
-    cfg = _run_config(run_dir)
+    cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
     splits = _load_splits(dataset_dir, split, spec["target"])
@@ -62,10 +67,20 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     return metrics
 
 
-def _run_config(run_dir: Path) -> RunConfig | None:
-    from trainer.config import load_config
+def _run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig | None:
+    from trainer.config import load_config, to_yaml
     path = run_dir / "config.yaml"
-    return load_config(path, RunConfig) if path.is_file() else None
+    outside = [o for o in overrides if not o.startswith("eval.")]
+    if outside:
+        raise ConfigError(f"evaluate overrides change the eval section only (eval.*), not {', '.join(outside)}")
+    if not path.is_file():
+        if overrides:
+            raise ConfigError(f"{run_dir}: no config.yaml to apply {', '.join(overrides)} to")
+        return None
+    cfg = load_config(path, RunConfig, overrides)
+    if overrides:
+        atomic_write_text(path, to_yaml(cfg))
+    return cfg
 
 
 def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) -> Path:
@@ -96,7 +111,9 @@ def _load_splits(dataset_dir: Path, split: str, target: str) -> dict:
 def _scorer(model_dir: Path, spec: dict, eval_cfg: EvalSection):
     if spec.get("model_type") == "transformer":
         # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
-        return load_scorer(model_dir, batch_size=eval_cfg.batch_size, precision="fp32")
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        return load_scorer(model_dir, batch_size=eval_cfg.batch_size, precision="fp32", device=device)
     return load_scorer(model_dir)
 
 

@@ -1,32 +1,17 @@
 """How a model runs at inference: precision (bf16 where the hardware has it) and int8 quantization."""
 from __future__ import annotations
 
-import functools
 import warnings
-from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
 
 from trainer.errors import ConfigError
+from trainer.training.hardware import cpu_supports_bf16
 
 Precision = Literal["auto", "fp32", "bf16"]
 Quantize = Literal["none", "int8"]
-# CPU flags that make bf16 matmuls fast; without them bf16 on CPU is emulated and slower than fp32.
-_BF16_CPU_FLAGS = {"avx512_bf16", "amx_bf16"}
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_has_fast_bf16() -> bool:
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:   # not Linux: no cheap way to tell, so stay in fp32
-        return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return bool(_BF16_CPU_FLAGS & set(line.split(":", 1)[1].split()))
-    return False
 
 
 def resolve_precision(precision: Precision, device: torch.device, quantize: Quantize = "none") -> str:
@@ -39,7 +24,7 @@ def resolve_precision(precision: Precision, device: torch.device, quantize: Quan
         return "bf16"
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_fast_bf16() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_supports_bf16() else "fp32"
 
 
 def prepare_model(model: nn.Module, precision: str, quantize: Quantize, device: torch.device) -> nn.Module:

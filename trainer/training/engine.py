@@ -197,7 +197,7 @@ class TransformerRun:
 
     # ---- outputs -------------------------------------------------------------------------------
     def finish(self, trainer, stats: dict) -> None:
-        from trainer.training import outputs
+        from trainer.evaluation import evaluate
         from trainer.training.modeling import save_model_dir
 
         if not self.is_main:
@@ -207,9 +207,7 @@ class TransformerRun:
                 "pooling": self.cfg.model.pooling}
         save_model_dir(trainer.model, self.tokenizer, spec, self.run_dir / rundir.MODEL)
         rundir.update_meta(self.run_dir, **stats)
-        if not outputs.run_evaluation(self.run_dir):
-            outputs.write_metrics(self.run_dir, trainer.model, self.tokenizer, self.tokenized, self.space.labels,
-                                  self.cfg.task.problem, self.cfg.eval.batch_size, self.precision == "bf16")
+        evaluate(self.run_dir)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
         rundir.update_meta(self.run_dir, status="completed", end_time=rundir.now_iso())
 
 

@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from transformers import Trainer, TrainerCallback
 
 from trainer.rundir import append_jsonl
@@ -81,27 +80,16 @@ class ThroughputCallback(TrainerCallback):
                 "train_tokens_per_s": round(self.tokens / secs, 1)}
 
 
-def scores_from_logits(logits: np.ndarray, problem: str) -> np.ndarray:
-    t = torch.from_numpy(np.asarray(logits, dtype=np.float32))
-    return (torch.sigmoid(t) if problem == "multi_label" else torch.softmax(t, dim=-1)).numpy()
-
-
-def decide(scores: np.ndarray, problem: str, threshold: float = 0.5) -> np.ndarray:
-    """Multi-hot predictions: scores above `threshold` (multi-label) or the argmax (single-label)."""
-    if problem == "multi_label":
-        return (scores > threshold).astype(np.int8)
-    out = np.zeros_like(scores, dtype=np.int8)
-    out[np.arange(len(scores)), scores.argmax(-1)] = 1
-    return out
-
-
 def metrics_fn(labels: list[str], problem: str):
     """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json)."""
+    from trainer.evaluation.decisions import decide
+    from trainer.inference.thresholds import DEFAULT_THRESHOLD
+    from trainer.inference.transformer import to_probabilities
     from trainer.metrics import compute_metrics
 
     def fn(eval_pred):
-        scores = scores_from_logits(eval_pred.predictions, problem)
-        pred = decide(scores, problem)
+        scores = to_probabilities(eval_pred.predictions, problem)
+        pred = decide(scores, problem, DEFAULT_THRESHOLD).astype(np.int8)
         gold = np.asarray(eval_pred.label_ids)
         if problem == "single_label":
             pred, gold = pred.argmax(-1), gold.astype(int)

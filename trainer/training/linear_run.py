@@ -113,8 +113,6 @@ def _save_model_dir(path: Path, scorer, cfg: RunConfig) -> None:
 
 
 def _evaluate(run_dir: Path) -> None:
-    from trainer.training import outputs
-    if not outputs.run_evaluation(run_dir):
-        print(f"warning: no metrics for {run_dir}; run `trainer evaluate {run_dir}` once the problem "
-              "above is fixed", file=sys.stderr)
+    from trainer.evaluation import evaluate
+    evaluate(run_dir)
 
