@@ -43,7 +43,9 @@ def _header(r: ReportInput) -> str:
              f"- dataset: `{r.dataset}`, evaluated split: `{r.split}`",
              "- examples: " + ", ".join(f"{s} {m['tuned']['n_examples']}" for s, m in r.metrics.items())]
     if r.problem == "multi_label":
-        th = f"- decision thresholds: {r.thresholds_kind} (tuned on validation, saved in model/thresholds.json)"
+        how = ("0.5 for every label" if r.thresholds_kind == "none"
+               else f"{r.thresholds_kind.replace('_', '-')}, tuned on validation")
+        th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
         if r.threshold_fallback:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
         lines.append(th)
