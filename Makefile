@@ -1,7 +1,10 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# the offline data mirror beside the checkout, when there is one; otherwise Reuters is downloaded (checksummed)
+ifneq ($(wildcard ../shared/data),)
 export TRAINER_DATA_MIRROR ?= $(abspath ../shared/data)
+endif
 
 .PHONY: setup test test-slow demo clean
 
