@@ -5,7 +5,6 @@ plus `trainer.json` (see docs/contracts.md). Loading imports this class: no remo
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -144,13 +143,8 @@ def save_model_dir(model: PooledClassifier, tokenizer, spec: dict[str, Any], pat
 
 
 def read_spec(path: str | Path) -> dict:
-    spec_path = Path(path) / SPEC_FILE
-    if not spec_path.is_file():
-        raise DataError(f"{path}: not a model directory (no {SPEC_FILE}); train one with `trainer train CONFIG`")
-    try:
-        return json.loads(spec_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{spec_path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    from trainer.inference import read_model_spec   # one reader of trainer.json, shared with inference
+    return read_model_spec(path)
 
 
 def load_model_dir(path: str | Path):
