@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.training.modeling import build_classifier, load_model_dir, pool, save_model_dir
 from trainer.training.text import encode
 
@@ -33,6 +33,31 @@ def test_modeling_prior_bias_is_log_odds_for_multi_label(minilm_dir):
 def test_modeling_prior_bias_is_log_prior_for_single_label(minilm_dir):
     model = tiny(minilm_dir, "single_label", priors=[0.5, 0.3, 0.2])
     assert model.classifier.bias.tolist() == pytest.approx([math.log(p) for p in (0.5, 0.3, 0.2)], abs=1e-5)
+
+
+def test_modeling_attention_dropout_sets_the_encoder_config(minilm_dir):
+    model = tiny(minilm_dir, attention_dropout=0.0)
+    assert model.encoder.config.attention_probs_dropout_prob == 0.0
+    assert model.config.encoder["attention_probs_dropout_prob"] == 0.0   # saved with the checkpoint
+    assert tiny(minilm_dir, attention_dropout=None).encoder.config.attention_probs_dropout_prob == 0.1
+
+
+def test_modeling_attention_dropout_unknown_to_the_architecture_is_a_config_error():
+    from transformers import GPT2Config
+    from trainer.training.modeling import set_attention_dropout
+    with pytest.raises(ConfigError, match="model.attention_dropout: null"):
+        set_attention_dropout(GPT2Config(), 0.0)   # GPT-2 calls it attn_pdrop
+
+
+def test_modeling_eager_attention_gives_the_sdpa_logits(minilm_dir, tokenizer):
+    # trained with the eager kernel, a checkpoint is loaded (and served) with SDPA: same function
+    eager = tiny(minilm_dir, attention="eager").eval()
+    sdpa = tiny(minilm_dir).eval()
+    assert eager.encoder.config._attn_implementation == "eager"
+    assert sdpa.encoder.config._attn_implementation == "sdpa"
+    batch = encode(tokenizer, ["wheat exports rose", "the central bank cut interest rates again"], 32)
+    batch = tokenizer.pad(batch, return_tensors="pt")
+    assert torch.allclose(eager(**batch).logits, sdpa(**batch).logits, atol=1e-5)
 
 
 def test_modeling_mean_pooling_ignores_padding():

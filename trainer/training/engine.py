@@ -187,10 +187,12 @@ class TransformerRun:
         return trainer, throughput
 
     def build_model(self):
+        from trainer.training import hardware
         from trainer.training.modeling import build_classifier
         m, space = self.cfg.model, self.space
         return build_classifier(
             self.model_path, space.labels, self.cfg.task.problem, pooling=m.pooling, dropout=m.dropout,
+            attention=hardware.resolve_attention(m.attention), attention_dropout=m.attention_dropout,
             encoder_overrides=m.config_overrides, random_init=m.init == "random",
             priors=space.priors() if m.prior_bias else None,
             loss_weights=space.balanced_weights() if self.cfg.train.class_weights == "balanced" else None)

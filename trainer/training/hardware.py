@@ -61,6 +61,14 @@ def resolve_precision(requested: str) -> str:
     return requested
 
 
+def resolve_attention(requested: str) -> str:
+    """auto: the fused SDPA kernel on GPU; eager on CPU, where SDPA's backward pass is the slower one."""
+    if requested == "auto":
+        import torch
+        return "sdpa" if torch.cuda.is_available() else "eager"
+    return requested
+
+
 def thread_count(requested: int | None, local_world_size: int = 1) -> int:
     """Torch threads per process: the configured count, or the cores shared among local processes."""
     if requested is not None:

@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig,
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from trainer.atomic import atomic_dir, atomic_write_json
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 
 SPEC_FILE = "trainer.json"
 THRESHOLDS_FILE = "thresholds.json"
@@ -101,11 +101,18 @@ def _drop_pooler(encoder: nn.Module) -> None:
 
 
 def build_classifier(encoder_path: str | None, labels: Sequence[str], problem: str, *,
-                     pooling: str = "mean", dropout: float = 0.1, encoder_overrides: dict | None = None,
+                     pooling: str = "mean", dropout: float = 0.1, attention: str | None = None,
+                     attention_dropout: float | None = None,
+                     encoder_overrides: dict | None = None,
                      random_init: bool = False, priors: Sequence[float] | None = None,
                      loss_weights: Sequence[float] | None = None) -> PooledClassifier:
-    """A new classifier over `labels`: pretrained encoder weights from `encoder_path`, or random (tests)."""
+    """A new classifier over `labels`: pretrained encoder weights from `encoder_path`, or random (tests).
+
+    `attention` picks the encoder's attention kernel ("eager", "sdpa"); None keeps the library default.
+    """
     enc_cfg = AutoConfig.from_pretrained(encoder_path)
+    if attention_dropout is not None:
+        set_attention_dropout(enc_cfg, attention_dropout)
     for key, value in (encoder_overrides or {}).items():
         setattr(enc_cfg, key, value)
     config = PooledClassifierConfig(
@@ -120,9 +127,24 @@ def build_classifier(encoder_path: str | None, labels: Sequence[str], problem: s
         encoder = AutoModel.from_pretrained(encoder_path, config=enc_cfg, dtype=torch.float32)
         _drop_pooler(encoder)
         model.encoder = encoder
+    if attention is not None:
+        model.encoder.set_attn_implementation(attention)   # training kernel only: not saved in config.json
     if priors is not None:
         model.set_prior_bias(priors)
     return model
+
+
+ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")   # BERT family; DistilBERT, BART
+
+
+def set_attention_dropout(enc_cfg, p: float) -> None:
+    """Set the encoder config's attention-probability dropout, whatever the architecture calls it."""
+    keys = [key for key in ATTENTION_DROPOUT_KEYS if hasattr(enc_cfg, key)]
+    if not keys:
+        raise ConfigError(f"model.attention_dropout: the {enc_cfg.model_type} config has none of "
+                        f"{', '.join(ATTENTION_DROPOUT_KEYS)}; set model.attention_dropout: null")
+    for key in keys:
+        setattr(enc_cfg, key, p)
 
 
 def default_thresholds(spec: dict) -> dict:
