@@ -56,8 +56,26 @@ def test_thresholds_apply_uses_each_labels_value():
     np.testing.assert_array_equal(pred, GOLD)
 
 
+def test_thresholds_at_least_one_gives_an_empty_row_its_top_label():
+    probs = np.array([[0.3, 0.45], [0.9, 0.2], [0.1, 0.05]])
+    plain = apply_thresholds(probs, Thresholds("none", [0.5, 0.5]))
+    forced = apply_thresholds(probs, Thresholds("none", [0.5, 0.5], at_least_one=True))
+    np.testing.assert_array_equal(plain, [[0, 0], [1, 0], [0, 0]])
+    np.testing.assert_array_equal(forced, [[0, 1], [1, 0], [1, 0]])   # rows that had a label keep theirs
+
+
+def test_thresholds_tune_carries_at_least_one():
+    assert tune_thresholds(PROBS, GOLD, "global", LABELS, min_positives=1, at_least_one=True).at_least_one
+    assert not tune_thresholds(PROBS, GOLD, "none", LABELS, min_positives=1).at_least_one
+
+
+def test_thresholds_file_without_at_least_one_loads_with_it_off(tmp_path):
+    (tmp_path / "thresholds.json").write_text(json.dumps({"kind": "none", "values": [0.5, 0.5]}))
+    assert load_thresholds(tmp_path, 2).at_least_one is False
+
+
 def test_thresholds_save_and_load_round_trip(tmp_path):
-    th = Thresholds("per_label", [0.4, 0.65], fallback=["b"])
+    th = Thresholds("per_label", [0.4, 0.65], fallback=["b"], at_least_one=True)
     save_thresholds(tmp_path, th)
     assert load_thresholds(tmp_path, 2) == th
 
@@ -78,3 +96,16 @@ def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
     assert len(Predictor.load(run).predict(text)[0]["labels"]) == n
     save_thresholds(run / "model", Thresholds("global", [1.0] * n))
     assert Predictor.load(run).predict(text)[0]["labels"] == []
+
+
+def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp_path):
+    from trainer.predict import Predictor
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    n = len(json.loads((run / "model" / "trainer.json").read_text())["labels"])
+    save_thresholds(run / "model", Thresholds("global", [1.0] * n, at_least_one=True))
+    predictor = Predictor.load(run)
+    result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]
+    assert result["labels"] == [max(result["scores"], key=result["scores"].get)]
+    # an explicit threshold replaces the saved rule: nothing is forced
+    assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["labels"] == []

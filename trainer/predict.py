@@ -7,7 +7,9 @@
 
 Decisions:
 - multi-label: a label is predicted when its probability reaches its threshold (model/thresholds.json,
-  tuned by `trainer evaluate`; 0.5 before that). `threshold=` overrides them all for one call.
+  tuned by `trainer evaluate`; 0.5 before that); where the file says `at_least_one`, a text with no
+  label over its threshold gets its top-scoring label. `threshold=` replaces that rule for one call:
+  one cut for every label, nothing forced.
 - single-label: the most probable label; with `threshold=`, only if its probability reaches it.
 - `top_k`: keep at most k predicted labels, and only the k best scores; None: every label's score.
 - an empty (or whitespace-only) text gets no labels and no scores; the model is not asked.
@@ -74,6 +76,8 @@ class Predictor:
         else:
             cut = self.thresholds.array() if threshold is None else np.full(len(probs), threshold)
             chosen = [j for j in order if probs[j] >= cut[j]]
+            if not chosen and threshold is None and self.thresholds.at_least_one:
+                chosen = [order[0]]
         shown = order if top_k is None else order[:top_k]
         return {"labels": [self.labels[j] for j in chosen[:top_k]],
                 "scores": {self.labels[j]: round(float(probs[j]), SCORE_DIGITS) for j in shown}}

@@ -41,9 +41,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     labels, problem = list(scorer.labels), scorer.problem
 
     scored = {name: _score(scorer, ds, spec["target"]) for name, ds in splits.items()}
-    thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives)
+    at_least_one = _at_least_one(eval_cfg.at_least_one, dataset_dir, spec["target"], problem)
+    thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
+                      at_least_one)
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
-    for name, m in _chunked_metrics(scorer, splits, eval_cfg, labels, problem, spec["target"]).items():
+    for name, m in _chunked_metrics(scorer, splits, eval_cfg, labels, problem, spec["target"], at_least_one).items():
         metrics[name]["chunked"] = m
     variants = {name: {"tuned": m, **{k: m[k] for k in ("at_0.5", "chunked") if k in m}}
                 for name, m in metrics.items()}
@@ -108,6 +110,20 @@ def _load_splits(dataset_dir: Path, split: str, target: str) -> dict:
     return {name: dsd[name] for name in dict.fromkeys(names)}
 
 
+def _at_least_one(setting, dataset_dir: Path, target: str, problem: str) -> bool:
+    """eval.at_least_one resolved: "auto" is on when every training document has a label (multi-label)."""
+    if problem != "multi_label" or setting is False:
+        return False
+    if setting is True:
+        return True
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, _ = load_dataset_dir(dataset_dir)
+    reference = dsd["train"] if "train" in dsd else None
+    if reference is None or target not in reference.column_names or len(reference) == 0:
+        return False
+    return all(len(row) > 0 for row in reference[target])
+
+
 def _scorer(model_dir: Path, spec: dict, eval_cfg: EvalSection):
     if spec.get("model_type") == "transformer":
         # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
@@ -123,7 +139,8 @@ def _score(scorer, ds, target: str, chunking=None) -> Scored:
     return Scored(ids=[str(i) for i in ds["id"]], gold=list(ds[target]), probs=probs)
 
 
-def _chunked_metrics(scorer, splits, eval_cfg: EvalSection, labels, problem, target) -> dict[str, dict]:
+def _chunked_metrics(scorer, splits, eval_cfg: EvalSection, labels, problem, target,
+                     at_least_one: bool) -> dict[str, dict]:
     """With eval.chunking.enabled (transformers): metrics of chunk-and-pool scoring, for comparison only.
 
     Chunked thresholds are tuned on chunked validation scores; the saved thresholds stay those of
@@ -136,7 +153,8 @@ def _chunked_metrics(scorer, splits, eval_cfg: EvalSection, labels, problem, tar
         log.info("eval.chunking applies to transformer models only; skipped")
         return {}
     chunked = {name: _score(scorer, ds, target, chunking) for name, ds in splits.items()}
-    th = tune(chunked.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives)
+    th = tune(chunked.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
+              at_least_one)
     out = {name: split_metrics(s, labels, problem, th) for name, s in chunked.items()}
     for m in out.values():
         m.pop("at_0.5", None)

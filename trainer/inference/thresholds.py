@@ -1,7 +1,9 @@
 """Multi-label decision thresholds: tune on validation scores, save with the model, apply at predict time.
 
-`model/thresholds.json` is `{"kind": "none"|"global"|"per_label", "values": [one per label]}`
-(docs/contracts.md). "none" means 0.5 for every label.
+`model/thresholds.json` is `{"kind": "none"|"global"|"per_label", "values": [one per label],
+"at_least_one": bool}` (docs/contracts.md). "none" means 0.5 for every label. With `at_least_one`,
+a text whose scores cross no threshold gets its top-scoring label: set where every training
+document has a label, so an empty answer is always wrong.
 """
 from __future__ import annotations
 
@@ -28,10 +30,11 @@ class Thresholds:
     kind: Kind
     values: list[float]
     fallback: list[str] = field(default_factory=list)   # labels that took the global value (too few positives)
+    at_least_one: bool = False                           # no label over its threshold -> the top-scoring one
 
     @classmethod
-    def default(cls, n_labels: int) -> "Thresholds":
-        return cls("none", [DEFAULT_THRESHOLD] * n_labels)
+    def default(cls, n_labels: int, at_least_one: bool = False) -> "Thresholds":
+        return cls("none", [DEFAULT_THRESHOLD] * n_labels, at_least_one=at_least_one)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,30 +77,36 @@ def _argbest(scores: Sequence[float], grid: Sequence[float]) -> float:
 
 
 def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: Kind, labels: Sequence[str],
-                    min_positives: int, grid: Sequence[float] = GRID) -> Thresholds:
+                    min_positives: int, grid: Sequence[float] = GRID, at_least_one: bool = False) -> Thresholds:
     """Tune thresholds on validation `probs` (n, L) against binary `gold` (n, L).
 
     per_label: labels with fewer than `min_positives` validation positives keep the global value,
-    since a threshold fitted to one or two examples does not generalise.
+    since a threshold fitted to one or two examples does not generalise. `at_least_one` is carried
+    into the result (the thresholds themselves are tuned without it).
     """
     probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold, dtype=bool)
     n_labels = probs.shape[1]
     if kind == "none" or probs.shape[0] == 0:
-        return Thresholds.default(n_labels)
+        return Thresholds.default(n_labels, at_least_one)
     global_t = best_global(probs, gold, grid)
     if kind == "global":
-        return Thresholds("global", [global_t] * n_labels)
+        return Thresholds("global", [global_t] * n_labels, at_least_one=at_least_one)
     values = best_per_label(probs, gold, grid)
     too_few = gold.sum(axis=0) < min_positives
     values[too_few] = global_t
     return Thresholds("per_label", [float(v) for v in values],
-                      fallback=[labels[j] for j in np.flatnonzero(too_few)])
+                      fallback=[labels[j] for j in np.flatnonzero(too_few)], at_least_one=at_least_one)
 
 
 def apply_thresholds(probs: np.ndarray, thresholds: Thresholds | float | np.ndarray) -> np.ndarray:
-    """Binary decisions (n, L): probability >= the label's threshold."""
+    """Binary decisions (n, L): probability >= the label's threshold (and Thresholds.at_least_one)."""
     values = thresholds.array() if isinstance(thresholds, Thresholds) else np.asarray(thresholds, dtype=np.float64)
-    return np.asarray(probs) >= values
+    probs = np.asarray(probs)
+    pred = probs >= values
+    if isinstance(thresholds, Thresholds) and thresholds.at_least_one and pred.size:
+        empty = np.flatnonzero(~pred.any(axis=1))
+        pred[empty, probs[empty].argmax(axis=1)] = True
+    return pred
 
 
 def save_thresholds(model_dir: str | Path, thresholds: Thresholds) -> Path:
@@ -111,7 +120,8 @@ def load_thresholds(model_dir: str | Path, n_labels: int) -> Thresholds:
         return Thresholds.default(n_labels)
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])))
+        th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])),
+                        bool(raw.get("at_least_one", False)))   # files written before the rule: off
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{path}: malformed thresholds file ({exc}); rerun `trainer evaluate RUN_DIR` "
                         "to write it again") from None

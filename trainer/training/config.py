@@ -87,6 +87,9 @@ class EvalSection(StrictModel):
     metric: Literal["micro_f1", "macro_f1", "accuracy"] = "micro_f1"   # model selection / compare
     thresholds: Literal["none", "global", "per_label"] = "per_label"   # multi-label, tuned on validation
     threshold_min_positives: int = Field(3, ge=1)   # per_label: fewer validation positives -> global value
+    # Multi-label: a text with no label over its threshold gets its top-scoring label. auto: on when every
+    # training document has a label (then an empty answer is always wrong), as in Reuters ModApte-90.
+    at_least_one: bool | Literal["auto"] = "auto"
     batch_size: int = Field(64, ge=1)
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig)
 
