@@ -104,6 +104,12 @@ def test_evaluation_reports_metrics_at_half_and_tuned(evaluated_multi):
     assert "test@0.5" in report and "test@per_label" in report
 
 
+def test_evaluation_reports_the_at_least_one_rule(evaluated_multi):
+    run, metrics = evaluated_multi
+    assert metrics["test"]["at_least_one"] is True   # auto: every tiny training document has a topic
+    assert "gets its top-scoring label" in (run / "report.md").read_text()
+
+
 def test_evaluation_report_sorts_labels_by_support(evaluated_multi):
     run, metrics = evaluated_multi
     report = (run / "report.md").read_text().split("## Per label")[1].split("##")[0]

@@ -59,5 +59,6 @@ def split_metrics(scored: Scored, labels: Sequence[str], problem: str, threshold
     out = metrics_for(scored, decide(scored.probs, problem, thresholds), labels, problem)
     if problem == "multi_label":
         out["thresholds"] = thresholds.kind
+        out["at_least_one"] = thresholds.at_least_one
         out["at_0.5"] = metrics_for(scored, decide(scored.probs, problem, DEFAULT_THRESHOLD), labels, problem)
     return out

@@ -25,6 +25,7 @@ class ReportInput:
     errors: dict[str, dict[str, int]]          # per label fn/fp on the evaluated split (decision used)
     confusions: Counter
     chunking: str | None = None                # description of the chunking setup, when enabled
+    at_least_one: bool = False                 # multi-label: no label over threshold -> the top-scoring one
     notes: list[str] = field(default_factory=list)
 
 
@@ -48,6 +49,8 @@ def _header(r: ReportInput) -> str:
         th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
         if r.threshold_fallback:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
+        if r.at_least_one:
+            th += "; a text with no label over its threshold gets its top-scoring label (not in the @0.5 column)"
         lines.append(th)
     return "\n".join(lines) + "\n"
 
