@@ -49,7 +49,7 @@ def tune(validation: Scored | None, labels: Sequence[str], problem: str, kind: s
          min_positives: int, at_least_one: bool = False) -> Thresholds:
     """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split."""
     if problem != "multi_label" or validation is None or len(validation.ids) == 0:
-        return Thresholds.default(len(labels), at_least_one and problem == "multi_label")
+        return Thresholds.default(len(labels), at_least_one)
     return tune_thresholds(validation.probs, validation.gold_matrix(labels, problem), kind, labels, min_positives,
                            at_least_one=at_least_one)
 

@@ -59,7 +59,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     report = ReportInput(
         run_name=run_dir.resolve().name, model_type=spec.get("model_type", "?"), problem=problem,
         dataset=str(dataset_dir), split=split, metrics=variants, thresholds_kind=thresholds.kind,
-        threshold_fallback=thresholds.fallback, at_least_one=thresholds.at_least_one, errors=error_counts(test.gold_matrix(labels, problem), pred, labels),
+        threshold_fallback=thresholds.fallback, at_least_one=thresholds.at_least_one,
+        errors=error_counts(test.gold_matrix(labels, problem), pred, labels),
         confusions=confusion_pairs(test.gold_matrix(labels, problem), pred, labels),
         chunking=_chunking_note(scorer, eval_cfg) if "chunked" in metrics[split] else None,
         notes=_notes(scored, labels, problem, "validation" in splits))
