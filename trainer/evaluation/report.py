@@ -50,7 +50,7 @@ def _header(r: ReportInput) -> str:
         if r.threshold_fallback:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
         if r.at_least_one:
-            th += "; a text with no label over its threshold gets its top-scoring label (not in the @0.5 column)"
+            th += "; +top1: a text with no label over its threshold gets its top-scoring label"
         lines.append(th)
     return "\n".join(lines) + "\n"
 
@@ -60,7 +60,8 @@ def _headline(r: ReportInput) -> str:
                for variant in ("at_0.5", "tuned", "chunked") if variant in variants]
     if r.problem == "single_label":   # thresholds do not apply: one column per split
         columns = [(s, v) for s, v in columns if v != "at_0.5"]
-    names = {"at_0.5": "@0.5", "tuned": f"@{r.thresholds_kind}" if r.problem == "multi_label" else "",
+    rule = "+top1" if r.at_least_one else ""
+    names = {"at_0.5": "@0.5", "tuned": f"@{r.thresholds_kind}{rule}" if r.problem == "multi_label" else "",
              "chunked": " chunked"}
     head = "| metric | " + " | ".join(f"{s}{names[v]}" for s, v in columns) + " |"
     rows = [head, "|---" * (len(columns) + 1) + "|"]
