@@ -25,7 +25,7 @@ import numpy as np
 from trainer.data.article import Rejected, join_title_body
 from trainer.errors import DataError
 from trainer.inference import Scorer, load_scorer, model_dir_of, read_model_spec
-from trainer.inference.thresholds import Thresholds, load_thresholds
+from trainer.inference.thresholds import Thresholds, apply_thresholds, load_thresholds
 
 SCORE_DIGITS = 6
 READER_KINDS = ("scraped", "html", "jsonl", "csv")
@@ -74,10 +74,9 @@ class Predictor:
             best = order[0]
             chosen = [best] if threshold is None or probs[best] >= threshold else []
         else:
-            cut = self.thresholds.array() if threshold is None else np.full(len(probs), threshold)
-            chosen = [j for j in order if probs[j] >= cut[j]]
-            if not chosen and threshold is None and self.thresholds.at_least_one:
-                chosen = [order[0]]
+            # the saved rule (thresholds + at_least_one), as evaluate applies it; or one plain cut
+            picked = apply_thresholds(probs[None, :], self.thresholds if threshold is None else threshold)[0]
+            chosen = [j for j in order if picked[j]]
         shown = order if top_k is None else order[:top_k]
         return {"labels": [self.labels[j] for j in chosen[:top_k]],
                 "scores": {self.labels[j]: round(float(probs[j]), SCORE_DIGITS) for j in shown}}

@@ -36,12 +36,14 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
-    splits = _load_splits(dataset_dir, split, spec["target"])
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, _ = load_dataset_dir(dataset_dir)
+    splits = _pick_splits(dsd, dataset_dir, split, spec["target"])
     scorer = _scorer(model_dir, spec, eval_cfg)
     labels, problem = list(scorer.labels), scorer.problem
 
     scored = {name: _score(scorer, ds, spec["target"]) for name, ds in splits.items()}
-    at_least_one = _at_least_one(eval_cfg.at_least_one, dataset_dir, spec["target"], problem)
+    at_least_one = _at_least_one(eval_cfg.at_least_one, dsd.get("train"), spec["target"], problem)
     thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
                       at_least_one)
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
@@ -99,10 +101,8 @@ def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) 
     return path
 
 
-def _load_splits(dataset_dir: Path, split: str, target: str) -> dict:
+def _pick_splits(dsd, dataset_dir: Path, split: str, target: str) -> dict:
     """{"validation": ds, split: ds}; validation is left out when the dataset has none (or it is empty)."""
-    from trainer.data.dataset_io import load_dataset_dir
-    dsd, _ = load_dataset_dir(dataset_dir)
     if split not in dsd:
         raise DataError(f"{dataset_dir}: no split {split!r} (has {', '.join(dsd)}); pass --split with one of them")
     if target not in dsd[split].column_names:
@@ -111,18 +111,15 @@ def _load_splits(dataset_dir: Path, split: str, target: str) -> dict:
     return {name: dsd[name] for name in dict.fromkeys(names)}
 
 
-def _at_least_one(setting, dataset_dir: Path, target: str, problem: str) -> bool:
-    """eval.at_least_one resolved: "auto" is on when every training document has a label (multi-label)."""
+def _at_least_one(setting, train, target: str, problem: str) -> bool:
+    """eval.at_least_one resolved: "auto" is on when every `train` document has a label (multi-label)."""
     if problem != "multi_label" or setting is False:
         return False
     if setting is True:
         return True
-    from trainer.data.dataset_io import load_dataset_dir
-    dsd, _ = load_dataset_dir(dataset_dir)
-    reference = dsd["train"] if "train" in dsd else None
-    if reference is None or target not in reference.column_names or len(reference) == 0:
+    if train is None or target not in train.column_names or len(train) == 0:
         return False
-    return all(len(row) > 0 for row in reference[target])
+    return all(len(row) > 0 for row in train[target])
 
 
 def _scorer(model_dir: Path, spec: dict, eval_cfg: EvalSection):
