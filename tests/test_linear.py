@@ -135,6 +135,32 @@ def test_linear_trains_single_label_runs(tiny_dataset_dir, tmp_path):
     assert "accuracy" in json.loads((run_dir / "metrics.json").read_text())["test"]
 
 
+def test_linear_rerun_replaces_the_previous_run(tiny_dataset_dir, tmp_path):
+    from trainer.config import load_config
+    from trainer.training.config import RunConfig
+    from trainer.training.engine import train
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+            "output": {"dir": str(tmp_path), "name": "again"}}
+    run_dir = train(load_config(None, RunConfig, tree=tree))
+    stale = [run_dir / "model" / "from-the-old-run.bin", run_dir / "tracking.json"]
+    for path in stale:
+        path.write_text("old")
+    train(load_config(None, RunConfig, tree=tree))
+    assert not any(path.exists() for path in stale)   # no file of the old run next to the new model
+
+
+def test_linear_respects_data_limit(tiny_dataset_dir, tmp_path):
+    from trainer.config import load_config
+    from trainer.training.config import RunConfig
+    from trainer.training.engine import train
+    tree = {"data": {"dataset": str(tiny_dataset_dir), "limit": 20},
+            "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "output": {"dir": str(tmp_path), "name": "small"}}
+    run_dir = train(load_config(None, RunConfig, tree=tree))
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["dataset"]["examples"]["train"] == 20
+    assert json.loads((run_dir / "train_log.jsonl").read_text().splitlines()[0])["train_examples"] == 20
+
+
 @pytest.mark.slow
 def test_linear_reuters_topics_baseline_reaches_reference(reuters_archive, tmp_path, monkeypatch):
     """The shipped config on Reuters-21578 ModApte-90: micro-F1 >= 0.86 (measured 0.878) in seconds."""

@@ -1,7 +1,9 @@
 """The run directory (docs/contracts.md): where it is, and the files every run writes besides the model."""
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -33,6 +35,26 @@ def run_dir_for(cfg, config_path: str | Path | None = None) -> Path:
 
 def is_run_dir(path: Path) -> bool:
     return (Path(path) / CONFIG).is_file() or (Path(path) / META).is_file()
+
+
+def replace_previous(run_dir: Path) -> None:
+    """A fresh run under an existing name removes the old run first, so no file mixes two runs."""
+    if not (run_dir.is_dir() and any(run_dir.iterdir())):
+        return
+    if not is_run_dir(run_dir):
+        from trainer.errors import ConfigError
+        raise ConfigError(f"output: {run_dir} exists and is not a run directory; "
+                          "set output.name (or output.dir) to a new or run directory")
+    print(f"replacing the previous run in {run_dir}", file=sys.stderr)
+    shutil.rmtree(run_dir)
+
+
+def dataset_meta(dataset_dir: Path, dsd, examples: dict[str, int], n_labels: int) -> dict[str, Any]:
+    """meta.json's `dataset`: where it is, its split fingerprints, what the run used of it."""
+    fingerprints = {s: dsd[s]._fingerprint for s in dsd}
+    return {"path": str(Path(dataset_dir).resolve()), "fingerprints": fingerprints,
+            "fingerprint": hashlib.sha256(repr(sorted(fingerprints.items())).encode()).hexdigest()[:16],
+            "examples": examples, "labels": n_labels}
 
 
 def write_config(run_dir: Path, cfg) -> Path:

@@ -1,9 +1,7 @@
 """`trainer train CONFIG`: fine-tune a classifier and write the run directory (docs/contracts.md)."""
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -78,13 +76,8 @@ class TransformerRun:
         from trainer.training import hardware
         ckpt = self.run_dir / rundir.CHECKPOINTS
         resuming = self.cfg.train.resume and ckpt.is_dir()
-        if not resuming and self.run_dir.is_dir() and any(self.run_dir.iterdir()):
-            if not rundir.is_run_dir(self.run_dir):
-                raise ConfigError(f"output: {self.run_dir} exists and is not a run directory; "
-                                  "set output.name (or output.dir) to a new or run directory")
-            # a fresh run under an existing name replaces the old one, so no file mixes two runs
-            print(f"replacing the previous run in {self.run_dir}", file=sys.stderr)
-            shutil.rmtree(self.run_dir)
+        if not resuming:
+            rundir.replace_previous(self.run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_config(self.run_dir, self.cfg)
         rundir.update_meta(self.run_dir, status="running", start_time=rundir.now_iso(), end_time=None,
@@ -113,12 +106,9 @@ class TransformerRun:
         self.tokenized = data.tokenize_splits(self.dsd, self.dataset_dir, self.tokenizer, self.space,
                                               task.target, model.max_length, model.truncation)
         if self.is_main:
-            fingerprints = {s: self.dsd[s]._fingerprint for s in self.dsd}
-            rundir.update_meta(self.run_dir, dataset={
-                "path": str(Path(self.dataset_dir).resolve()), "fingerprints": fingerprints,
-                "fingerprint": hashlib.sha256(repr(sorted(fingerprints.items())).encode()).hexdigest()[:16],
-                "examples": {s: len(self.tokenized[s]) for s in self.tokenized},
-                "labels": len(self.space.labels)})
+            rundir.update_meta(self.run_dir, dataset=rundir.dataset_meta(
+                self.dataset_dir, self.dsd, {s: len(self.tokenized[s]) for s in self.tokenized},
+                len(self.space.labels)))
 
     # ---- training ------------------------------------------------------------------------------
     def training_arguments(self):

@@ -3,21 +3,18 @@
 from `trainer.evaluation`), so evaluate, predict, serve and compare work unchanged."""
 from __future__ import annotations
 
-import hashlib
 import platform
-import sys
 import time
 from pathlib import Path
 
 from trainer import rundir
 from trainer.atomic import atomic_dir, atomic_write_json
+from trainer.inference import SPEC_FILE
+from trainer.inference.thresholds import Thresholds, save_thresholds
 from trainer.linear import fit_tfidf
 from trainer.training.config import RunConfig
 
 MODEL_TYPE = "tfidf-linear"
-# outputs of an earlier run under the same name that this run rewrites; removed first so a
-# failure never leaves the old run's metrics beside the new model
-_STALE = (rundir.META, rundir.TRAIN_LOG, rundir.METRICS, rundir.PREDICTIONS, "report.md", "confusion.png")
 
 
 def train_linear(cfg: RunConfig, config_path: str | Path | None = None) -> Path:
@@ -41,10 +38,7 @@ def train_linear(cfg: RunConfig, config_path: str | Path | None = None) -> Path:
 
 def _start(run_dir: Path, cfg: RunConfig, config_path) -> None:
     from trainer.training import hardware
-    if run_dir.exists():
-        print(f"replacing the previous run in {run_dir}", file=sys.stderr)
-        for name in _STALE:
-            (run_dir / name).unlink(missing_ok=True)
+    rundir.replace_previous(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     rundir.write_config(run_dir, cfg)
     rundir.update_meta(run_dir, status="running", start_time=rundir.now_iso(), end_time=None,
@@ -61,13 +55,16 @@ def _fit_and_save(run_dir: Path, cfg: RunConfig) -> None:
     task = cfg.task
     dataset_dir = data.resolve_dataset_dir(cfg.data)
     dsd, _ = load_dataset_dir(dataset_dir)
+    if cfg.data.limit:
+        dsd = data.limit_splits(dsd, cfg.data.limit)
     data.check_target(dsd, task.target, task.problem, dataset_dir)
     space = data.label_space(dsd["train"], task.target, task.problem, task.min_label_count)
     train = dsd["train"]
     if task.problem == "single_label":   # examples whose label was dropped (min_label_count) cannot be fitted
         known = set(space.labels)
         train = train.select([i for i, y in enumerate(train[task.target]) if y in known])
-    _record_dataset(run_dir, dataset_dir, dsd, len(space.labels))
+    rundir.update_meta(run_dir, dataset=rundir.dataset_meta(
+        dataset_dir, dsd, {s: len(dsd[s]) for s in dsd}, len(space.labels)))
 
     _import_sklearn()   # so train_seconds measures fitting, not imports
     started = time.perf_counter()
@@ -91,14 +88,6 @@ def _import_sklearn() -> None:
         importlib.import_module(module)
 
 
-def _record_dataset(run_dir: Path, dataset_dir: Path, dsd, n_labels: int) -> None:
-    fingerprints = {s: dsd[s]._fingerprint for s in dsd}
-    rundir.update_meta(run_dir, dataset={
-        "path": str(Path(dataset_dir).resolve()), "fingerprints": fingerprints,
-        "fingerprint": hashlib.sha256(repr(sorted(fingerprints.items())).encode()).hexdigest()[:16],
-        "examples": {s: len(dsd[s]) for s in dsd}, "labels": n_labels})
-
-
 def _save_model_dir(path: Path, scorer, cfg: RunConfig) -> None:
     """model/: trainer.json (the spec every scorer reads), tfidf.json + tfidf.safetensors, thresholds."""
     spec = {"model_type": MODEL_TYPE, "labels": scorer.labels, "problem": cfg.task.problem,
@@ -107,9 +96,9 @@ def _save_model_dir(path: Path, scorer, cfg: RunConfig) -> None:
             else "softmax of the decision values"}
     with atomic_dir(path) as tmp:
         scorer.save(tmp)
-        atomic_write_json(tmp / "trainer.json", spec)
+        atomic_write_json(tmp / SPEC_FILE, spec)
         if cfg.task.problem == "multi_label":   # replaced by tuned thresholds when evaluation runs
-            atomic_write_json(tmp / "thresholds.json", {"kind": "none", "values": [0.5] * len(scorer.labels)})
+            save_thresholds(tmp, Thresholds.default(len(scorer.labels)))
 
 
 def _evaluate(run_dir: Path) -> None:

@@ -14,10 +14,10 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig,
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from trainer.atomic import atomic_dir, atomic_write_json
+from trainer.inference import SPEC_FILE
+from trainer.inference.thresholds import Thresholds, save_thresholds
 from trainer.errors import ConfigError, DataError
 
-SPEC_FILE = "trainer.json"
-THRESHOLDS_FILE = "thresholds.json"
 PROBLEM_TYPES = {"multi_label": "multi_label_classification", "single_label": "single_label_classification"}
 
 
@@ -147,12 +147,7 @@ def set_attention_dropout(enc_cfg, p: float) -> None:
         setattr(enc_cfg, key, p)
 
 
-def default_thresholds(spec: dict) -> dict:
-    return {"kind": "none", "values": [0.5] * len(spec["labels"])}
-
-
-def save_model_dir(model: PooledClassifier, tokenizer, spec: dict[str, Any], path: str | Path,
-                   thresholds: dict | None = None) -> Path:
+def save_model_dir(model: PooledClassifier, tokenizer, spec: dict[str, Any], path: str | Path) -> Path:
     """Write `path` atomically: safetensors weights, config, tokenizer, trainer.json (+ thresholds.json)."""
     spec = {"model_type": "transformer", **spec}
     with atomic_dir(path) as tmp:
@@ -160,7 +155,7 @@ def save_model_dir(model: PooledClassifier, tokenizer, spec: dict[str, Any], pat
         tokenizer.save_pretrained(tmp)
         atomic_write_json(tmp / SPEC_FILE, spec)
         if spec.get("problem") == "multi_label":
-            atomic_write_json(tmp / THRESHOLDS_FILE, thresholds or default_thresholds(spec))
+            save_thresholds(tmp, Thresholds.default(len(spec["labels"])))   # until evaluate tunes them
     return Path(path)
 
 
