@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from trainer.atomic import atomic_write_bytes
 from trainer.compare import METRIC_COLUMNS, Comparison
 
 FORMATS = ("table", "md", "csv", "html")
@@ -198,13 +199,7 @@ def _errorbars(ax, names, values, lows, highs) -> None:
 
 
 def write_plot(comp: Comparison, path: str | Path) -> Path:
-    path = Path(path)
-    data = plot_png_bytes(comp)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)   # atomic: readers never see half a PNG
-    return path
+    return atomic_write_bytes(path, plot_png_bytes(comp))
 
 
 def render(comp: Comparison, fmt: str) -> str:

@@ -91,9 +91,9 @@ def git_sha(where: Path | None = None) -> str | None:
     return f"{sha}+dirty" if dirty else sha
 
 
-def versions() -> dict[str, str | None]:
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": sys.version.split()[0]}
-    for name in PACKAGES:
+    for name in packages:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
+from trainer import rundir
 from trainer.data.article import Article, Rejected
 from trainer.data.config import DataConfig
 from trainer.data.dedup import choose_representatives, find_duplicates
 from trainer.data.split import SPLITS, assign_splits
 from trainer.errors import DataError
 
+# versions recorded in manifest.json: the libraries a build depends on
+BUILD_PACKAGES = ("trainer", "datasets", "datasketch", "iterative-stratification", "numpy", "pyarrow")
 EMPTY = "empty text"
 NO_TOPIC = "no topic label"
 NO_REGION = "no region label"
@@ -295,7 +297,7 @@ def make_manifest(b: _Build, config_path, inputs: list[dict], out: Path) -> dict
     return {
         "format": "trainer-dataset/1",
         "name": out.name,
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "built_at": rundir.now_iso(),
         "config_path": str(config_path) if config_path is not None else None,
         "config": b.cfg.model_dump(mode="json"),
         "inputs": inputs,
@@ -312,25 +314,13 @@ def make_manifest(b: _Build, config_path, inputs: list[dict], out: Path) -> dict
         "accounting": {"read": b.read, "kept": kept, "rejected": len(b.rejects),
                        "deduplicated": len(b.duplicates),
                        "balanced": b.read == kept + len(b.rejects) + len(b.duplicates)},
-        "versions": library_versions(),
+        "versions": rundir.versions(BUILD_PACKAGES),
     }
 
 
 def _problem(cfg: DataConfig) -> str:
     topic = cfg.labels.topic
     return "multi_label" if topic is None or topic.multi_label else "single_label"
-
-
-def library_versions() -> dict[str, str | None]:
-    import platform
-    from importlib.metadata import PackageNotFoundError, version
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for pkg in ("trainer", "datasets", "datasketch", "iterative-stratification", "numpy", "pyarrow"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    return out
 
 
 def write_output(b: _Build, manifest: dict, out: Path, started: float) -> None:

@@ -6,12 +6,10 @@ confusion.png (single-label), and model/thresholds.json (multi-label).
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
-from trainer.atomic import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from trainer.atomic import atomic_write_bytes, atomic_write_json, atomic_write_jsonl, atomic_write_text
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.decisions import Scored, decide, split_metrics, tune
 from trainer.evaluation.errors_analysis import confusion_matrix, confusion_pairs, error_counts
@@ -69,11 +67,14 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     atomic_write_text(run_dir / "report.md", render_report(report))
     if problem == "single_label":
         _write_confusion(run_dir / "confusion.png", test, pred, labels, f"{run_dir.resolve().name}: {split}")
+    if overrides:   # last, so config.yaml never names settings the outputs above do not reflect
+        from trainer.config import to_yaml
+        atomic_write_text(run_dir / "config.yaml", to_yaml(cfg))
     return metrics
 
 
 def _run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig | None:
-    from trainer.config import load_config, to_yaml
+    from trainer.config import load_config
     path = run_dir / "config.yaml"
     outside = [o for o in overrides if not o.startswith("eval.")]
     if outside:
@@ -82,10 +83,7 @@ def _run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig | Non
         if overrides:
             raise ConfigError(f"{run_dir}: no config.yaml to apply {', '.join(overrides)} to")
         return None
-    cfg = load_config(path, RunConfig, overrides)
-    if overrides:
-        atomic_write_text(path, to_yaml(cfg))
-    return cfg
+    return load_config(path, RunConfig, overrides)
 
 
 def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) -> Path:
@@ -192,15 +190,4 @@ def _write_confusion(path: Path, scored: Scored, pred, labels: list[str], title:
     gold = scored.gold_matrix(labels, "single_label")
     known = gold.any(axis=1)   # gold outside the label set has no row to go in
     matrix = confusion_matrix(gold[known].argmax(axis=1), pred[known].argmax(axis=1), len(labels))
-    _atomic_write_bytes(path, render_confusion(matrix, labels, title))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, render_confusion(matrix, labels, title))
