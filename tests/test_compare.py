@@ -131,6 +131,8 @@ def test_compare_bootstrap_is_seeded(make_run_dir):
     b = make_run_dir("b", predictions=_preds(gold, pred2), metrics=_metrics(0.7))
     first, second = compare([a, b], baseline=a, seed=7).rows, compare([a, b], baseline=a, seed=7).rows
     assert first == second
+    other = compare([a, b], baseline=a, seed=8).rows
+    assert [(r["delta_low"], r["delta_high"]) for r in other] != [(r["delta_low"], r["delta_high"]) for r in first]
 
 
 def test_compare_refuses_different_test_sets(make_run_dir):

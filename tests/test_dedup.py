@@ -58,7 +58,27 @@ def test_dedup_chains_near_duplicates_into_one_group():
 def test_dedup_is_deterministic():
     a = _doc(7, 200)
     docs = [a, _edit(a, 2), _doc(8), _doc(8)]
-    assert find_duplicates(docs, DedupConfig()).groups == find_duplicates(list(docs), DedupConfig()).groups
+    cfg = DedupConfig(threshold=0.8)
+    assert find_duplicates(docs, cfg).groups == [[0, 1], [2, 3]]
+    assert find_duplicates(list(docs), cfg).groups == [[0, 1], [2, 3]]
+
+
+def test_dedup_groups_do_not_depend_on_the_hash_seed():
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = ("import json, random; from trainer.data.config import DedupConfig; "
+              "from trainer.data.dedup import find_duplicates; "
+              "words = [str(i) * 3 for i in range(300)]; rng = random.Random(1); "
+              "docs = [' '.join(rng.choice(words) for _ in range(150)) for _ in range(30)]; docs += docs[:5]; "
+              "print(json.dumps(find_duplicates(docs, DedupConfig()).groups))")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONHASHSEED": seed})
+            for seed in ("1", "2")]
+    groups = [json.loads(r.stdout) for r in runs]
+    assert groups[0] == groups[1] == [[i, 30 + i] for i in range(5)]
 
 
 def test_dedup_keeps_first_member_without_predefined_splits():

@@ -5,8 +5,8 @@ import torch
 from trainer.training import hardware
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU choice")
-def test_hardware_auto_attention_is_eager_on_cpu():
+def test_hardware_auto_attention_is_eager_on_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert hardware.resolve_attention("auto") == "eager"
 
 
@@ -17,3 +17,16 @@ def test_hardware_explicit_attention_is_kept():
 
 def test_hardware_fp32_request_is_kept():
     assert hardware.resolve_precision("fp32") == "fp32"
+
+
+@pytest.mark.parametrize("flags,expected", [({"avx512_bf16"}, "bf16"), ({"amx_bf16", "sse"}, "bf16"),
+                                            ({"avx512f"}, "fp32")])
+def test_hardware_auto_precision_follows_cpu_flags(monkeypatch, flags, expected):
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert hardware.resolve_precision("auto") == expected
+
+
+def test_hardware_threads_share_cores_among_local_processes(monkeypatch):
+    monkeypatch.setattr(hardware, "cores_available", lambda: 8)
+    assert hardware.thread_count(None, 2) == 4 and hardware.thread_count(3, 2) == 3

@@ -115,9 +115,13 @@ def test_serve_form_page(server):
     assert "<form" in response.text and "fetch(" in response.text
 
 
-def test_serve_cli_binds_loopback_by_default():
+def test_serve_cli_binds_loopback_by_default(tiny_run_dir, monkeypatch):
+    import uvicorn
     from typer.testing import CliRunner
 
     from trainer.cli import app
-    result = CliRunner().invoke(app, ["serve", "--help"])
-    assert result.exit_code == 0 and "127.0.0.1" in result.output
+    bound = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: bound.update(host=host, port=port))
+    result = CliRunner().invoke(app, ["serve", str(tiny_run_dir)])
+    assert result.exit_code == 0, result.output
+    assert bound == {"host": "127.0.0.1", "port": 8000}
