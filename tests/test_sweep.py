@@ -41,6 +41,13 @@ def test_sweep_refuses_an_unknown_grid_key_before_training(base_config):
     assert calls == []
 
 
+def test_sweep_refuses_values_that_give_the_same_run_name(base_config):
+    calls = []
+    with pytest.raises(ConfigError, match="same run name"):
+        sweep(base_config, {"output.predict": [["a b"], ["ab"]]}, train_fn=lambda cfg, path: calls.append(cfg))
+    assert calls == []
+
+
 def test_sweep_trains_every_combination_in_its_own_directory(base_config):
     seen = []
 

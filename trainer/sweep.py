@@ -89,11 +89,14 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
         from trainer.training.engine import train as train_fn
     say = on_event or (lambda msg: None)
     result = SweepResult()
-    combos = list(itertools.product(*grid.values()))
-    for n, values in enumerate(combos, 1):
-        assignment = dict(zip(grid, values))
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    names = [run_name(Path(config).stem, assignment) for assignment in combos]
+    clashes = sorted({name for name in names if names.count(name) > 1})
+    if clashes:   # two combinations in one run directory: the second would replace the first
+        raise ConfigError(f"sweep: grid values that differ only in punctuation give the same run name "
+                          f"({', '.join(clashes)}); make them differ in letters or digits")
+    for n, (assignment, name) in enumerate(zip(combos, names), 1):
         grid_overrides = [f"{k}={json.dumps(v)}" for k, v in assignment.items()]
-        name = run_name(Path(config).stem, assignment)
         run = SweepRun(name=name, overrides=grid_overrides)
         result.runs.append(run)
         say(f"[{n}/{len(combos)}] {name}: {' '.join(grid_overrides)}")
