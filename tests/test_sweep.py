@@ -89,3 +89,17 @@ def test_sweep_cli_exits_nonzero_when_a_run_failed(base_config):
     assert result.exit_code == 1
     assert "FAILED tiny-tfidf_min_df-1000" in result.output and "1 of 2 runs completed" in result.output
     assert "tiny-tfidf_min_df-1 " in result.output   # the comparison table of the completed run
+
+
+def test_sweep_cli_shows_the_traceback_of_an_unexpected_failure(base_config, monkeypatch):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    from trainer.training import engine
+
+    def broken(cfg, path):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(engine, "train", broken)
+    result = CliRunner().invoke(app, ["sweep", str(base_config), "--grid", "train.seed=1"])
+    assert result.exit_code == 1
+    assert "Traceback (most recent call last)" in result.output and "in broken" in result.output

@@ -189,6 +189,8 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
     except TrainerError as exc:
         _fail(exc)
     for run in result.failed:
+        if run.traceback:   # an unexpected exception (a bug, not a user error): show where it happened
+            typer.echo(run.traceback, err=True)
         typer.secho(f"FAILED {run.name}: {run.error}", fg=typer.colors.RED, err=True)
     if result.completed:
         try:
