@@ -6,7 +6,7 @@ ifneq ($(wildcard ../shared/data),)
 export TRAINER_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup test test-slow demo clean
+.PHONY: setup test test-unit test-slow demo clean
 
 setup: $(BIN)/trainer
 
@@ -19,6 +19,9 @@ $(BIN)/trainer: pyproject.toml
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+test-unit: setup   # the inner loop: no tiny training runs, no servers, no real corpus (~20 s)
+	$(BIN)/python -m pytest -q -m 'not slow and not integration'
 
 test-slow: setup
 	$(BIN)/python -m pytest -q -m slow

@@ -40,14 +40,16 @@ def untrained_run(model_name: str, max_length: int, labels: list[str], root: Pat
     """A run directory under `root` holding `model_name`'s pretrained encoder with a random head."""
     from transformers import AutoTokenizer
 
-    from trainer.training.models import resolve_model_path
-    from trainer.training.modeling import build_classifier, save_model_dir
+    from trainer.contracts import ModelSpec, Target
+    from trainer.models.transformer import TransformerClassifier
+    from trainer.models.transformer.network import build_classifier
+    from trainer.models.transformer.pretrained import resolve_model_path
     path = resolve_model_path(model_name)
     model = build_classifier(path, labels, "multi_label")
     run = root / "run"
-    spec = {"labels": labels, "problem": "multi_label", "target": "topics", "max_length": max_length,
-            "truncation": "head", "pooling": "mean"}
-    save_model_dir(model, AutoTokenizer.from_pretrained(path), spec, run / "model")
+    spec = ModelSpec("transformer", [Target("topics", "multi_label", tuple(labels))],
+                     {"max_length": max_length, "truncation": "head", "pooling": "mean"})
+    TransformerClassifier(model, AutoTokenizer.from_pretrained(path), spec).save(run / "model")
     return run, model
 
 
@@ -56,11 +58,11 @@ def fit_probe(run: Path, texts: list[str], topics: list[list[str]], steps: int =
     accuracy figures mean something; the encoder, and so the throughput, is unchanged."""
     import torch
 
-    from trainer.inference.transformer import TransformerScorer
     from trainer.metrics import multi_hot
-    from trainer.training.modeling import save_model_dir
-    scorer = TransformerScorer.load(run / "model", precision="fp32")
-    model, labels = scorer.model, scorer.labels
+    from trainer.models import ScoreOptions, load_model
+    loaded = load_model(run / "model", ScoreOptions(precision="fp32"))
+    scorer = loaded.scorer
+    model, labels = scorer.model, list(loaded.spec.primary.labels)
     feats = []
     model.classifier.register_forward_hook(lambda mod, inp, out: feats.append(inp[0].detach().clone()))
     enc = scorer.encode(texts)
@@ -76,7 +78,7 @@ def fit_probe(run: Path, texts: list[str], topics: list[list[str]], steps: int =
         torch.nn.functional.binary_cross_entropy_with_logits(head(x), y).backward()
         opt.step()
     model.classifier.load_state_dict(head.state_dict())
-    save_model_dir(model, scorer.tokenizer, scorer.spec, run / "model")
+    loaded.save(run / "model")
 
 
 def timed(fn, texts):
@@ -90,7 +92,7 @@ def timed(fn, texts):
 
 def pipeline_scores(predictor, texts, batch_size: int | None) -> tuple[np.ndarray, float]:
     from transformers import pipeline
-    scorer = predictor.scorer
+    scorer = predictor.model.scorer
     pipe = pipeline("text-classification", model=scorer.model, tokenizer=scorer.tokenizer, top_k=None,
                     function_to_apply="sigmoid" if predictor.problem == "multi_label" else "softmax",
                     truncation=True, max_length=scorer.max_length, device="cpu")
@@ -141,7 +143,7 @@ def main() -> None:
     import torch
     import transformers
 
-    from trainer.predict import Predictor
+    from trainer.serving.predictor import Predictor
     # the pipeline logs every model class it knows, since PooledClassifier is not one of them
     transformers.logging.set_verbosity(transformers.logging.CRITICAL)
     texts, gold = (dataset_docs(args.dataset, "test", args.n) if args.dataset
@@ -158,8 +160,8 @@ def main() -> None:
     print(f"{len(texts)} texts, torch {torch.__version__}, {torch.get_num_threads()} threads, run {run}")
 
     base = Predictor.load(run, precision="fp32", batch_size=args.batch_size)
-    if base.scorer.truncation != "head":
-        print(f"note: the run truncates {base.scorer.truncation}; the pipeline truncates the head, inputs differ")
+    if base.model.scorer.truncation != "head":
+        print(f"note: the run truncates {base.model.scorer.truncation}; the pipeline truncates the head, inputs differ")
     gold = gold if base.problem == "multi_label" else None
     ref, pipe_s = pipeline_scores(base, texts, args.pipeline_batch_size)
     rates = {"pipeline fp32": len(texts) / pipe_s}
@@ -168,9 +170,10 @@ def main() -> None:
                 "predictor auto": Predictor.load(run, precision="auto", batch_size=args.batch_size),
                 "predictor int8": Predictor.load(run, quantize="int8", batch_size=args.batch_size)}
     for name, predictor in variants.items():
-        scores, seconds = timed(predictor.scorer.score, texts)
+        scorer = predictor.model.scorer
+        scores, seconds = timed(lambda batch: scorer.score(batch)[predictor.spec.primary.name], texts)
         rates[name] = len(texts) / seconds
-        label = f"{name} ({predictor.scorer.precision})" if name.endswith("auto") else name
+        label = f"{name} ({scorer.precision})" if name.endswith("auto") else name
         print(f"{label:<22} {rates[name]:8.1f} docs/s{micro_f1(scores, gold, base.labels)}\n"
               f"{'':<22} agreement with pipeline: {agreement(scores, ref, base.problem)}")
     best = max((k for k in rates if k.startswith("predictor")), key=rates.get)

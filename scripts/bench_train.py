@@ -29,8 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     a = p.parse_args(argv)
 
-    from trainer.config import load_config
-    from trainer.training.config import RunConfig
+    from trainer.config import RunConfig, load_config
     cfg = load_config(a.config, RunConfig, [*a.overrides, f"train.max_steps={a.steps}",
                                             "train.early_stopping_patience=null", "train.resume=false"])
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
@@ -46,26 +45,31 @@ def main(argv=None) -> int:
     return 0
 
 
+def prepared(cfg):
+    """Threads, seed and precision as a run sets them; the run's label space and token ids."""
+    from trainer.models import FitContext
+    from trainer.models.transformer.fitting import prepare, setup_process
+    from trainer.training.data import load_fit_data
+    precision = setup_process(cfg)
+    return precision, prepare(FitContext(cfg, load_fit_data(cfg), Path(cfg.output.dir)))
+
+
 def bench_ours(cfg, eval_limit):
-    from trainer.training.engine import TransformerRun
-    run = TransformerRun(cfg, None, [])
-    args = run.setup()
+    from trainer.models.transformer.fitting import make_trainer, training_arguments
+    precision, prep = prepared(cfg)
+    args = training_arguments(cfg, Path(cfg.output.dir), precision)
     args.eval_strategy, args.save_strategy, args.load_best_model_at_end = "no", "no", False
-    run.prepare_data()
-    trainer, meter = run.make_trainer(args)
-    return measure(trainer, meter, run.tokenized, eval_limit, precision=run.precision)
+    trainer, meter = make_trainer(cfg, args, prep, Path(cfg.output.dir))
+    return measure(trainer, meter, prep.tokenized, eval_limit, precision=precision)
 
 
 def bench_plain(cfg, eval_limit, lr, tmp: Path):
     import torch
     from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
 
-    from trainer.training.engine import TransformerRun
-    from trainer.training.hf_trainer import ThroughputCallback, metrics_fn
+    from trainer.models.transformer.hf_trainer import ThroughputCallback, metrics_fn
 
-    run = TransformerRun(cfg, None, [])
-    run.setup()                      # threads and seed as for ours
-    run.prepare_data()               # same label space and truncated token ids ...
+    _, run = prepared(cfg)           # threads and seed as for ours; same label space and truncated token ids ...
     tok, n_labels, max_len = run.tokenizer, len(run.space.labels), cfg.model.max_length
     multi = cfg.task.problem == "multi_label"
     data = {s: ds.map(lambda b: tok.pad({"input_ids": b["input_ids"], "attention_mask": b["attention_mask"]},

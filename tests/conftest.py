@@ -7,6 +7,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Fixtures that train a model, start a server or read the real corpus: a test using one (directly or
+# through another fixture) is an integration test. `make test-unit` leaves those out for an inner loop.
+INTEGRATION_FIXTURES = {"tiny_run_dir", "tiny_single_label_run_dir", "reuters_archive", "scraped_sample_dir",
+                        "minilm_dir"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 def _mirror() -> Path | None:
@@ -45,7 +55,7 @@ def scraped_sample_dir(mirror_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def minilm_dir() -> Path:
-    from trainer.training.models import resolve_model_path
+    from trainer.models.transformer.pretrained import resolve_model_path
     return Path(resolve_model_path("minilm-l6"))
 
 
@@ -111,9 +121,8 @@ def tiny_run_tree(dataset_dir: Path, out_dir: Path, name: str = "tiny") -> dict:
 @pytest.fixture(scope="session")
 def tiny_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
     """A completed tiny training run (model/, metrics.json, ...); treat it as read-only."""
-    from trainer.config import load_config
-    from trainer.training.config import RunConfig
-    from trainer.training.engine import train
+    from trainer.config import RunConfig, load_config
+    from trainer.workflows.train import train
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path_factory.mktemp("tiny-runs"))
     return train(load_config(None, RunConfig, tree=tree))
 
@@ -121,9 +130,8 @@ def tiny_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_single_label_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
     """Like tiny_run_dir, single-label (target `topic`); treat it as read-only."""
-    from trainer.config import load_config
-    from trainer.training.config import RunConfig
-    from trainer.training.engine import train
+    from trainer.config import RunConfig, load_config
+    from trainer.workflows.train import train
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path_factory.mktemp("tiny-runs-single"), name="tiny-single")
     tree["task"] = {"target": "topic", "problem": "single_label"}
     return train(load_config(None, RunConfig, tree=tree))
@@ -132,15 +140,17 @@ def tiny_single_label_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
 # ---- hand-written run directories (fast; for compare / sweep / tracking tests) ----
 def write_run_dir(path: Path, config: dict | None = None, predictions: list[dict] | None = None,
                   metrics: dict | None = None, meta: dict | None = None, labels: list[str] | None = None) -> Path:
-    """A run directory in the contract (docs/contracts.md) from given parts; `config` is merged over a
-    minimal valid run config, `labels` go to model/trainer.json."""
+    """A run directory in the contract (docs/contracts.md) from given parts, in the files' format 1 (one
+    target, read as `topics`); `config` is merged over a minimal valid tfidf-linear run config, `labels` go
+    to model/trainer.json."""
     import json
 
     import yaml
 
     from trainer.config.loader import deep_merge
     path.mkdir(parents=True, exist_ok=True)
-    tree = deep_merge({"data": {"dataset": "data/processed/tiny"}, "output": {"name": path.name}}, config or {})
+    tree = deep_merge({"data": {"dataset": "data/processed/tiny"}, "model": {"type": "tfidf-linear"},
+                       "output": {"name": path.name}}, config or {})
     (path / "config.yaml").write_text(yaml.safe_dump(tree, sort_keys=False), encoding="utf-8")
     (path / "meta.json").write_text(json.dumps(meta or {"status": "completed"}), encoding="utf-8")
     if metrics is not None:

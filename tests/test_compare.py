@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 
-from trainer import bootstrap
+from trainer.compare import bootstrap
 from trainer.compare import CompareError, compare, differing_keys, flatten
 
 LABELS = ["acq", "crude", "earn", "grain"]
@@ -178,7 +178,7 @@ def two_runs(make_run_dir):
 
 
 def test_compare_markdown_marks_not_significant(make_run_dir):
-    from trainer.compare_render import NOT_SIGNIFICANT, to_markdown
+    from trainer.compare.render import NOT_SIGNIFICANT, to_markdown
     gold, pred = _random_case()
     a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
     b = make_run_dir("b", config={"train": {"seed": 2}}, predictions=_preds(gold, pred), metrics=_metrics(0.8))
@@ -188,7 +188,7 @@ def test_compare_markdown_marks_not_significant(make_run_dir):
 
 
 def test_compare_csv_has_raw_values(two_runs):
-    from trainer.compare_render import to_csv
+    from trainer.compare.render import to_csv
     rows = list(csv.DictReader(io.StringIO(to_csv(two_runs))))
     assert [r["run"] for r in rows] == ["a", "b"]
     assert float(rows[0]["micro_f1"]) == 0.8 and rows[0]["parameters"] == "1200"
@@ -196,14 +196,14 @@ def test_compare_csv_has_raw_values(two_runs):
 
 
 def test_compare_html_is_self_contained(two_runs):
-    from trainer.compare_render import to_html
+    from trainer.compare.render import to_html
     page = to_html(two_runs)
     assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page
 
 
 def test_compare_plot_writes_png(two_runs, tmp_path):
-    from trainer.compare_render import write_plot
+    from trainer.compare.render import write_plot
     out = write_plot(two_runs, tmp_path / "plot.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -232,10 +232,11 @@ def test_compare_cli_reports_mismatch_without_traceback(make_run_dir):
     assert "different test sets" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.integration
 def test_compare_transformer_and_linear_runs_on_one_dataset(tiny_run_dir, tiny_dataset_dir, tmp_path):
     from trainer.config import load_config
-    from trainer.training.config import RunConfig
-    from trainer.training.engine import train
+    from trainer.config import RunConfig
+    from trainer.workflows.train import train
     tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
             "output": {"dir": str(tmp_path), "name": "tiny-tfidf"}}
     linear = train(load_config(None, RunConfig, tree=tree))

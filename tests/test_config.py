@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from trainer.config import load_config
-from trainer.config_check import validate_file
+from trainer.workflows.validate import validate_file
 from trainer.errors import ConfigError
-from trainer.training.config import RunConfig
+from trainer.config import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 MINIMAL = {"data": {"dataset": "data/processed/x"}}

@@ -10,10 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from trainer import contracts
 from trainer.errors import DataError
 from trainer.evaluation import evaluate
-from trainer.evaluation.errors_analysis import confusion_matrix, confusion_pairs, error_counts, worst_labels
-from trainer.inference.chunking import chunk_encode, pool_logits, window_starts
+from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, worst_labels
+from trainer.models.transformer.chunking import chunk_encode, pool_logits, window_starts
 from trainer.metrics import compute_metrics
 
 
@@ -21,7 +22,7 @@ from trainer.metrics import compute_metrics
 def evaluated_multi(tiny_run_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("eval-multi") / "run"
     shutil.copytree(tiny_run_dir, run)
-    return run, evaluate(run)
+    return run, evaluate(run)["topics"]
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,16 @@ def evaluated_single(tiny_single_label_run_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("eval-single") / "run"
     shutil.copytree(tiny_single_label_run_dir, run)
     (run / "confusion.png").unlink(missing_ok=True)
-    return run, evaluate(run)
+    return run, evaluate(run)["topic"]
 
 
-def _rows(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+def _rows(path, target="topics"):
+    """predictions.jsonl rows of one target: {"id", "gold", "predicted", "scores"}."""
+    return [{"id": row["id"], **row["targets"][target]} for row in contracts.read_predictions(path.parent)]
+
+
+def _labels(run):
+    return list(contracts.read_spec(run / "model").primary.labels)
 
 
 def test_evaluation_confusion_pairs_hand_computed():
@@ -59,17 +65,17 @@ def test_evaluation_worst_labels_skip_absent_labels():
 def test_evaluation_metrics_match_written_predictions(evaluated_multi):
     run, metrics = evaluated_multi
     rows = _rows(run / "predictions.jsonl")
-    labels = json.loads((run / "model" / "trainer.json").read_text())["labels"]
+    labels = _labels(run)
     recomputed = compute_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], labels, "multi_label")
-    on_disk = json.loads((run / "metrics.json").read_text())
+    on_disk = contracts.read_metrics(run)["topics"]
     assert on_disk["test"]["micro_f1"] == pytest.approx(recomputed["micro_f1"]) == metrics["test"]["micro_f1"]
     assert on_disk["test"]["n_examples"] == len(rows)
 
 
 def test_evaluation_predictions_follow_saved_thresholds(evaluated_multi):
     run, _ = evaluated_multi
-    th = json.loads((run / "model" / "thresholds.json").read_text())
-    labels = json.loads((run / "model" / "trainer.json").read_text())["labels"]
+    th = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
+    labels = _labels(run)
     assert th["kind"] == "per_label" and len(th["values"]) == len(labels)
     for row in _rows(run / "predictions.jsonl"):
         expected = {label for label, t in zip(labels, th["values"]) if row["scores"][label] >= t}
@@ -130,7 +136,7 @@ def test_evaluation_chunking_adds_a_comparison(tiny_run_dir, tmp_path):
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["eval"]["chunking"] = {"enabled": True, "stride": 8, "max_chunks": 4, "pool": "mean"}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
-    metrics = evaluate(run)
+    metrics = evaluate(run)["topics"]
     assert set(metrics["test"]["chunked"]["per_label"]) == set(metrics["test"]["per_label"])
     assert "head truncation vs chunk-and-pool" in (run / "report.md").read_text()
 
@@ -172,7 +178,7 @@ def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
     result = CliRunner().invoke(app, ["evaluate", str(run), "--split", "validation"])
     assert result.exit_code == 0, result.output
     assert "validation" in result.output and "micro_f1=" in result.output
-    assert set(json.loads((run / "metrics.json").read_text())) == {"validation"}
+    assert set(contracts.read_metrics(run)["topics"]) == {"validation"}
 
 
 def test_evaluation_cli_missing_run_is_an_error(tmp_path):
@@ -185,7 +191,7 @@ def test_evaluation_cli_missing_run_is_an_error(tmp_path):
 def test_evaluation_overrides_change_the_eval_section_and_config(tiny_run_dir, tmp_path):
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")
     evaluate(run, overrides=["eval.thresholds=global"])
-    saved = json.loads((run / "model" / "thresholds.json").read_text())
+    saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
     assert saved["kind"] == "global" and len(set(saved["values"])) == 1
     assert yaml.safe_load((run / "config.yaml").read_text())["eval"]["thresholds"] == "global"
 

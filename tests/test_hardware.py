@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from trainer.training import hardware
+from trainer import hardware
 
 
 def test_hardware_auto_attention_is_eager_on_cpu(monkeypatch):

@@ -1,4 +1,4 @@
-"""PooledClassifier, its save/load format, and the shared text encoder."""
+"""PooledClassifier, its save/load format, the encoder overrides, and the shared text encoder."""
 import json
 import math
 
@@ -7,8 +7,11 @@ import torch
 from transformers import AutoTokenizer
 
 from trainer.errors import ConfigError, DataError
-from trainer.training.modeling import build_classifier, load_model_dir, pool, save_model_dir
-from trainer.training.text import encode
+from trainer.contracts import ModelSpec, Target, read_spec
+from trainer.models import ScoreOptions, load_model
+from trainer.models.transformer import TransformerClassifier
+from trainer.models.transformer.network import build_classifier, pool
+from trainer.models.transformer.text import encode
 
 TINY = {"num_hidden_layers": 2, "hidden_size": 32, "num_attention_heads": 2, "intermediate_size": 64}
 LABELS = ["a", "b", "c"]
@@ -44,7 +47,7 @@ def test_modeling_attention_dropout_sets_the_encoder_config(minilm_dir):
 
 def test_modeling_attention_dropout_unknown_to_the_architecture_is_a_config_error():
     from transformers import GPT2Config
-    from trainer.training.modeling import set_attention_dropout
+    from trainer.models.transformer.network import set_attention_dropout
     with pytest.raises(ConfigError, match="model.attention_dropout: null"):
         set_attention_dropout(GPT2Config(), 0.0)   # GPT-2 calls it attn_pdrop
 
@@ -90,22 +93,33 @@ def test_modeling_single_label_uses_cross_entropy(minilm_dir):
 
 def test_modeling_save_load_round_trip_keeps_spec_and_weights(minilm_dir, tokenizer, tmp_path):
     model = tiny(minilm_dir).eval()
-    spec = {"labels": LABELS, "problem": "multi_label", "target": "topics", "max_length": 32,
-            "truncation": "head", "pooling": "mean"}
-    save_model_dir(model, tokenizer, spec, tmp_path / "model")
+    spec = ModelSpec("transformer", [Target("topics", "multi_label", tuple(LABELS))],
+                     {"max_length": 32, "truncation": "head", "pooling": "mean"})
+    TransformerClassifier(model, tokenizer, spec).save(tmp_path / "model")
     files = {p.name for p in (tmp_path / "model").iterdir()}
     assert {"model.safetensors", "config.json", "trainer.json", "thresholds.json", "tokenizer.json"} <= files
     assert not any(name.endswith((".bin", ".pt", ".pkl")) for name in files)
-    loaded, tok, got = load_model_dir(tmp_path / "model")
-    assert got == {"model_type": "transformer", **spec}
-    assert json.loads((tmp_path / "model" / "thresholds.json").read_text())["values"] == [0.5] * 3
-    ids = encode(tok, ["oil prices fell"], 32)["input_ids"]
-    assert torch.allclose(loaded(input_ids=torch.tensor(ids)).logits, model(input_ids=torch.tensor(ids)).logits)
+    loaded = load_model(tmp_path / "model", ScoreOptions(precision="fp32"))
+    assert read_spec(tmp_path / "model").to_dict() == spec.to_dict()
+    saved = json.loads((tmp_path / "model" / "thresholds.json").read_text())
+    assert saved["targets"]["topics"]["values"] == [0.5] * 3
+    ids = encode(loaded.tokenizer, ["oil prices fell"], 32)["input_ids"]
+    assert torch.allclose(loaded.network(input_ids=torch.tensor(ids)).logits, model(input_ids=torch.tensor(ids)).logits)
 
 
 def test_modeling_load_refuses_a_directory_without_spec(tmp_path):
     with pytest.raises(DataError, match="trainer.json"):
-        load_model_dir(tmp_path)
+        load_model(tmp_path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"hidden_size": "abc"}, "expected int"), ({"num_hidden_layers": -3}, ">= 1"), ({"num_hidden_layers": 0}, ">= 1"),
+    ({"hidden_dropout_prob": 1.5}, "below 1"), ({"hidden_size": 31}, "cannot be built"),
+    ({"num_hidden_layers": True}, "expected int")])
+def test_modeling_bad_encoder_overrides_are_config_errors(minilm_dir, override, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        build_classifier(str(minilm_dir), LABELS, "multi_label", random_init=True, encoder_overrides={**TINY, **override})
+    assert "model.config_overrides" in str(err.value)
 
 
 def test_text_head_truncation_keeps_the_start(tokenizer):

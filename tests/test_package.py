@@ -11,8 +11,9 @@ _PROBE = """
 import json, logging, os, warnings
 import numpy, sklearn, datasets, datasketch, torch, transformers, evaluate, fastapi, uvicorn
 before = (dict(os.environ), list(warnings.filters), logging.getLogger().handlers[:], logging.getLogger().level)
-import trainer, trainer.cli, trainer.config, trainer.data.build, trainer.training.engine, trainer.evaluation
-import trainer.predict, trainer.serve, trainer.compare
+import trainer, trainer.cli, trainer.config, trainer.data.build, trainer.workflows.train, trainer.evaluation
+import trainer.serving.predictor, trainer.serving.http, trainer.compare, trainer.models.transformer.fitting
+import trainer.models.transformer.scoring, trainer.models.tfidf_linear, trainer.tracking, trainer.workflows.sweep
 after = (dict(os.environ), list(warnings.filters), logging.getLogger().handlers[:], logging.getLogger().level)
 print(json.dumps({"env": before[0] == after[0], "warnings": before[1] == after[1],
                   "handlers": before[2] == after[2], "level": before[3] == after[3]}))

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from trainer.cli import app
 from trainer.errors import DataError
-from trainer.predict import Predictor, detect_kind, read_jsonl_records
+from trainer.serving.inputs import detect_kind, read_jsonl_records
+from trainer.serving.predictor import Predictor
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,8 @@ def predictor(tiny_run_dir):
 
 
 def _labels(run_dir):
-    return json.loads((run_dir / "model" / "trainer.json").read_text())["labels"]
+    from trainer.contracts import read_spec
+    return list(read_spec(run_dir / "model").primary.labels)
 
 
 def test_predict_returns_labels_and_scores_per_text(predictor, tiny_run_dir):

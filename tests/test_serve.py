@@ -10,8 +10,10 @@ import httpx
 import pytest
 import uvicorn
 
-from trainer.predict import Predictor
-from trainer.serve import create_app
+from trainer.serving.predictor import Predictor
+from trainer.serving.http import create_app
+
+pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
 MAX_BODY = 4096
 MAX_TEXTS = 4
@@ -42,7 +44,8 @@ def server(tiny_run_dir):
 
 
 def _labels(run_dir):
-    return json.loads((run_dir / "model" / "trainer.json").read_text())["labels"]
+    from trainer.contracts import read_spec
+    return list(read_spec(run_dir / "model").primary.labels)
 
 
 def test_serve_health(server):

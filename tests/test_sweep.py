@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from trainer.errors import ConfigError
-from trainer.sweep import parse_grid, run_name, sweep
+from trainer.workflows.sweep import parse_grid, run_name, sweep
 
 
 @pytest.fixture
@@ -95,11 +95,11 @@ def test_sweep_cli_shows_the_traceback_of_an_unexpected_failure(base_config, mon
     from typer.testing import CliRunner
 
     from trainer.cli import app
-    from trainer.training import engine
+    from trainer.workflows import train as lifecycle
 
     def broken(cfg, path):
         raise RuntimeError("boom")
-    monkeypatch.setattr(engine, "train", broken)
+    monkeypatch.setattr(lifecycle, "train", broken)
     result = CliRunner().invoke(app, ["sweep", str(base_config), "--grid", "train.seed=1"])
     assert result.exit_code == 1
     assert "Traceback (most recent call last)" in result.output and "in broken" in result.output

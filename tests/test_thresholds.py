@@ -7,9 +7,21 @@ import shutil
 import numpy as np
 import pytest
 
+from trainer.contracts import ModelSpec, Target, read_thresholds, write_thresholds
+from trainer.decisions import Thresholds, apply_thresholds, best_global, f1_counts, tune_thresholds
 from trainer.errors import DataError
-from trainer.inference.thresholds import (Thresholds, apply_thresholds, best_global, f1_counts, load_thresholds,
-                                          save_thresholds, tune_thresholds)
+
+SPEC2 = ModelSpec("tfidf-linear", [Target("topics", "multi_label", ("a", "b"))])
+
+
+def load_thresholds(model_dir, n_labels):
+    """The saved thresholds of a one-target model with `n_labels` labels."""
+    spec = ModelSpec("tfidf-linear", [Target("topics", "multi_label", tuple(f"l{i}" for i in range(n_labels)))])
+    return read_thresholds(model_dir, spec)["topics"]
+
+
+def save_thresholds(model_dir, th):
+    write_thresholds(model_dir, {"topics": th})
 
 # Label "a": gold positives score 0.9, 0.7, 0.4; negatives 0.2, 0.1.
 #   t in (0.1, 0.2]: 4 predicted, tp 3 fp 1 -> F1 6/7;  t in (0.2, 0.4]: tp 3 fp 0 -> F1 1.0
@@ -69,6 +81,19 @@ def test_thresholds_tune_carries_at_least_one():
     assert not tune_thresholds(PROBS, GOLD, "none", LABELS, min_positives=1).at_least_one
 
 
+def test_thresholds_format_1_file_is_read_as_the_primary_target(tmp_path):
+    (tmp_path / "thresholds.json").write_text(json.dumps({"kind": "global", "values": [0.3, 0.7], "fallback": [],
+                                                          "at_least_one": True}))
+    assert read_thresholds(tmp_path, SPEC2)["topics"] == Thresholds("global", [0.3, 0.7], at_least_one=True)
+
+
+def test_thresholds_file_names_the_target_in_errors(tmp_path):
+    (tmp_path / "thresholds.json").write_text(json.dumps({"format": 2, "targets": {"topics": {"kind": "odd",
+                                                                                              "values": [1, 2]}}}))
+    with pytest.raises(DataError, match="target 'topics'.*unknown threshold kind"):
+        read_thresholds(tmp_path, SPEC2)
+
+
 def test_thresholds_file_without_at_least_one_loads_with_it_off(tmp_path):
     (tmp_path / "thresholds.json").write_text(json.dumps({"kind": "none", "values": [0.5, 0.5]}))
     assert load_thresholds(tmp_path, 2).at_least_one is False
@@ -87,10 +112,11 @@ def test_thresholds_load_rejects_wrong_label_count(tmp_path):
 
 
 def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
-    from trainer.predict import Predictor
+    from trainer.contracts import read_spec
+    from trainer.serving.predictor import Predictor
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
-    n = len(json.loads((run / "model" / "trainer.json").read_text())["labels"])
+    n = len(read_spec(run / "model").primary.labels)
     text = ["quarterly earnings and oil prices in Paris"]
     save_thresholds(run / "model", Thresholds("global", [0.0] * n))
     assert len(Predictor.load(run).predict(text)[0]["labels"]) == n
@@ -99,10 +125,11 @@ def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
 
 
 def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp_path):
-    from trainer.predict import Predictor
+    from trainer.contracts import read_spec
+    from trainer.serving.predictor import Predictor
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
-    n = len(json.loads((run / "model" / "trainer.json").read_text())["labels"])
+    n = len(read_spec(run / "model").primary.labels)
     save_thresholds(run / "model", Thresholds("global", [1.0] * n, at_least_one=True))
     predictor = Predictor.load(run)
     result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]

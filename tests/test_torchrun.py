@@ -7,6 +7,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -7,8 +7,11 @@ import json
 import pytest
 
 from trainer.errors import ConfigError
-from trainer.tracking import TRACKING_FILE, check_available, log_run, tracking_uri
-from trainer.training.config import RunConfig
+from trainer.contracts import TRACKING as TRACKING_FILE
+from trainer.tracking import check_available, log_run, tracking_uri
+from trainer.config import RunConfig
+
+pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
 
 def _cfg(**tracking):
@@ -38,7 +41,7 @@ def tracked_run(tiny_dataset_dir, tmp_path_factory):
     """A tiny tfidf-linear run trained with tracking.backend mlflow (default store under output.dir)."""
     pytest.importorskip("mlflow")
     from trainer.config import load_config
-    from trainer.training.engine import train
+    from trainer.workflows.train import train
     out = tmp_path_factory.mktemp("tracked")
     tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
             "output": {"dir": str(out), "name": "tracked"}, "tracking": {"backend": "mlflow", "experiment": "t"}}
@@ -54,7 +57,8 @@ def test_tracking_round_trip_through_sqlite_store(tracked_run):
     assert run.info.run_id == json.loads((run_dir / TRACKING_FILE).read_text())["run_id"]
     assert run.info.run_name == "tracked" and run.info.status == "FINISHED"
     assert run.data.params["model.type"] == "tfidf-linear" and run.data.params["model.tfidf.min_df"] == "1"
-    test = json.loads((run_dir / "metrics.json").read_text())["test"]
+    from trainer.contracts import read_metrics
+    test = read_metrics(run_dir)["topics"]["test"]
     assert run.data.metrics["test_micro_f1"] == pytest.approx(test["micro_f1"])
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"report.md", "metrics.json", "config.yaml"} <= artifacts

@@ -1,4 +1,5 @@
-"""`trainer train`: the run directory, save/load, resume, the tokenization cache, the optimizer, the CLI."""
+"""`trainer train` with the transformer kind: resume, the tokenization cache, the optimizer, the sampler, the CLI.
+(What every kind's run directory holds is tested in test_model_contract.py.)"""
 import json
 import shutil
 from pathlib import Path
@@ -8,12 +9,13 @@ import torch
 from transformers import TrainerCallback
 
 from conftest import make_tiny_dataset, tiny_run_tree
-from trainer import rundir
-from trainer.config import load_config
+from trainer import contracts
+from trainer.config import RunConfig, load_config
+from trainer.data import dataset_io
+from trainer.data.label_space import LabelSpace, check_target, label_space
 from trainer.errors import ConfigError, DataError
-from trainer.training import data as train_data
-from trainer.training.config import RunConfig
-from trainer.training.engine import train
+from trainer.models.transformer import tokenized as tokenization
+from trainer.workflows.train import train
 
 
 def tiny_cfg(dataset_dir, out_dir, name="tiny", **train_overrides) -> RunConfig:
@@ -29,7 +31,7 @@ class Observer(TrainerCallback):
         self.run_dir, self.config_at_begin, self.model = run_dir, None, None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.config_at_begin = (self.run_dir / rundir.CONFIG).is_file()
+        self.config_at_begin = (self.run_dir / contracts.CONFIG).is_file()
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         self.model = model
@@ -38,21 +40,8 @@ class Observer(TrainerCallback):
 @pytest.fixture(scope="module")
 def observed(tiny_dataset_dir, tmp_path_factory):
     cfg = tiny_cfg(tiny_dataset_dir, tmp_path_factory.mktemp("runs"), "observed", max_steps=6, eval_every=3)
-    observer = Observer(rundir.run_dir_for(cfg))
+    observer = Observer(Path(cfg.output.dir) / ".observed.partial")   # the run trains in its staging folder
     return train(cfg, callbacks=[observer]), observer
-
-
-def test_train_run_dir_holds_the_contract_files(tiny_run_dir):
-    for name in ("config.yaml", "meta.json", "metrics.json", "train_log.jsonl", "predictions.jsonl",
-                 "model/trainer.json", "model/model.safetensors", "model/config.json", "model/tokenizer.json"):
-        assert (tiny_run_dir / name).is_file(), name
-    meta = json.loads((tiny_run_dir / "meta.json").read_text())
-    assert meta["status"] == "completed"
-    assert meta["train_examples_per_s"] > 0 and meta["model_parameters"] > 0
-    assert meta["dataset"]["fingerprint"] and meta["hardware"]["cores_available"] >= 1
-    assert {"torch", "transformers"} <= set(meta["versions"])
-    metrics = json.loads((tiny_run_dir / "metrics.json").read_text())
-    assert {"validation", "test"} <= set(metrics) and "micro_f1" in metrics["test"]
 
 
 def test_train_log_has_losses_and_evaluations(tiny_run_dir):
@@ -62,49 +51,31 @@ def test_train_log_has_losses_and_evaluations(tiny_run_dir):
     assert all("step" in r for r in rows)
 
 
-def test_train_resolved_config_reloads_and_names_run_and_dataset(tiny_run_dir, tiny_dataset_dir):
-    cfg = load_config(tiny_run_dir / "config.yaml", RunConfig)
-    assert cfg.output.name == "tiny" and Path(cfg.data.dataset) == tiny_dataset_dir
-
-
 def test_train_tiny_model_learns_the_keywords(tiny_run_dir):
-    metrics = json.loads((tiny_run_dir / "metrics.json").read_text())
-    assert metrics["validation"]["micro_f1"] > 0.6   # labels are given away by keywords; chance is ~0.4
+    # the test split at the plain 0.5 cut: nothing was tuned on it. Predicting every label scores ~0.46 there.
+    test = contracts.read_metrics(tiny_run_dir)["topics"]["test"]
+    assert test["at_0.5"]["micro_f1"] > 0.7
 
 
+@pytest.mark.integration
 def test_train_writes_config_before_training_starts(observed):
     _, observer = observed
     assert observer.config_at_begin is True
 
 
+@pytest.mark.integration
 def test_train_saved_model_predicts_like_the_trained_one(observed):
-    from trainer.training.modeling import load_model_dir
-    from trainer.training.text import encode
+    from trainer.models.transformer.network import load_network
+    from trainer.models.transformer.text import encode
     run_dir, observer = observed
-    loaded, tokenizer, spec = load_model_dir(run_dir / "model")
+    loaded, tokenizer = load_network(run_dir / "model")
+    settings = contracts.read_spec(run_dir / "model").settings
     enc = encode(tokenizer, ["Paris: wheat harvest and oil prices", "Tokyo: trade deficit widened"],
-                 spec["max_length"], spec["truncation"])
+                 settings["max_length"], settings["truncation"])
     batch = tokenizer.pad(enc, return_tensors="pt")
     observer.model.eval()
     with torch.no_grad():
         assert torch.equal(loaded(**batch).logits, observer.model(**batch).logits)
-
-
-def test_train_resume_continues_from_the_last_checkpoint(tiny_dataset_dir, tmp_path):
-    first = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=4, eval_every=2))
-    assert (first / "checkpoints" / "checkpoint-4").is_dir()
-    second = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=8, eval_every=2, resume=True))
-    meta = json.loads((second / "meta.json").read_text())
-    assert meta["resumed_from"].endswith("checkpoint-4")
-    assert meta["global_step"] == 8 and meta["train_steps"] == 4   # only the missing steps ran
-    steps = [json.loads(line)["step"] for line in (second / "train_log.jsonl").read_text().splitlines()]
-    assert min(steps) <= 4 < max(steps)   # the log continues across the interruption
-
-
-def test_train_without_resume_starts_over(tiny_dataset_dir, tmp_path):
-    train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
-    again = train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2))
-    assert json.loads((again / "meta.json").read_text())["resumed_from"] is None
 
 
 def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, minilm_dir, monkeypatch):
@@ -113,18 +84,18 @@ def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, mi
     dataset_dir = shutil.copytree(tiny_dataset_dir, tmp_path / "dataset", ignore=shutil.ignore_patterns(".cache"))
     dsd, _ = load_dataset_dir(dataset_dir)
     tok = AutoTokenizer.from_pretrained(minilm_dir)
-    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
+    space = label_space(dsd["train"], "topics", "multi_label", 1)
     calls = []
-    real = train_data.encode
-    monkeypatch.setattr(train_data, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = tokenization.encode
+    monkeypatch.setattr(tokenization, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
 
-    first = train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    first = tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
     n_first = len(calls)
-    again = train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    again = tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
     assert n_first > 0 and len(calls) == n_first           # second pass read the cache
     assert again["train"]["input_ids"] == first["train"]["input_ids"]
     assert list((dataset_dir / ".cache").glob("tok-train-*.arrow"))
-    train_data.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 32, "head")
+    tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 32, "head")
     assert len(calls) > n_first                               # another max_length: tokenized again
 
 
@@ -132,9 +103,9 @@ def test_train_split_rows_carry_labels_and_lengths(tiny_dataset_dir, minilm_dir)
     from transformers import AutoTokenizer
     from trainer.data.dataset_io import load_dataset_dir
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
-    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
+    space = label_space(dsd["train"], "topics", "multi_label", 1)
     tok = AutoTokenizer.from_pretrained(minilm_dir)
-    out = train_data.tokenize_splits(dsd, tiny_dataset_dir, tok, space, "topics", 64, "head")
+    out = tokenization.tokenize_splits(dsd, tiny_dataset_dir, tok, space, "topics", 64, "head")
     row, source = out["train"][0], dsd["train"][0]
     assert row["length"] == len(row["input_ids"]) and row["id"] == source["id"]
     assert [space.labels[i] for i, v in enumerate(row["labels"]) if v] == sorted(source["topics"])
@@ -144,32 +115,23 @@ def test_train_min_label_count_drops_rare_labels(tiny_dataset_dir):
     from trainer.data.dataset_io import load_dataset_dir
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
     # make_tiny_dataset cycles the 3 regions over 40 training rows: 14, 13, 13 examples
-    assert train_data.label_space(dsd["train"], "regions", "multi_label", 13).labels == [
+    assert label_space(dsd["train"], "regions", "multi_label", 13).labels == [
         "eastern-asia", "northern-america", "western-europe"]
-    assert train_data.label_space(dsd["train"], "regions", "multi_label", 14).labels == ["eastern-asia"]
+    assert label_space(dsd["train"], "regions", "multi_label", 14).labels == ["eastern-asia"]
 
 
 def test_train_balanced_weights_favour_rare_labels():
-    space = train_data.LabelSpace(["common", "rare"], [50, 5], 100, "multi_label")
+    space = LabelSpace("topics", ["common", "rare"], [50, 5], 100, "multi_label")
     assert space.balanced_weights() == [1.0, 19.0]
-    single = train_data.LabelSpace(["x", "y"], [75, 25], 100, "single_label")
+    single = LabelSpace("topic", ["x", "y"], [75, 25], 100, "single_label")
     assert single.balanced_weights() == pytest.approx([100 / 150, 100 / 50])
-
-
-def test_train_single_label_target(tiny_dataset_dir, tmp_path):
-    cfg = tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2, eval_every=2)
-    cfg.task.target, cfg.task.problem = "topic", "single_label"
-    run = train(cfg)
-    spec = json.loads((run / "model" / "trainer.json").read_text())
-    assert spec["problem"] == "single_label" and spec["target"] == "topic"
-    assert json.loads((run / "metrics.json").read_text())["test"]["n_examples"] == 10
 
 
 def test_train_unknown_target_column_is_a_config_error(tiny_dataset_dir):
     from trainer.data.dataset_io import load_dataset_dir
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
     with pytest.raises(ConfigError, match="task.target 'sections'.*no such column"):
-        train_data.check_target(dsd, "sections", "multi_label", tiny_dataset_dir)
+        check_target(dsd, "sections", "multi_label", tiny_dataset_dir)
 
 
 def test_train_builds_a_missing_dataset_from_data_build(tmp_path, monkeypatch):
@@ -184,22 +146,22 @@ def test_train_builds_a_missing_dataset_from_data_build(tmp_path, monkeypatch):
     data_cfg = tmp_path / "data.yaml"
     data_cfg.write_text("source: {kind: jsonl, path: x.jsonl}\noutput: somewhere-else\n")
     ref = RunConfig.model_validate({"data": {"dataset": str(tmp_path / "ds"), "build": str(data_cfg)}}).data
-    assert train_data.resolve_dataset_dir(ref) == tmp_path / "ds"
+    assert dataset_io.resolve_dataset_dir(ref) == tmp_path / "ds"
     assert built == [(str(tmp_path / "ds"), str(data_cfg))]
-    train_data.resolve_dataset_dir(ref)
+    dataset_io.resolve_dataset_dir(ref)
     assert len(built) == 1   # present now: not rebuilt
 
 
 def test_train_missing_dataset_without_build_names_the_fix(tmp_path):
     ref = RunConfig.model_validate({"data": {"dataset": str(tmp_path / "none")}}).data
     with pytest.raises(DataError, match="trainer data build"):
-        train_data.resolve_dataset_dir(ref)
+        dataset_io.resolve_dataset_dir(ref)
 
 
 def test_train_head_learns_faster_than_the_encoder(minilm_dir, tmp_path):
     from transformers import TrainingArguments
-    from trainer.training.hf_trainer import ClassifierTrainer
-    from trainer.training.modeling import build_classifier
+    from trainer.models.transformer.hf_trainer import ClassifierTrainer
+    from trainer.models.transformer.network import build_classifier
     model = build_classifier(str(minilm_dir), ["a", "b"], "multi_label", random_init=True,
                              encoder_overrides={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
                                                 "intermediate_size": 64})
@@ -216,6 +178,7 @@ def test_train_head_learns_faster_than_the_encoder(minilm_dir, tmp_path):
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
 
 
+@pytest.mark.integration
 def test_train_cli_prints_test_metrics(tiny_dataset_dir, tmp_path):
     import yaml
     from typer.testing import CliRunner
@@ -247,21 +210,21 @@ def test_train_real_reuters_smoke(reuters_archive, tmp_path, monkeypatch):
                       [f"data.dataset={tmp_path / 'reuters-topics'}",
                        f"data.build={repo / 'configs' / 'data' / 'reuters-topics.yaml'}", f"output.dir={tmp_path}"])
     run = train(cfg, config_path=repo / "configs" / "test-tiny.yaml")
-    meta = json.loads((run / "meta.json").read_text())
+    meta = contracts.read_meta(run)
     assert meta["status"] == "completed" and meta["global_step"] == 20
-    assert meta["dataset"]["examples"]["train"] == 200 and meta["dataset"]["labels"] > 5
-    assert "test" in json.loads((run / "metrics.json").read_text())
+    assert meta["dataset"]["examples"]["train"] == 200 and meta["dataset"]["labels"]["topics"] > 5
+    assert "test" in contracts.read_metrics(run)["topics"]
 
 
 def test_train_sampler_groups_by_the_precomputed_lengths(tiny_dataset_dir, minilm_dir, tmp_path):
     from transformers import AutoTokenizer, TrainingArguments
     from transformers.trainer_pt_utils import LengthGroupedSampler
     from trainer.data.dataset_io import load_dataset_dir
-    from trainer.training.hf_trainer import ClassifierTrainer
-    from trainer.training.modeling import build_classifier
+    from trainer.models.transformer.hf_trainer import ClassifierTrainer
+    from trainer.models.transformer.network import build_classifier
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
-    space = train_data.label_space(dsd["train"], "topics", "multi_label", 1)
-    tokenized = train_data.tokenize_splits(dsd, tiny_dataset_dir, AutoTokenizer.from_pretrained(minilm_dir), space,
+    space = label_space(dsd["train"], "topics", "multi_label", 1)
+    tokenized = tokenization.tokenize_splits(dsd, tiny_dataset_dir, AutoTokenizer.from_pretrained(minilm_dir), space,
                                            "topics", 64, "head")
     model = build_classifier(str(minilm_dir), space.labels, "multi_label", random_init=True,
                              encoder_overrides={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
@@ -275,6 +238,7 @@ def test_train_sampler_groups_by_the_precomputed_lengths(tiny_dataset_dir, minil
     assert list(sampler.lengths) == marked
 
 
+@pytest.mark.integration
 def test_train_refuses_to_replace_a_directory_that_is_not_a_run(tiny_dataset_dir, tmp_path):
     (tmp_path / "tiny").mkdir()
     (tmp_path / "tiny" / "notes.txt").write_text("mine")

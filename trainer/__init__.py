@@ -7,11 +7,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Predictor": ("trainer.predict", "Predictor"),
+    "Predictor": ("trainer.serving.predictor", "Predictor"),
     "build_dataset": ("trainer.data.build", "build_dataset"),
     "inspect_dataset": ("trainer.data.inspect", "inspect_dataset"),
-    "train": ("trainer.training.engine", "train"),
+    "train": ("trainer.workflows.train", "train"),
     "evaluate": ("trainer.evaluation", "evaluate"),
+    "load_model": ("trainer.models", "load_model"),
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -50,9 +50,20 @@ def data_inspect(dataset_dir: Path = typer.Argument(..., help="Dataset directory
 
 
 @app.command("validate")
-def validate(files: List[Path] = typer.Argument(..., help="Config files (data or run configs).")):
-    """Check configs against the schema without running anything."""
-    from trainer.config_check import validate_file
+def validate(files: Optional[List[Path]] = typer.Argument(None, help="Config files (data or run configs)."),
+             explain: Optional[str] = typer.Option(None, "--explain", metavar="KEY",
+                                                   help="Describe a run-config key (e.g. train.epochs, model) "
+                                                        "and exit; prefix data. for a data-config key.")):
+    """Check configs against the schema without running anything; --explain KEY describes a key."""
+    from trainer.workflows.validate import explain_key, validate_file
+    if explain is not None:
+        try:
+            typer.echo(explain_key(explain))
+        except TrainerError as exc:
+            _fail(exc)
+        raise typer.Exit(0)
+    if not files:
+        _fail(TrainerError("give config files to validate, or --explain KEY"))
     failed = 0
     for path in files:
         try:
@@ -69,10 +80,9 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
           overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.epochs=2 model.max_length=128")):
     """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs) and print the test metrics."""
     try:
-        from trainer.config import load_config
-        from trainer.training.config import RunConfig
-        from trainer.training.engine import train as run_training
-        from trainer.training.summary import summary_lines
+        from trainer.config import RunConfig, load_config
+        from trainer.workflows.summary import summary_lines
+        from trainer.workflows.train import train as run_training
         cfg = load_config(config, RunConfig, overrides or [])
         lines = summary_lines(run_training(cfg, config_path=config), cfg)
     except TrainerError as exc:
@@ -114,7 +124,8 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
     try:
         import json
         from trainer.atomic import atomic_write_jsonl
-        from trainer.predict import Predictor, predict_inputs
+        from trainer.serving.inputs import predict_inputs
+        from trainer.serving.predictor import Predictor
         if not files and input_file is None:
             raise TrainerError("nothing to predict: give article FILES, - for stdin, or --input in.jsonl")
         if quantize not in ("none", "int8"):
@@ -133,14 +144,18 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
 @app.command("serve")
 def serve(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
-          port: int = typer.Option(8000, help="TCP port."),
-          quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU).")):
+          port: int = typer.Option(8000, help="TCP port (1-65535)."),
+          quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
+          api_docs: bool = typer.Option(False, "--api-docs", help="Also serve /docs and /openapi.json (Swagger UI "
+                                                                  "loads its scripts from a CDN).")):
     """Serve the run's model over HTTP: POST /predict, GET /health, GET /labels, GET / (a form)."""
     try:
-        from trainer.serve import serve as run_server
+        from trainer.serving.http import serve as run_server
         if quantize not in ("none", "int8"):
             raise TrainerError(f"--quantize {quantize!r}: use none or int8")
-        run_server(run_dir, host=host, port=port, quantize=quantize)
+        if not 1 <= port <= 65535:
+            raise TrainerError(f"--port {port}: give a TCP port from 1 to 65535")
+        run_server(run_dir, host=host, port=port, quantize=quantize, api_docs=api_docs)
     except TrainerError as exc:
         _fail(exc)
 
@@ -152,16 +167,18 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
             fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
             plot: Optional[Path] = typer.Option(None, help="Also write a PNG of the metric with its interval per run."),
             resamples: int = typer.Option(1000, help="Bootstrap resamples (0: no intervals)."),
-            seed: int = typer.Option(0, help="Bootstrap seed.")):
+            seed: int = typer.Option(0, help="Bootstrap seed."),
+            target: Optional[str] = typer.Option(None, help="Target to compare (default: the first run's first).")):
     """One row per run: config keys that differ, test metrics, costs; deltas against --baseline."""
     try:
-        from trainer import compare_render
         from trainer.compare import compare as run_compare
-        if fmt not in compare_render.FORMATS:
-            raise TrainerError(f"--format {fmt!r}: use one of {', '.join(compare_render.FORMATS)}")
-        comp = run_compare(run_dirs, baseline=baseline, metric=metric, n_resamples=resamples, seed=seed)
+        from trainer.compare import render
+        if fmt not in render.FORMATS:
+            raise TrainerError(f"--format {fmt!r}: use one of {', '.join(render.FORMATS)}")
+        comp = run_compare(run_dirs, baseline=baseline, metric=metric, n_resamples=resamples, seed=seed,
+                           target=target)
         if plot is not None:
-            compare_render.write_plot(comp, plot)
+            render.write_plot(comp, plot)
     except TrainerError as exc:
         _fail(exc)
     _print_comparison(comp, fmt)
@@ -170,11 +187,11 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
 
 
 def _print_comparison(comp, fmt: str) -> None:
-    from trainer import compare_render
+    from trainer.compare import render
     if fmt == "table":
-        compare_render.print_table(comp)
+        render.print_table(comp)
     else:
-        typer.echo(compare_render.render(comp, fmt), nl=False)
+        typer.echo(render.render(comp, fmt), nl=False)
 
 
 @app.command("sweep")
@@ -184,7 +201,7 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
           metric: str = typer.Option("micro_f1", help="Sort key of the final comparison.")):
     """Train every combination of the --grid values (one run directory each), then compare them."""
     try:
-        from trainer.sweep import parse_grid, sweep as run_sweep
+        from trainer.workflows.sweep import parse_grid, sweep as run_sweep
         result = run_sweep(config, parse_grid(grid), overrides or [], on_event=lambda m: typer.echo(m, err=True))
     except TrainerError as exc:
         _fail(exc)

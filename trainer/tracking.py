@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from trainer import contracts
 from trainer.atomic import atomic_write_json
-from trainer.errors import ConfigError
+from trainer.config import flatten
+from trainer.errors import ConfigError, DataError
 
-TRACKING_FILE = "tracking.json"
 INSTALL_HINT = "pip install 'trainer[tracking]'"
-ARTIFACTS = ("config.yaml", "meta.json", "metrics.json", "report.md", "confusion.png",
-             "model/trainer.json", "model/thresholds.json")
+ARTIFACTS = (contracts.CONFIG, contracts.META, contracts.METRICS, contracts.REPORT, contracts.CONFUSION,
+             f"{contracts.MODEL}/{contracts.SPEC}", f"{contracts.MODEL}/{contracts.THRESHOLDS}")
 _NOT_METRICS = {"step", "time"}
 _MAX_PARAM_CHARS = 6000   # MLflow's limit on a param value
 _BATCH = 900              # MLflow accepts at most 1000 metrics per log_batch
@@ -51,9 +52,7 @@ def log_run(run_dir: str | Path, cfg=None) -> str | None:
     """Log `run_dir` to the config's tracking backend; return the MLflow run id (None: tracking off)."""
     run_dir = Path(run_dir)
     if cfg is None:
-        from trainer.config import load_config
-        from trainer.training.config import RunConfig
-        cfg = load_config(run_dir / "config.yaml", RunConfig)
+        cfg = contracts.read_run_config(run_dir)
     if cfg.tracking.backend == "none":
         return None
     check_available(cfg)
@@ -65,26 +64,26 @@ def log_run(run_dir: str | Path, cfg=None) -> str | None:
         state = {"run_id": _create_run(client, cfg, uri, run_dir)}
     run_id = state["run_id"]
     _log_params(client, run_id, cfg)
-    rows = _read_jsonl(run_dir / "train_log.jsonl")
+    rows = contracts.read_train_log(run_dir)
     done = int(state.get("train_log_rows", 0))   # rows an earlier log_run of this run dir already sent
     _log_metrics(client, run_id, (m for i, row in enumerate(rows[done:], done) for m in _row_metrics(row, i)))
-    meta = _read_json(run_dir / "meta.json")
+    meta = contracts.read_meta(run_dir)
     final_step = max([int(r.get("step", 0) or 0) for r in rows] + [0])
-    _log_metrics(client, run_id, _summary_metrics(_read_json(run_dir / "metrics.json"), meta, final_step))
+    _log_metrics(client, run_id, _summary_metrics(contracts.read_metrics(run_dir), meta, final_step))
     for rel in ARTIFACTS:
         if (run_dir / rel).is_file():
             client.log_artifact(run_id, str(run_dir / rel), artifact_path=str(Path(rel).parent) if "/" in rel else None)
     status = meta.get("status")
     client.set_tag(run_id, "trainer.status", str(status))
     client.set_terminated(run_id, status="FINISHED" if status in (None, "completed") else "FAILED")
-    atomic_write_json(run_dir / TRACKING_FILE, {"backend": "mlflow", "uri": uri, "experiment": cfg.tracking.experiment,
+    atomic_write_json(run_dir / contracts.TRACKING, {"backend": "mlflow", "uri": uri, "experiment": cfg.tracking.experiment,
                                                 "run_id": run_id, "train_log_rows": len(rows)})
     return run_id
 
 
 def _read_state(run_dir: Path, uri: str) -> dict:
     """tracking.json of an earlier log of this run dir to the same store; {} when there is none."""
-    state = _read_json(run_dir / TRACKING_FILE)
+    state = _read_state_file(run_dir)
     return state if state.get("uri") == uri and state.get("run_id") else {}
 
 
@@ -108,7 +107,7 @@ def _create_run(client, cfg, uri: str, run_dir: Path) -> str:
         exp_id = client.create_experiment(name, artifact_location=location)
     else:
         exp_id = exp.experiment_id
-    meta = _read_json(run_dir / "meta.json")
+    meta = contracts.read_meta(run_dir)
     tags = {"trainer.run_dir": str(run_dir.resolve()), "trainer.model_type": cfg.model.type}
     if meta.get("git_sha"):
         tags["mlflow.source.git.commit"] = str(meta["git_sha"])
@@ -118,7 +117,6 @@ def _create_run(client, cfg, uri: str, run_dir: Path) -> str:
 def _log_params(client, run_id: str, cfg) -> None:
     from mlflow.entities import Param
 
-    from trainer.compare import flatten
     have = client.get_run(run_id).data.params
     params = [Param(k, _param_value(v)) for k, v in flatten(cfg.model_dump(mode="json")).items() if k not in have]
     for start in range(0, len(params), 100):   # MLflow: at most 100 params per batch
@@ -149,11 +147,14 @@ def _row_metrics(row: dict, index: int) -> Iterable[tuple[str, float, int, int]]
 
 
 def _summary_metrics(metrics: dict, meta: dict, step: int) -> Iterable[tuple[str, float, int, int]]:
-    """metrics.json leaves as `<split>_<key>` (per-label: only F1), and meta.json costs."""
+    """metrics.json leaves as `<split>_<key>` (per-label: only F1; `<target>.` in front when the model has
+    several targets), and meta.json costs."""
     ts = int(time.time() * 1000)
-    for split, values in metrics.items():
-        for key, value in _numeric_leaves(values):
-            yield _metric_name(f"{split}_{key}"), value, ts, step
+    for target, splits in metrics.items():
+        prefix = f"{target}." if len(metrics) > 1 else ""
+        for split, values in splits.items():
+            for key, value in _numeric_leaves(values):
+                yield _metric_name(f"{prefix}{split}_{key}"), value, ts, step
     for key in ("train_seconds", "train_examples_per_s", "train_tokens_per_s", "model_parameters"):
         if _is_number(meta.get(key)):
             yield key, float(meta[key]), ts, step
@@ -183,22 +184,12 @@ def _log_metrics(client, run_id: str, metrics: Iterable[tuple[str, float, int, i
         client.log_batch(run_id, metrics=batch)
 
 
-def _read_json(path: Path) -> dict:
+def _read_state_file(run_dir: Path) -> dict:
+    """tracking.json; a damaged one is ignored (the MLflow run is created again), not fatal."""
+    path = run_dir / contracts.TRACKING
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        return contracts.read_json(path, "")
+    except DataError:
         return {}
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:   # a line cut by a crash: skip it, keep the rest
-            continue
-    return rows

@@ -1,8 +1,15 @@
-"""Load YAML configs into pydantic models with errors that name the file, the key and the fix."""
+"""Load YAML configs into pydantic models with errors that name the file, the key and the fix.
+
+Values are not coerced: the schemas are strict (`"16"` is not an int, `"yes"` is not a bool) and
+non-finite numbers (`.inf`, `.nan`) are refused. YAML is read with YAML 1.2 scalars: only
+true/false are booleans (yes/no/on/off stay strings, and are then refused where a bool is
+expected), and `1e-4` is a float.
+"""
 from __future__ import annotations
 
 import copy
 import difflib
+import re
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -16,9 +23,31 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class StrictModel(BaseModel):
-    """Base for every config section: unknown keys are refused, values are not coerced silently."""
+    """Base for every config section: unknown keys are refused, values are not coerced, numbers are finite."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans and floats (PyYAML implements 1.1, where `yes` is True and
+    `1e-4` is a string)."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Yaml12Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                    list("tTfF"))
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text -> Python values, with the loader every config and override uses."""
+    return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def load_yaml_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
@@ -27,7 +56,7 @@ def load_yaml_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+        tree = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -63,12 +92,10 @@ def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel]
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. train.epochs=3")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = parse_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         parts = key.split(".")
-        if model is not None:
-            _check_key_path(model, parts, f"override {item!r}")
         node = tree
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -80,6 +107,8 @@ def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel]
                 )
             node = child
         node[parts[-1]] = value
+        if model is not None:   # after setting it, so a `model.type=...` override picks the section's kind
+            check_key_path(model, parts, tree, f"override {item!r}")
     return tree
 
 
@@ -94,7 +123,7 @@ def load_config(path: str | Path | None, model: type[M], overrides: Iterable[str
     try:
         cfg = model.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, model, path)) from None
+        raise ConfigError(format_validation_error(exc, model, path, tree)) from None
     return cfg
 
 
@@ -102,24 +131,75 @@ def to_yaml(cfg: BaseModel) -> str:
     return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
-def format_validation_error(exc: ValidationError, model: type[BaseModel], source: Any) -> str:
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> dotted keys; lists stay values (compared as a whole)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+# ---- errors -------------------------------------------------------------------------------------
+def format_validation_error(exc: ValidationError, model: type[BaseModel], source: Any, tree: dict | None = None) -> str:
+    """The one place a pydantic ValidationError becomes a message: dotted key, the problem, the fix."""
     where = f"{source}: " if source else ""
     lines = [f"{where}invalid config ({exc.error_count()} problem{'s' if exc.error_count() > 1 else ''}):"]
     for err in exc.errors():
-        loc = [str(p) for p in err["loc"] if not isinstance(p, int) or True]
+        loc = _user_loc(model, [p for p in err["loc"]], tree or {})
         dotted = ".".join(loc) or "<top>"
         if err["type"] == "extra_forbidden":
-            valid = _fields_at(model, loc[:-1])
+            valid = fields_at(model, loc[:-1], tree or {})
             hint = _nearest(loc[-1], valid)
-            msg = f"  {dotted}: unknown key" + (f"; did you mean '{hint}'?" if hint else "")
+            kind = _kind_at(model, loc[:-1], tree or {})
+            msg = f"  {dotted}: unknown key" + (f" for {kind}" if kind else "")
+            msg += f"; did you mean '{hint}'?" if hint else ""
             if valid:
                 msg += f" (valid keys here: {', '.join(sorted(valid))})"
         else:
             got = err.get("input")
             got_s = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
-            msg = f"  {dotted}: {err['msg']}{got_s}"
+            msg = f"  {dotted}: {_message(err)}{got_s}"
         lines.append(msg)
     return "\n".join(lines)
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "finite_number":
+        return "must be a finite number (not inf or nan)"
+    return err["msg"]
+
+
+def _user_loc(model: type[BaseModel], loc: list, tree: dict) -> list[str]:
+    """The error location as the user writes keys: a discriminated union's tag (`tfidf-linear`) dropped."""
+    out: list[str] = []
+    current: Any = model
+    tag_next = False
+    for part in loc:
+        if tag_next:   # pydantic puts the chosen member's tag after a union field; the user never wrote it
+            tag_next = False
+            if isinstance(part, str) and not (current and part in current.model_fields):
+                continue
+        fields = getattr(current, "model_fields", None)
+        if isinstance(part, str) and fields is not None and part in fields:
+            out.append(part)
+            annotation = fields[part].annotation
+            current = _model_of(annotation, _subtree(tree, out))
+            tag_next = bool(_union_members(annotation))
+        else:
+            out.append(str(part))
+            current = None
+    return out
+
+
+def _subtree(tree: dict, keys: list[str]) -> Any:
+    node: Any = tree
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
 
 
 def _nearest(word: str, candidates: Iterable[str]) -> str | None:
@@ -127,27 +207,81 @@ def _nearest(word: str, candidates: Iterable[str]) -> str | None:
     return hits[0] if hits else None
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    """The pydantic model inside an annotation such as `Foo`, `Foo | None` or `Annotated[Foo, ...]`."""
+# ---- walking the schema -------------------------------------------------------------------------
+def _union_members(annotation: Any) -> list[type[BaseModel]]:
+    """The models of a union annotation such as `A | B` or `Annotated[A | B, Discriminator]`."""
+    if annotation is None:
+        return []
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _union_members(args[0])
+    members = []
+    for arg in args:
+        if typing.get_origin(arg) is typing.Annotated:
+            arg = typing.get_args(arg)[0]
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            members.append(arg)
+    return members if len(members) > 1 else []
+
+
+def _model_of(annotation: Any, subtree: Any = None) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `Foo`, `Foo | None` or `Annotated[Foo, ...]`;
+    for a union of models, the member whose `type` matches `subtree["type"]` (or the first, the default)."""
+    members = _union_members(annotation)
+    if members:
+        wanted = subtree.get("type") if isinstance(subtree, dict) else None
+        for member in members:
+            tag = member.model_fields.get("type")
+            if wanted is None or (tag is not None and tag.default == wanted):
+                return member
+        return None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _model_of(arg)
+        found = _model_of(arg, subtree)
         if found is not None:
             return found
     return None
 
 
-def _fields_at(model: type[BaseModel], loc: list[str]) -> list[str]:
-    current: type[BaseModel] | None = model
+def _annotation_at(model: type[BaseModel], loc: list[str]) -> Any:
+    current: Any = model
+    annotation = None
     for part in loc:
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        annotation = fields[part].annotation
+        current = _model_of(annotation)
+    return annotation
+
+
+def model_at(model: type[BaseModel], loc: list[str], tree: dict) -> type[BaseModel] | None:
+    """The section model at dotted location `loc`, resolving unions by the tree's `type` values."""
+    current: type[BaseModel] | None = model
+    for depth, part in enumerate(loc):
         if current is None or part not in current.model_fields:
-            return []
-        current = _model_of(current.model_fields[part].annotation)
+            return None
+        current = _model_of(current.model_fields[part].annotation, _subtree(tree, loc[:depth + 1]))
+    return current
+
+
+def fields_at(model: type[BaseModel], loc: list[str], tree: dict | None = None) -> list[str]:
+    current = model_at(model, loc, tree or {})
     return list(current.model_fields) if current is not None else []
 
 
-def _check_key_path(model: type[BaseModel], parts: list[str], what: str) -> None:
+def _kind_at(model: type[BaseModel], loc: list[str], tree: dict) -> str | None:
+    """`model.type tfidf-linear` when `loc` is a section chosen by its `type` (a union member)."""
+    if not loc or not _union_members(_annotation_at(model, loc)):
+        return None
+    section = model_at(model, loc, tree)
+    tag = section.model_fields.get("type") if section is not None else None
+    return f"{'.'.join(loc)}.type {tag.default}" if tag is not None else None
+
+
+def check_key_path(model: type[BaseModel], parts: list[str], tree: dict, what: str) -> None:
+    """Refuse an override key the schema does not have, naming the nearest valid one."""
     current: type[BaseModel] | None = model
     for depth, part in enumerate(parts):
         if current is None:
@@ -158,8 +292,10 @@ def _check_key_path(model: type[BaseModel], parts: list[str], what: str) -> None
                 return
             dotted = ".".join(parts[: depth + 1])
             hint = _nearest(part, fields)
+            kind = _kind_at(model, parts[:depth], tree)
             raise ConfigError(
-                f"{what}: unknown key {dotted}" + (f"; did you mean '{'.'.join(parts[:depth] + [hint])}'?" if hint else "")
+                f"{what}: unknown key {dotted}" + (f" for {kind}" if kind else "")
+                + (f"; did you mean '{'.'.join(parts[:depth] + [hint])}'?" if hint else "")
                 + f" (valid keys here: {', '.join(sorted(fields))})"
             )
-        current = _model_of(fields[part].annotation)
+        current = _model_of(fields[part].annotation, _subtree(tree, parts[: depth + 1]))

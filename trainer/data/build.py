@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from trainer import rundir
+from trainer import provenance
 from trainer.data.article import Article, Rejected
 from trainer.data.config import DataConfig
 from trainer.data.dedup import choose_representatives, find_duplicates
@@ -297,7 +297,7 @@ def make_manifest(b: _Build, config_path, inputs: list[dict], out: Path) -> dict
     return {
         "format": "trainer-dataset/1",
         "name": out.name,
-        "built_at": rundir.now_iso(),
+        "built_at": provenance.now_iso(),
         "config_path": str(config_path) if config_path is not None else None,
         "config": b.cfg.model_dump(mode="json"),
         "inputs": inputs,
@@ -314,7 +314,7 @@ def make_manifest(b: _Build, config_path, inputs: list[dict], out: Path) -> dict
         "accounting": {"read": b.read, "kept": kept, "rejected": len(b.rejects),
                        "deduplicated": len(b.duplicates),
                        "balanced": b.read == kept + len(b.rejects) + len(b.duplicates)},
-        "versions": rundir.versions(BUILD_PACKAGES),
+        "versions": provenance.versions(BUILD_PACKAGES),
     }
 
 

@@ -1,22 +1,11 @@
-"""Read a dataset directory written by `trainer data build` (see docs/contracts.md)."""
+"""Read a dataset directory written by `trainer data build` (docs/contracts.md), and find or build the
+dataset a run config names."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from trainer.contracts import SPLITS, is_dataset_dir, read_manifest
 from trainer.errors import DataError
-
-SPLITS = ("train", "validation", "test")
-
-
-def load_manifest(path: str | Path) -> dict:
-    manifest = Path(path) / "manifest.json"
-    if not manifest.is_file():
-        raise DataError(f"{path}: not a dataset directory (no manifest.json); build one with `trainer data build CONFIG`")
-    try:
-        return json.loads(manifest.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{manifest}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
 
 
 def load_dataset_dir(path: str | Path):
@@ -24,7 +13,7 @@ def load_dataset_dir(path: str | Path):
     import datasets
 
     path = Path(path)
-    manifest = load_manifest(path)
+    manifest = read_manifest(path)
     try:
         dsd = datasets.load_from_disk(str(path))
     except (FileNotFoundError, ValueError) as exc:
@@ -32,3 +21,39 @@ def load_dataset_dir(path: str | Path):
     if not isinstance(dsd, datasets.DatasetDict):
         raise DataError(f"{path}: holds a single Dataset, expected a DatasetDict with splits {SPLITS}")
     return dsd, manifest
+
+
+def dataset_path(data_ref) -> Path:
+    """Where a run's dataset lives: data.dataset, else the `output` of the data config in data.build."""
+    if data_ref.dataset:
+        return Path(data_ref.dataset)
+    return Path(_data_config(data_ref).output)
+
+
+def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
+    """The dataset directory of a run config; built from `data.build` when it does not exist yet.
+    Under several processes only the main one builds (the others wait for it outside this function)."""
+    out = dataset_path(data_ref)
+    if is_dataset_dir(out):
+        return out
+    if not data_ref.build:
+        raise DataError(f"data.dataset {str(out)!r}: no dataset there; build it with "
+                        "`trainer data build DATA_CONFIG`, or set data.build to a data config")
+    if is_main:
+        from trainer.data.build import build_dataset
+        data_cfg = _data_config(data_ref)
+        data_cfg.output = str(out)
+        build_dataset(data_cfg, config_path=data_ref.build)
+    return out
+
+
+def _data_config(data_ref):
+    from trainer.config import load_config
+    from trainer.data.config import DataConfig
+    return load_config(data_ref.build, DataConfig)
+
+
+def limit_splits(dsd, limit: int):
+    """The first `limit` rows of each split: a deterministic subset, so its tokenization cache is reused too."""
+    import datasets
+    return datasets.DatasetDict({name: ds.select(range(min(limit, len(ds)))) for name, ds in dsd.items()})

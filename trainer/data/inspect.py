@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.data.dataset_io import SPLITS, load_dataset_dir
+from trainer.contracts import SPLITS
+from trainer.data.dataset_io import load_dataset_dir
 from trainer.data.dedup import text_key
 
 LABEL_COLUMNS = ("topics", "topic", "regions")

@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
+from trainer.contracts import SPLITS
 from trainer.data.config import SplitConfig
 
-SPLITS = ("train", "validation", "test")
 NO_DATE = "no publication date (time split needs `published`)"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from trainer.evaluation.errors_analysis import worst_labels
+from trainer.evaluation.confusions import worst_labels
 
 HEADLINE = ("accuracy", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
 N_WORST = 10
@@ -27,6 +27,7 @@ class ReportInput:
     chunking: str | None = None                # description of the chunking setup, when enabled
     at_least_one: bool = False                 # multi-label: no label over threshold -> the top-scoring one
     notes: list[str] = field(default_factory=list)
+    target: str | None = None                  # named when the model has several targets
 
 
 def render_report(r: ReportInput) -> str:
@@ -39,7 +40,8 @@ def render_report(r: ReportInput) -> str:
 
 
 def _header(r: ReportInput) -> str:
-    lines = [f"# Evaluation: {r.run_name}", "",
+    title = f"# Evaluation: {r.run_name}" + (f", target {r.target}" if r.target else "")
+    lines = [title, "",
              f"- model: {r.model_type}, {r.problem.replace('_', '-')}",
              f"- dataset: `{r.dataset}`, evaluated split: `{r.split}`",
              "- examples: " + ", ".join(f"{s} {m['tuned']['n_examples']}" for s, m in r.metrics.items())]
@@ -119,15 +121,20 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def render_summary(metrics: dict[str, dict]) -> str:
-    """A few lines for the terminal: the headline metrics per split (at 0.5 too, for multi-label)."""
+def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
+    """A few lines for the terminal: per target, the headline metrics per split (at 0.5 too, for multi-label)."""
     lines = []
-    for split, m in metrics.items():
-        line = f"{split:<11} n={m['n_examples']:<6} " + " ".join(f"{k}={m[k]:.4f}" for k in ("micro_f1", "macro_f1", "accuracy"))
-        if "at_0.5" in m:
-            line += f"  (at 0.5: micro_f1={m['at_0.5']['micro_f1']:.4f} macro_f1={m['at_0.5']['macro_f1']:.4f};"
-            line += f" thresholds: {m['thresholds']})"
-        if "chunked" in m:
-            line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
-        lines.append(line)
+    several = len(metrics) > 1
+    for target, splits in metrics.items():
+        if several:
+            lines.append(f"{target}:")
+        for split, m in splits.items():
+            line = ("  " if several else "") + f"{split:<11} n={m['n_examples']:<6} " + " ".join(
+                f"{k}={m[k]:.4f}" for k in ("micro_f1", "macro_f1", "accuracy"))
+            if "at_0.5" in m:
+                line += f"  (at 0.5: micro_f1={m['at_0.5']['micro_f1']:.4f} macro_f1={m['at_0.5']['macro_f1']:.4f};"
+                line += f" thresholds: {m['thresholds']})"
+            if "chunked" in m:
+                line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
+            lines.append(line)
     return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""Fine-tuning: config schema, model construction, the Trainer-based engine."""
+"""Training a run: its data (dataset, label spaces), its directory (staged, then swapped in), the fit."""

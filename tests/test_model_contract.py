@@ -1,0 +1,159 @@
+"""The contract every registered model kind keeps (in the manner of transformers' ModelTesterMixin):
+fit a tiny model, save it, load it back with the same scores, and fail clearly on a wrong directory.
+
+A new kind joins the suite by adding its tiny `model` section to TINY_MODEL; the first test fails until it does.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import tiny_run_tree
+from trainer import contracts
+from trainer.compare import bootstrap
+from trainer.config import RunConfig, load_config
+from trainer.errors import DataError
+from trainer.models import KINDS, FitContext, ScoreOptions, load_model, model_class
+from trainer.training.data import load_fit_data
+from trainer.workflows.train import train
+
+pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
+
+TINY_MODEL = {
+    "transformer": tiny_run_tree("unused", "unused")["model"],
+    "tfidf-linear": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+}
+TEXTS = ["Paris: wheat harvest and corn exports", "Tokyo: oil prices and barrels per day", "dividend per share rose"]
+
+
+def tiny_tree(kind: str, dataset_dir, out_dir, name: str, **task) -> dict:
+    tree = tiny_run_tree(dataset_dir, out_dir, name)
+    tree["model"] = TINY_MODEL[kind]
+    if task:
+        tree["task"] = task
+    return tree
+
+
+def test_contract_every_registered_kind_is_tested():
+    assert set(TINY_MODEL) == set(KINDS)
+
+
+@pytest.fixture(scope="module", params=sorted(KINDS))
+def kind(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def fitted(kind, tiny_dataset_dir, tmp_path_factory):
+    """(kind, fitted model, its model dir after save) straight through the kind's interface."""
+    out = tmp_path_factory.mktemp(f"contract-{kind}")
+    cfg = load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "direct"))
+    result = model_class(kind).fit(FitContext(cfg, load_fit_data(cfg), out))
+    return result, result.model.save(out / "model")
+
+
+@pytest.fixture(scope="module")
+def run_dir(kind, tiny_dataset_dir, tmp_path_factory):
+    """A whole `trainer train` run of the kind."""
+    out = tmp_path_factory.mktemp(f"contract-run-{kind}")
+    return train(load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "tiny")))
+
+
+def test_contract_fit_reports_its_costs(fitted):
+    result, _ = fitted
+    assert result.stats["train_seconds"] >= 0 and result.stats["train_examples_per_s"] > 0
+    assert result.model.num_parameters > 0
+
+
+def test_contract_saved_model_scores_like_the_fitted_one(fitted):
+    result, model_dir = fitted
+    loaded = load_model(model_dir, ScoreOptions(precision="fp32"))
+    result.model.set_options(ScoreOptions(precision="fp32"))
+    assert loaded.spec.to_dict() == result.model.spec.to_dict()
+    before, after = result.model.score(TEXTS), loaded.score(TEXTS)
+    assert set(before) == set(after) == {"topics"}
+    np.testing.assert_allclose(after["topics"], before["topics"], rtol=1e-5, atol=1e-6)
+
+
+def test_contract_scores_are_probabilities_per_label(fitted):
+    result, _ = fitted
+    probs = result.model.score(TEXTS)["topics"]
+    assert probs.shape == (len(TEXTS), len(result.model.spec.primary.labels))
+    assert ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_contract_model_files_hold_no_pickle(fitted):
+    _, model_dir = fitted
+    names = [p.name for p in model_dir.iterdir()]
+    assert contracts.SPEC in names
+    assert not any(name.endswith((".bin", ".pt", ".pkl", ".pickle", ".joblib")) for name in names)
+
+
+def test_contract_wrong_directory_is_a_one_line_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a model")
+    with pytest.raises(DataError, match="neither a run directory") as err:
+        load_model(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_contract_missing_weights_is_a_one_line_error(kind, fitted, tmp_path):
+    _, model_dir = fitted
+    broken = shutil.copytree(model_dir, tmp_path / "model")
+    own = [p for p in broken.iterdir() if p.name not in (contracts.SPEC, contracts.THRESHOLDS)]
+    max(own, key=lambda p: p.stat().st_size).unlink()   # the weights: the largest file of the kind
+    with pytest.raises(DataError) as err:
+        load_model(broken)
+    assert "\n" not in str(err.value) and str(broken) in str(err.value)
+
+
+def test_contract_run_directory_holds_the_contract_files(run_dir):
+    for name in (contracts.CONFIG, contracts.META, contracts.METRICS, contracts.PREDICTIONS, contracts.TRAIN_LOG,
+                 contracts.REPORT, f"model/{contracts.SPEC}", f"model/{contracts.THRESHOLDS}"):
+        assert (run_dir / name).is_file(), name
+    meta = contracts.read_meta(run_dir)
+    assert meta["status"] == "completed" and meta["model_parameters"] > 0 and meta["train_seconds"] >= 0
+    assert meta["dataset"]["fingerprint"] and meta["hardware"]["cores_available"] >= 1
+    assert not run_dir.with_name(f".{run_dir.name}.partial").exists()   # the staging folder was swapped in
+
+
+def test_contract_resolved_config_names_run_and_dataset(run_dir, tiny_dataset_dir):
+    cfg = contracts.read_run_config(run_dir)
+    assert cfg.output.name == "tiny" and str(cfg.data.dataset) == str(tiny_dataset_dir)
+
+
+def test_contract_predictions_match_the_metrics(run_dir):
+    rows = contracts.read_predictions(run_dir)
+    labels = list(contracts.read_spec(run_dir / "model").primary.labels)
+    per_doc = [r["targets"]["topics"] for r in rows]
+    point = bootstrap.point_metrics(bootstrap.doc_counts([p["gold"] for p in per_doc],
+                                                         [p["predicted"] for p in per_doc], labels))
+    test = contracts.read_metrics(run_dir)["topics"]["test"]
+    assert len(rows) == test["n_examples"] == 10
+    assert point["micro_f1"] == pytest.approx(test["micro_f1"]) and point["macro_f1"] == pytest.approx(test["macro_f1"])
+
+
+def test_contract_single_label_target(kind, tiny_dataset_dir, tmp_path):
+    tree = tiny_tree(kind, tiny_dataset_dir, tmp_path, "single", target="topic", problem="single_label")
+    run = train(load_config(None, RunConfig, tree=tree))
+    spec = contracts.read_spec(run / "model")
+    assert (spec.primary.name, spec.primary.problem) == ("topic", "single_label")
+    probs = load_model(run).score(TEXTS)["topic"]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert contracts.read_metrics(run)["topic"]["test"]["n_examples"] == 10
+    assert (run / contracts.CONFUSION).is_file()
+
+
+def test_contract_data_limit_is_respected(kind, tiny_dataset_dir, tmp_path):
+    tree = tiny_tree(kind, tiny_dataset_dir, tmp_path, "small")
+    tree["data"]["limit"] = 20
+    run = train(load_config(None, RunConfig, tree=tree))
+    assert contracts.read_meta(run)["dataset"]["examples"]["train"] == 20
+
+
+def test_contract_metrics_file_is_per_target(run_dir):
+    raw = json.loads((run_dir / contracts.METRICS).read_text())
+    assert raw["format"] == 2 and set(raw["targets"]) == {"topics"}
+    assert {"validation", "test"} <= set(raw["targets"]["topics"])

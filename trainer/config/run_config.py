@@ -1,0 +1,177 @@
+"""Schema of a run config (`trainer train CONFIG`). Defaults and field documentation live here, nowhere else.
+
+`trainer validate --explain KEY` prints any field's description. The `model` section is a union
+on `model.type`: each model kind has its own section, and keys of another kind are refused.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from trainer.config.loader import StrictModel
+
+
+class DataRef(StrictModel):
+    """Which dataset the run trains and evaluates on."""
+    dataset: str | None = Field(None, description="Dataset directory written by `trainer data build`.")
+    build: str | None = Field(None, description="Data config that builds `data.dataset` on first use, when that "
+                                                "directory does not exist yet.")
+    limit: int | None = Field(None, ge=1, description="Use at most this many examples of each split (smoke tests).")
+
+    @model_validator(mode="after")
+    def _one(self):
+        if not self.dataset and not self.build:
+            raise ValueError("data: give data.dataset (a dataset directory) or data.build (a data config)")
+        return self
+
+
+class TaskConfig(StrictModel):
+    """What the model predicts."""
+    target: Literal["topics", "topic", "regions"] = Field(
+        "topics", description="Label column of the dataset: topics (label lists), topic (one label), regions.")
+    problem: Literal["multi_label", "single_label"] = Field(
+        "multi_label", description="multi_label: any number of labels per text (sigmoid per label); "
+                                   "single_label: exactly one (softmax).")
+    min_label_count: int = Field(1, ge=1, description="Labels with fewer training examples are dropped.")
+
+
+class TransformerModel(StrictModel):
+    """A fine-tuned Hugging Face encoder with a pooled linear head (`model.type: transformer`)."""
+    type: Literal["transformer"] = Field("transformer", description="Model kind.")
+    name: str = Field("minilm-l6", description="Pretrained encoder: an alias (minilm-l6), a local Hugging Face "
+                                               "model directory, or a hub id already in the local cache.")
+    init: Literal["pretrained", "random"] = Field(
+        "pretrained", description="pretrained: load the encoder's weights; random: build it from its config (tests).")
+    config_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Encoder config values to change, e.g. {num_hidden_layers: 2}; each "
+                                          "must keep the type of the encoder config's own value.")
+    max_length: int = Field(256, ge=8, le=8192, description="Tokens per text (special tokens included).")
+    truncation: Literal["head", "head_tail"] = Field(
+        "head", description="Texts longer than max_length: keep the head, or ~1/4 head + ~3/4 tail (Sun et al. 2019).")
+    pooling: Literal["mean", "cls"] = Field("mean", description="Text vector: mean of the token vectors, or the first "
+                                                                "([CLS]) token's.")
+    prior_bias: bool = Field(True, description="Initialise the classifier bias to the label log-priors.")
+    dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the classifier head.")
+    attention_dropout: float | None = Field(
+        0.0, ge=0, lt=1,
+        description="Dropout on the attention probabilities; null keeps the pretrained config's value. 0 by default: "
+                    "with it, PyTorch's CPU attention leaves the fused kernel for the math path and draws a "
+                    "B x heads x L x L random mask per layer (training steps 1.5x slower at 192 tokens).")
+    attention: Literal["auto", "eager", "sdpa"] = Field(
+        "auto", description="Attention kernel for training (checkpoints load with the library default). auto: eager "
+                            "(matmul + softmax) on CPU, where steps run 1.25-1.5x faster than with SDPA, whose "
+                            "backward pass is slow there; sdpa on GPU.")
+
+
+class TfidfConfig(StrictModel):
+    """TF-IDF features and the linear classifier on them."""
+    ngram_max: int = Field(2, ge=1, le=3, description="Word n-grams from 1 to this length.")
+    min_df: int = Field(2, ge=1, description="Ignore terms found in fewer training documents.")
+    max_features: int | None = Field(200_000, ge=1, description="Keep the most frequent terms; null keeps all.")
+    sublinear_tf: bool = Field(True, description="Use 1 + log(tf) instead of the raw term frequency.")
+    classifier: Literal["svm", "logreg"] = Field("svm", description="svm: LinearSVC; logreg: logistic regression.")
+    C: float = Field(1.0, gt=0, description="Inverse regularisation strength of the classifier.")
+
+
+class TfidfLinearModel(StrictModel):
+    """A TF-IDF + linear classifier baseline, fitted in seconds (`model.type: tfidf-linear`)."""
+    type: Literal["tfidf-linear"] = Field("tfidf-linear", description="Model kind.")
+    tfidf: TfidfConfig = Field(default_factory=TfidfConfig, description="Features and classifier.")
+
+
+def _model_kind(value: Any) -> str:
+    """The union's tag: `type` as written, "transformer" when it is left out."""
+    if isinstance(value, dict):
+        return value.get("type", "transformer")
+    return getattr(value, "type", "transformer")
+
+
+ModelConfig = Annotated[
+    Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")]],
+    Discriminator(_model_kind, custom_error_type="unknown_model_type",
+                  custom_error_message="unknown model.type; use transformer or tfidf-linear"),
+]
+
+
+class TrainSection(StrictModel):
+    """Optimisation (transformer kinds) and the seed every kind uses."""
+    epochs: float = Field(4, gt=0, description="Passes over the training split.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many optimizer steps (overrides epochs).")
+    learning_rate: float = Field(1e-4, gt=0, description="Encoder learning rate.")
+    head_lr_multiplier: float = Field(10.0, gt=0, description="The classifier head learns this many times faster.")
+    batch_size: int = Field(16, ge=1, description="Examples per device per step.")
+    gradient_accumulation: int = Field(1, ge=1, description="Steps whose gradients are summed before an update.")
+    warmup_ratio: float = Field(0.06, ge=0, lt=1, description="Linear warm-up share of the training steps.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay (not on biases and norms).")
+    seed: int = Field(42, description="Seed of every random generator of the run.")
+    early_stopping_patience: int | None = Field(
+        2, ge=1, description="Stop after this many evaluations without improvement; null: off.")
+    eval_every: Literal["epoch"] | Annotated[int, Field(ge=1)] = Field(
+        "epoch", description="Evaluate (and checkpoint) every epoch, or every this many optimizer steps.")
+    logging_steps: int = Field(50, ge=1, description="Log the training loss every this many steps.")
+    class_weights: Literal["none", "balanced"] = Field(
+        "none", description="balanced: weight rare labels up (BCE pos_weight, capped; CE class weights).")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="auto: bf16 where the hardware has it natively (AVX512-BF16/AMX CPUs, recent GPUs).")
+    group_by_length: bool = Field(True, description="Batch texts of similar length together (less padding).")
+    threads: int | None = Field(None, ge=1, description="Torch threads; null: the cores available to this process.")
+    resume: bool = Field(False, description="Continue an interrupted run from its newest complete checkpoint.")
+
+
+class ChunkingConfig(StrictModel):
+    """Chunk-and-pool scoring of long texts (transformer kinds)."""
+    enabled: bool = Field(False, description="Also score strided windows over the whole text, pooled per text "
+                                             "(reported beside head truncation).")
+    stride: int = Field(128, ge=1, description="Tokens between window starts.")
+    max_chunks: int = Field(8, ge=1, description="At most this many windows per text.")
+    pool: Literal["mean", "max"] = Field("max", description="How window logits combine into the text's.")
+
+
+class EvalSection(StrictModel):
+    """Evaluation, decision thresholds and model selection."""
+    metric: Literal["micro_f1", "macro_f1", "accuracy"] = Field(
+        "micro_f1", description="Validation metric that picks the best checkpoint; compare's default sort key.")
+    thresholds: Literal["none", "global", "per_label"] = Field(
+        "per_label", description="Multi-label decision thresholds tuned on validation: none (0.5), one global "
+                                 "value, or one per label.")
+    threshold_min_positives: int = Field(
+        3, ge=1, description="per_label: labels with fewer validation positives take the global value.")
+    at_least_one: bool | Literal["auto"] = Field(
+        "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
+                            "on when every training document has a label (then an empty answer is always wrong).")
+    batch_size: int = Field(64, ge=1, description="Texts per forward pass when scoring.")
+    chunking: ChunkingConfig = Field(default_factory=ChunkingConfig, description="Chunk-and-pool scoring.")
+
+
+class OutputSection(StrictModel):
+    """Where the run directory goes."""
+    dir: str = Field("runs", description="Folder holding run directories.")
+    name: str | None = Field(None, description="Run directory name; default: the config file's stem.")
+    predict: list[str] = Field(default_factory=list,
+                               description="Article files or folders classified after training (demo); $VARS are "
+                                           "expanded, missing paths skipped.")
+
+
+class TrackingSection(StrictModel):
+    """Experiment tracking."""
+    backend: Literal["none", "mlflow"] = Field("none", description="mlflow: log params, metrics and artifacts.")
+    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/mlflow.db.")
+    experiment: str = Field("trainer", description="MLflow experiment name.")
+
+
+class RunConfig(StrictModel):
+    """A training run: data, task, model, optimisation, evaluation, output and tracking."""
+    data: DataRef = Field(description="Dataset.")
+    task: TaskConfig = Field(default_factory=TaskConfig, description="Target and problem type.")
+    model: ModelConfig = Field(default_factory=TransformerModel, description="Model kind and its settings.")
+    train: TrainSection = Field(default_factory=TrainSection, description="Optimisation and seed.")
+    eval: EvalSection = Field(default_factory=EvalSection, description="Evaluation and thresholds.")
+    output: OutputSection = Field(default_factory=OutputSection, description="Run directory.")
+    tracking: TrackingSection = Field(default_factory=TrackingSection, description="Experiment tracking.")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.task.target == "topic" and self.task.problem == "multi_label":
+            raise ValueError("task: target 'topic' is single-label; set task.problem: single_label")
+        return self

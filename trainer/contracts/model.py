@@ -1,0 +1,147 @@
+"""The model directory's own files: `trainer.json` (what the model predicts and how to load it) and
+`thresholds.json` (the decision rule per multi-label target).
+
+trainer.json, format 2:
+    {"format": 2, "model_type": "transformer", "targets": [{"name": "topics", "problem": "multi_label",
+     "labels": [...]}], ...settings of the model kind (max_length, truncation, pooling, ...)}
+Format 1 (one target: "labels", "problem", "target" at the top level) is still read.
+
+thresholds.json, format 2: {"format": 2, "targets": {"topics": {"kind", "values", "fallback", "at_least_one"}}};
+format 1 (one target's Thresholds at the top level) is still read.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trainer.atomic import atomic_write_json
+from trainer.contracts.files import MODEL, REEVALUATE, RETRAIN, SPEC, THRESHOLDS, read_json
+from trainer.decisions import Thresholds
+from trainer.errors import DataError
+
+SPEC_FORMAT = 2
+PROBLEMS = ("multi_label", "single_label")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing a model predicts: a dataset label column, its problem type and its label space."""
+    name: str
+    problem: str
+    labels: tuple[str, ...]
+
+    @property
+    def multi_label(self) -> bool:
+        return self.problem == "multi_label"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "problem": self.problem, "labels": list(self.labels)}
+
+
+@dataclass
+class ModelSpec:
+    """trainer.json: the model kind, its targets, and the kind's own settings."""
+    model_type: str
+    targets: list[Target]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def primary(self) -> Target:
+        return self.targets[0]
+
+    def target(self, name: str | None = None) -> Target:
+        if name is None:
+            return self.primary
+        for t in self.targets:
+            if t.name == name:
+                return t
+        raise DataError(f"the model has no target {name!r} (it predicts {', '.join(self.target_names)})")
+
+    @property
+    def target_names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def to_dict(self) -> dict:
+        return {"format": SPEC_FORMAT, "model_type": self.model_type,
+                "targets": [t.to_dict() for t in self.targets], **self.settings}
+
+
+def write_spec(model_dir: str | Path, spec: ModelSpec) -> Path:
+    return atomic_write_json(Path(model_dir) / SPEC, spec.to_dict())
+
+
+def read_spec(model_dir: str | Path) -> ModelSpec:
+    path = Path(model_dir) / SPEC
+    if not path.is_file():
+        raise DataError(f"{model_dir}: not a model directory (no {SPEC}); "
+                        "give a run directory from `trainer train` (it holds model/)")
+    raw = read_json(path, RETRAIN)
+    try:
+        if raw.get("format", 1) == 1:
+            targets = [Target(str(raw["target"]), str(raw["problem"]), tuple(map(str, raw["labels"])))]
+            settings = {k: v for k, v in raw.items() if k not in ("model_type", "target", "problem", "labels")}
+        else:
+            targets = [Target(str(t["name"]), str(t["problem"]), tuple(map(str, t["labels"]))) for t in raw["targets"]]
+            settings = {k: v for k, v in raw.items() if k not in ("format", "model_type", "targets")}
+        model_type = str(raw["model_type"])
+    except (KeyError, TypeError) as exc:
+        raise DataError(f"{path}: missing or malformed field {exc}; {RETRAIN}") from None
+    bad = [t.name for t in targets if t.problem not in PROBLEMS or not t.labels]
+    if not targets or bad:
+        raise DataError(f"{path}: target(s) {', '.join(bad) or '(none)'} without labels or a known problem type; "
+                        f"{RETRAIN}")
+    return ModelSpec(model_type, targets, settings)
+
+
+def model_dir_of(run_or_model_dir: str | Path) -> Path:
+    """Accept a run directory (holding model/) or the model directory itself."""
+    path = Path(run_or_model_dir)
+    if (path / MODEL / SPEC).is_file():
+        return path / MODEL
+    if (path / SPEC).is_file():
+        return path
+    if not path.exists():
+        raise DataError(f"{path}: no such directory; give a run directory written by `trainer train`")
+    raise DataError(f"{path}: neither a run directory (no {MODEL}/{SPEC}) nor a model directory; "
+                    "give a run directory written by `trainer train`")
+
+
+# ---- thresholds -------------------------------------------------------------------------------
+def default_thresholds(spec: ModelSpec) -> dict[str, Thresholds]:
+    return {t.name: Thresholds.default(len(t.labels)) for t in spec.targets if t.multi_label}
+
+
+def write_thresholds(model_dir: str | Path, thresholds: dict[str, Thresholds]) -> Path:
+    return atomic_write_json(Path(model_dir) / THRESHOLDS,
+                             {"format": 2, "targets": {name: th.to_dict() for name, th in thresholds.items()}})
+
+
+def read_thresholds(model_dir: str | Path, spec: ModelSpec) -> dict[str, Thresholds]:
+    """Per multi-label target, the saved thresholds; 0.5 everywhere when the model has none yet (not evaluated)."""
+    path = Path(model_dir) / THRESHOLDS
+    out = default_thresholds(spec)
+    if not path.is_file():
+        return out
+    raw = read_json(path, REEVALUATE)
+    saved = raw.get("targets") if raw.get("format") == 2 else {spec.primary.name: raw}
+    if not isinstance(saved, dict):
+        raise DataError(f"{path}: \"targets\" must map target names to thresholds; {REEVALUATE}")
+    for name, entry in saved.items():
+        if name not in out:
+            continue   # a target without thresholds (single-label), or one the model no longer has
+        out[name] = _thresholds(path, name, entry, len(spec.target(name).labels))
+    return out
+
+
+def _thresholds(path: Path, name: str, raw: Any, n_labels: int) -> Thresholds:
+    try:
+        th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])),
+                        bool(raw.get("at_least_one", False)))   # files written before the rule: off
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DataError(f"{path}: malformed thresholds of target {name!r} ({exc}); {REEVALUATE}") from None
+    if th.kind not in ("none", "global", "per_label"):
+        raise DataError(f"{path}: target {name!r} has unknown threshold kind {th.kind!r}; {REEVALUATE}")
+    if len(th.values) != n_labels:
+        raise DataError(f"{path}: {len(th.values)} thresholds for {n_labels} labels of target {name!r}; {REEVALUATE}")
+    return th

@@ -1,0 +1,128 @@
+"""From scores to labels: probabilities from logits, multi-label decision thresholds (tuned on validation
+scores, saved with the model), the at-least-one rule, and single-label argmax.
+
+A `Thresholds` is `{"kind": "none"|"global"|"per_label", "values": [one per label], "fallback":
+[labels], "at_least_one": bool}`; "none" means 0.5 for every label. With `at_least_one`, a text whose
+scores cross no threshold gets its top-scoring label: set where every training document has a label,
+so an empty answer is always wrong. How thresholds are stored is trainer.contracts' business.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+
+Kind = Literal["none", "global", "per_label"]
+DEFAULT_THRESHOLD = 0.5
+# Candidate thresholds. A coarse grid on purpose: validation sets are small, and a finer grid
+# mostly fits noise in the handful of positives a rare label has.
+GRID = tuple(round(float(t), 2) for t in np.arange(0.05, 0.951, 0.05))
+
+
+@dataclass
+class Thresholds:
+    kind: Kind
+    values: list[float]
+    fallback: list[str] = field(default_factory=list)   # labels that took the global value (too few positives)
+    at_least_one: bool = False                           # no label over its threshold -> the top-scoring one
+
+    @classmethod
+    def default(cls, n_labels: int, at_least_one: bool = False) -> "Thresholds":
+        return cls("none", [DEFAULT_THRESHOLD] * n_labels, at_least_one=at_least_one)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def array(self) -> np.ndarray:
+        return np.asarray(self.values, dtype=np.float64)
+
+
+def to_probabilities(logits: np.ndarray, problem: str) -> np.ndarray:
+    """Sigmoid per label (multi-label) or softmax over labels (single-label), float32."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if problem == "multi_label":
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return (shifted / shifted.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def f1_counts(tp, fp, fn) -> np.ndarray:
+    """F1 from counts, elementwise; 0 where there is nothing to score (no positives, no predictions)."""
+    tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))
+    denom = 2 * tp + fp + fn
+    return np.divide(2 * tp, denom, out=np.zeros_like(denom), where=denom > 0)
+
+
+def _counts(probs: np.ndarray, gold: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pred = probs >= threshold
+    tp = (pred & gold).sum(axis=0)
+    fp = (pred & ~gold).sum(axis=0)
+    fn = (~pred & gold).sum(axis=0)
+    return tp, fp, fn
+
+
+def best_global(probs: np.ndarray, gold: np.ndarray, grid: Sequence[float] = GRID) -> float:
+    """The grid value maximising micro-F1 over all labels; ties go to the value nearest 0.5."""
+    scores = [float(f1_counts(*(c.sum() for c in _counts(probs, gold, t)))) for t in grid]
+    return _argbest(scores, grid)
+
+
+def best_per_label(probs: np.ndarray, gold: np.ndarray, grid: Sequence[float] = GRID) -> np.ndarray:
+    """Per label, the grid value maximising that label's F1 (ties: nearest 0.5)."""
+    table = np.stack([f1_counts(*_counts(probs, gold, t)) for t in grid])   # (grid, labels)
+    return np.array([_argbest(table[:, j], grid) for j in range(table.shape[1])])
+
+
+def _argbest(scores: Sequence[float], grid: Sequence[float]) -> float:
+    scores = np.asarray(scores, dtype=np.float64)
+    best = np.flatnonzero(np.isclose(scores, scores.max()))
+    return float(grid[min(best, key=lambda i: abs(grid[i] - DEFAULT_THRESHOLD))])
+
+
+def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: Kind, labels: Sequence[str],
+                    min_positives: int, grid: Sequence[float] = GRID, at_least_one: bool = False) -> Thresholds:
+    """Tune thresholds on validation `probs` (n, L) against binary `gold` (n, L).
+
+    per_label: labels with fewer than `min_positives` validation positives keep the global value,
+    since a threshold fitted to one or two examples does not generalise. `at_least_one` is carried
+    into the result (the thresholds themselves are tuned without it).
+    """
+    probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold, dtype=bool)
+    n_labels = probs.shape[1]
+    if kind == "none" or probs.shape[0] == 0:
+        return Thresholds.default(n_labels, at_least_one)
+    global_t = best_global(probs, gold, grid)
+    if kind == "global":
+        return Thresholds("global", [global_t] * n_labels, at_least_one=at_least_one)
+    values = best_per_label(probs, gold, grid)
+    too_few = gold.sum(axis=0) < min_positives
+    values[too_few] = global_t
+    return Thresholds("per_label", [float(v) for v in values],
+                      fallback=[labels[j] for j in np.flatnonzero(too_few)], at_least_one=at_least_one)
+
+
+def apply_thresholds(probs: np.ndarray, thresholds: Thresholds | float | np.ndarray) -> np.ndarray:
+    """Binary decisions (n, L): probability >= the label's threshold (and Thresholds.at_least_one)."""
+    values = thresholds.array() if isinstance(thresholds, Thresholds) else np.asarray(thresholds, dtype=np.float64)
+    probs = np.asarray(probs)
+    pred = probs >= values
+    if isinstance(thresholds, Thresholds) and thresholds.at_least_one and pred.size:
+        empty = np.flatnonzero(~pred.any(axis=1))
+        pred[empty, probs[empty].argmax(axis=1)] = True
+    return pred
+
+
+def one_hot(ids: np.ndarray, n_labels: int) -> np.ndarray:
+    out = np.zeros((len(ids), n_labels), dtype=bool)
+    known = ids >= 0
+    out[np.flatnonzero(known), ids[known]] = True
+    return out
+
+
+def decide(probs: np.ndarray, problem: str, thresholds: Thresholds | float) -> np.ndarray:
+    """Binary decisions (n, L): thresholds for multi-label, the argmax for single-label."""
+    probs = np.asarray(probs)
+    if problem == "single_label":
+        return one_hot(np.argmax(probs, axis=1), probs.shape[1]) if len(probs) else np.zeros(probs.shape, bool)
+    return apply_thresholds(probs, thresholds)

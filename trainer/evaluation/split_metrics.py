@@ -1,0 +1,50 @@
+"""One target on one split: gold labels and model decisions as matrices, and the metrics of each decision rule."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from trainer.decisions import DEFAULT_THRESHOLD, Thresholds, decide, one_hot, tune_thresholds
+from trainer.metrics import class_ids, compute_metrics, multi_hot
+
+
+@dataclass
+class Scored:
+    """One split scored by one model for one target: ids, gold labels (as given) and probabilities (n, L)."""
+    ids: list[str]
+    gold: list                 # label lists (multi-label) or label names (single-label)
+    probs: np.ndarray
+
+    def gold_matrix(self, labels: Sequence[str], problem: str) -> np.ndarray:
+        """Binary (n, L); a single-label gold outside `labels` gives an all-zero row."""
+        if problem == "multi_label":
+            return multi_hot(self.gold, labels).astype(bool)
+        return one_hot(class_ids(self.gold, labels), len(labels))
+
+
+def metrics_for(scored: Scored, pred: np.ndarray, labels: Sequence[str], problem: str) -> dict:
+    """compute_metrics for one decision matrix (single-label: gold names vs predicted ids)."""
+    if problem == "single_label":
+        return compute_metrics(list(scored.gold), np.argmax(pred, axis=1).tolist(), labels, problem)
+    return compute_metrics(scored.gold_matrix(labels, problem), pred.astype(np.int8), labels, problem)
+
+
+def tune(validation: Scored | None, labels: Sequence[str], problem: str, kind: str,
+         min_positives: int, at_least_one: bool = False) -> Thresholds:
+    """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split."""
+    if problem != "multi_label" or validation is None or len(validation.ids) == 0:
+        return Thresholds.default(len(labels), at_least_one)
+    return tune_thresholds(validation.probs, validation.gold_matrix(labels, problem), kind, labels, min_positives,
+                           at_least_one=at_least_one)
+
+
+def split_metrics(scored: Scored, labels: Sequence[str], problem: str, thresholds: Thresholds) -> dict:
+    """Metrics under the decision rule predict uses, plus (multi-label) at a flat 0.5 for reference."""
+    out = metrics_for(scored, decide(scored.probs, problem, thresholds), labels, problem)
+    if problem == "multi_label":
+        out["thresholds"] = thresholds.kind
+        out["at_least_one"] = thresholds.at_least_one
+        out["at_0.5"] = metrics_for(scored, decide(scored.probs, problem, DEFAULT_THRESHOLD), labels, problem)
+    return out

@@ -1,0 +1,72 @@
+"""`model.type: transformer`: a fine-tuned Hugging Face encoder with mean (or CLS) pooling and a linear head.
+
+model/ holds a plain `save_pretrained` folder (config.json, model.safetensors, tokenizer files) beside
+trainer.json; loading needs this package only, never remote code.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from trainer.contracts import ModelSpec, RETRAIN
+from trainer.errors import DataError
+from trainer.models.base import FitContext, Fitted, Model, ScoreOptions
+
+WEIGHT_FILES = ("config.json", "model.safetensors")
+
+
+class TransformerClassifier(Model):
+    type = "transformer"
+    supports_chunking = True
+
+    def __init__(self, network, tokenizer, spec: ModelSpec, options: ScoreOptions | None = None):
+        self.network, self.tokenizer, self.spec = network, tokenizer, spec
+        self.options = options or ScoreOptions()
+        self._scorer = None
+
+    @classmethod
+    def fit(cls, ctx: FitContext) -> Fitted:
+        from trainer.models.transformer.fitting import fit_network
+        network, tokenizer, stats = fit_network(ctx)
+        m = ctx.cfg.model
+        spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces],
+                         {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling})
+        model = cls(network, tokenizer, spec)
+        return Fitted(model, {**stats, "model_parameters": model.num_parameters})
+
+    @classmethod
+    def load(cls, model_dir: Path, spec: ModelSpec, options: ScoreOptions) -> "TransformerClassifier":
+        missing = [name for name in WEIGHT_FILES if not (Path(model_dir) / name).is_file()]
+        if missing:
+            raise DataError(f"{model_dir}: {', '.join(missing)} missing: the run did not finish writing its model; "
+                            f"{RETRAIN}")
+        from trainer.models.transformer.network import load_network
+        try:
+            network, tokenizer = load_network(model_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(f"{model_dir}: the saved network cannot be loaded ({type(exc).__name__}: "
+                            f"{str(exc).splitlines()[0] if str(exc) else ''}); {RETRAIN}") from None
+        return cls(network, tokenizer, spec, options)
+
+    def set_options(self, options: ScoreOptions) -> None:
+        self.options, self._scorer = options, None
+
+    def save_weights(self, model_dir: Path) -> None:
+        self.network.save_pretrained(model_dir, safe_serialization=True)
+        self.tokenizer.save_pretrained(model_dir)
+
+    @property
+    def scorer(self):
+        if self._scorer is None:
+            from trainer.models.transformer.scoring import TransformerScorer
+            self._scorer = TransformerScorer(self.network, self.tokenizer, self.spec, self.options)
+        return self._scorer
+
+    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+        return self.scorer.score(texts, chunking)
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.network.parameters())

@@ -1,0 +1,160 @@
+"""Fine-tune a PooledClassifier with `transformers.Trainer`: threads, seed, precision, tokenization,
+training arguments, resume from the newest complete checkpoint. Under torchrun every rank runs this."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from trainer import hardware
+from trainer.contracts import CHECKPOINTS
+from trainer.data.label_space import LabelSpace
+from trainer.models.base import FitContext
+from trainer.models.transformer.hf_trainer import COMPLETE_MARKER
+
+
+
+@dataclass
+class Prepared:
+    """What training needs beyond the config: tokenizer, tokenized splits, the encoder's weights."""
+    tokenizer: object
+    tokenized: object          # datasets.DatasetDict with input_ids, labels, length
+    space: LabelSpace
+    model_path: str
+
+
+def setup_process(cfg) -> str:
+    """Threads and seed for this process; return the training precision ("bf16" or "fp32")."""
+    import torch
+    import transformers
+
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    torch.set_num_threads(hardware.thread_count(cfg.train.threads, local_world))
+    transformers.set_seed(cfg.train.seed)
+    precision = hardware.resolve_precision(cfg.train.precision)
+    if precision == "bf16" and not hardware.bf16_available():
+        print("warning: train.precision bf16 on hardware without native bf16; this is slower than fp32",
+              file=sys.stderr)
+    return precision
+
+
+def fit_network(ctx: FitContext):
+    """Train as ctx.cfg says; return (network with the best weights, tokenizer, stats for meta.json)."""
+    import torch
+
+    cfg = ctx.cfg
+    precision = setup_process(cfg)
+    args = training_arguments(cfg, ctx.run_dir, precision)
+    with args.main_process_first(desc="tokenization"):
+        prepared = prepare(ctx)
+    trainer, throughput = make_trainer(cfg, args, prepared, ctx.run_dir, ctx.callbacks)
+    checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main) if cfg.train.resume else None
+    started = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    wall = time.perf_counter() - started
+    per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+    stats = {**throughput.summary(per_step), "train_wall_seconds": round(wall, 2), "precision": precision,
+             "torch_threads": torch.get_num_threads(),
+             "resumed_from": str(checkpoint) if checkpoint else None,
+             "best_checkpoint": trainer.state.best_model_checkpoint, "global_step": trainer.state.global_step}
+    return trainer.model, prepared.tokenizer, stats
+
+
+def prepare(ctx: FitContext) -> Prepared:
+    from transformers import AutoTokenizer
+
+    from trainer.models.transformer.pretrained import resolve_model_path
+    from trainer.models.transformer.tokenized import tokenize_splits
+
+    model = ctx.cfg.model
+    space = ctx.data.spaces[0]
+    model_path = resolve_model_path(model.name)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, space, space.target,
+                                model.max_length, model.truncation)
+    return Prepared(tokenizer, tokenized, space, model_path)
+
+
+def training_arguments(cfg, run_dir: Path, precision: str):
+    import torch
+    from transformers import TrainingArguments
+
+    t, every = cfg.train, cfg.train.eval_every
+    strategy = "epoch" if every == "epoch" else "steps"
+    return TrainingArguments(
+        output_dir=str(Path(run_dir) / CHECKPOINTS),
+        num_train_epochs=t.epochs, max_steps=t.max_steps or -1,
+        per_device_train_batch_size=t.batch_size, per_device_eval_batch_size=cfg.eval.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate, weight_decay=t.weight_decay, warmup_steps=t.warmup_ratio,
+        lr_scheduler_type="linear", seed=t.seed, bf16=precision == "bf16",
+        eval_strategy=strategy, save_strategy=strategy,
+        eval_steps=None if every == "epoch" else every, save_steps=None if every == "epoch" else every,
+        save_total_limit=2, load_best_model_at_end=True,   # make_trainer turns evaluation off without validation
+        metric_for_best_model=f"eval_{cfg.eval.metric}", greater_is_better=True,
+        logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
+        train_sampling_strategy="group_by_length" if t.group_by_length else "random",
+        length_column_name="length", include_num_input_tokens_seen="non_padding",
+        # MLflow logging is trainer.tracking.log_run's job (one MLflow run per run dir), not the HF callback's
+        report_to="none", run_name=cfg.output.name,
+        use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,   # every parameter gets a gradient (the encoder pooler is dropped)
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+
+
+def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=()):
+    """The configured ClassifierTrainer and its throughput meter (also used by scripts/bench_train.py)."""
+    from transformers import DataCollatorWithPadding, EarlyStoppingCallback
+
+    from trainer.models.transformer.hf_trainer import (ClassifierTrainer, JsonlLogCallback, ThroughputCallback,
+                                                       metrics_fn)
+
+    tokenized = prepared.tokenized
+    has_eval = "validation" in tokenized
+    if not has_eval:
+        args.eval_strategy, args.load_best_model_at_end = "no", False
+    throughput = ThroughputCallback()
+    callbacks = [JsonlLogCallback(run_dir), throughput, *extra_callbacks]
+    if has_eval and cfg.train.early_stopping_patience:
+        callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+    trainer = ClassifierTrainer(
+        model=build_network(cfg, prepared), args=args, train_dataset=tokenized["train"],
+        eval_dataset=tokenized["validation"] if has_eval else None,
+        data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
+        compute_metrics=metrics_fn(prepared.space.labels, prepared.space.problem), callbacks=callbacks,
+        head_lr_multiplier=cfg.train.head_lr_multiplier)
+    return trainer, throughput
+
+
+def build_network(cfg, prepared: Prepared):
+    from trainer.models.transformer.network import build_classifier
+    m, space = cfg.model, prepared.space
+    return build_classifier(
+        prepared.model_path, space.labels, space.problem, pooling=m.pooling, dropout=m.dropout,
+        attention=hardware.resolve_attention(m.attention), attention_dropout=m.attention_dropout,
+        encoder_overrides=m.config_overrides, random_init=m.init == "random",
+        priors=space.priors() if m.prior_bias else None,
+        loss_weights=space.balanced_weights() if cfg.train.class_weights == "balanced" else None)
+
+
+def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
+    """The newest complete checkpoint. Folders a kill cut short (no marker) are skipped, and removed by
+    the main process, since Trainer would otherwise write the same step into them."""
+    if not checkpoints.is_dir():
+        return None
+    complete = []
+    for folder in checkpoints.glob("checkpoint-*"):
+        step = folder.name.rpartition("-")[2]
+        if not step.isdigit():
+            continue
+        if (folder / COMPLETE_MARKER).is_file():
+            complete.append((int(step), folder))
+        elif is_main:
+            print(f"removing incomplete checkpoint {folder}", file=sys.stderr)
+            shutil.rmtree(folder, ignore_errors=True)
+    return max(complete)[1] if complete else None

@@ -1,0 +1,104 @@
+"""The `transformers.Trainer` pieces we change: a faster-learning head, length-grouped sampling, a JSONL log."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from transformers import Trainer, TrainerCallback
+
+from trainer.atomic import atomic_write_text
+from trainer.contracts import append_train_log
+from trainer.decisions import DEFAULT_THRESHOLD, decide, to_probabilities
+from trainer.metrics import compute_metrics
+
+HEAD_PREFIX = "classifier."
+COMPLETE_MARKER = ".complete"   # written last into a checkpoint folder: a folder without it was cut short
+
+
+class ClassifierTrainer(Trainer):
+    """Trainer whose optimizer gives the new head `head_lr_multiplier` x the encoder's learning rate."""
+
+    def __init__(self, *args, head_lr_multiplier: float = 1.0, **kwargs):
+        self.head_lr_multiplier = head_lr_multiplier
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        model = self.model if model is None else model
+        decay = set(self.get_decay_parameter_names(model))
+        lr, wd = self.args.learning_rate, self.args.weight_decay
+        groups: dict[tuple[bool, bool], list] = {}
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                groups.setdefault((name.startswith(HEAD_PREFIX), name in decay), []).append(param)
+        param_groups = [{"params": params, "weight_decay": wd if decays else 0.0,
+                         "lr": lr * (self.head_lr_multiplier if head else 1.0)}
+                        for (head, decays), params in groups.items()]
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+        self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
+        return self.optimizer
+
+    def _save_checkpoint(self, model, trial):
+        super()._save_checkpoint(model, trial)
+        if self.args.should_save:   # last: a checkpoint folder without the marker was cut short by a kill
+            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+            atomic_write_text(folder / COMPLETE_MARKER, f"{self.state.global_step}\n")
+
+    def _get_train_sampler(self, train_dataset=None):
+        # Trainer drops the unused `length` column before building the sampler, and would then
+        # re-measure every example; the undropped dataset has the same rows and the column.
+        return super()._get_train_sampler(self.train_dataset)
+
+
+class JsonlLogCallback(TrainerCallback):
+    """Append every log/eval record (loss, lr, metrics) to the run's train_log.jsonl, on the main process only."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            append_train_log(self.run_dir, {"step": state.global_step, "epoch": state.epoch, "time": time.time(),
+                                            **logs})
+
+
+class ThroughputCallback(TrainerCallback):
+    """Examples and non-padding tokens per second over the optimizer steps of this session."""
+
+    def __init__(self):
+        self.start = None
+        self.start_step = 0
+        self.start_tokens = 0
+        self.seconds = 0.0
+        self.steps = 0
+        self.tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start, self.start_step = time.perf_counter(), state.global_step
+        self.start_tokens = state.num_input_tokens_seen or 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.seconds = time.perf_counter() - self.start
+        self.steps = state.global_step - self.start_step
+        self.tokens = (state.num_input_tokens_seen or 0) - self.start_tokens
+
+    def summary(self, examples_per_step: int) -> dict:
+        secs = max(self.seconds, 1e-9)
+        return {"train_steps": self.steps, "train_seconds": round(self.seconds, 2),
+                "train_examples_per_s": round(self.steps * examples_per_step / secs, 2),
+                "train_tokens_per_s": round(self.tokens / secs, 1)}
+
+
+def metrics_fn(labels: list[str], problem: str):
+    """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json)."""
+    def fn(eval_pred):
+        scores = to_probabilities(eval_pred.predictions, problem)
+        pred = decide(scores, problem, DEFAULT_THRESHOLD).astype(np.int8)
+        gold = np.asarray(eval_pred.label_ids)
+        if problem == "single_label":
+            pred, gold = pred.argmax(-1), gold.astype(int)
+        m = compute_metrics(gold, pred, labels, problem)
+        return {k: v for k, v in m.items() if not isinstance(v, dict)}
+    return fn

@@ -1,0 +1,75 @@
+"""Score texts with a loaded PooledClassifier: length-sorted batches, dynamic padding, no autograd."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from trainer import hardware
+from trainer.contracts import ModelSpec
+from trainer.decisions import to_probabilities
+from trainer.models.base import ScoreOptions
+from trainer.models.transformer.chunking import chunk_encode, pool_logits
+from trainer.models.transformer.runtime import prepare_model, resolve_precision
+from trainer.models.transformer.text import encode
+
+
+class TransformerScorer:
+    """Texts -> logits / probabilities for a PooledClassifier and its tokenizer."""
+
+    def __init__(self, model, tokenizer, spec: ModelSpec, options: ScoreOptions):
+        self.device = torch.device(hardware.default_device() if options.device == "auto" else options.device)
+        self.precision = resolve_precision(options.precision, self.device, options.quantize)
+        self.model = prepare_model(model, self.precision, options.quantize, self.device)
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.max_length: int = int(spec.settings["max_length"])
+        self.truncation: str = spec.settings.get("truncation", "head")
+        self.batch_size = options.batch_size
+        self.quantize = options.quantize
+        # bf16 kernels (oneDNN) are compiled per input shape: rounding the padded length up to a
+        # multiple of 16 keeps the number of distinct shapes, and so first-call compilations, small
+        self.pad_multiple = 16 if self.precision == "bf16" else 1
+
+    def encode(self, texts: Sequence[str]) -> dict[str, list]:
+        return encode(self.tokenizer, list(texts), self.max_length, self.truncation)
+
+    def logits(self, texts: Sequence[str], chunking=None) -> np.ndarray:
+        """(n, n_labels) float32 logits; with chunking enabled, pooled over strided windows."""
+        if chunking is None or not chunking.enabled:
+            return self.forward_encoded(self.encode(texts))
+        enc, owner = chunk_encode(self.tokenizer, texts, self.max_length, chunking.stride, chunking.max_chunks)
+        return pool_logits(self.forward_encoded(enc), owner, len(texts), chunking.pool)
+
+    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+        """Per target, (n, n_labels) probabilities: sigmoid per label (multi-label) or softmax (single-label)."""
+        target = self.spec.primary
+        return {target.name: to_probabilities(self.logits(texts, chunking), target.problem)}
+
+    def forward_encoded(self, enc: dict[str, list]) -> np.ndarray:
+        """Run pre-tokenized inputs in batches of similar length, so padding stays small."""
+        ids = enc["input_ids"]
+        out = np.zeros((len(ids), len(self.spec.primary.labels)), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                batch = self._pad({k: [enc[k][i] for i in rows] for k in enc})
+                logits = self.model(**batch).logits
+                out[rows] = logits.float().cpu().numpy()
+        return out
+
+    def _pad(self, features: dict[str, list]) -> dict[str, torch.Tensor]:
+        width = max(len(x) for x in features["input_ids"])
+        width = -(-width // self.pad_multiple) * self.pad_multiple
+        pad_values = {"input_ids": self.tokenizer.pad_token_id or 0, "attention_mask": 0, "token_type_ids": 0}
+        left = self.tokenizer.padding_side == "left"
+        batch = {}
+        for key, rows in features.items():
+            if key not in pad_values:
+                continue
+            fill = pad_values[key]
+            padded = [([fill] * (width - len(r)) + r) if left else (r + [fill] * (width - len(r))) for r in rows]
+            batch[key] = torch.tensor(padded, dtype=torch.long, device=self.device)
+        return batch

@@ -1,0 +1,1 @@
+"""Using a trained run: `Predictor` (Python), the inputs `trainer predict` reads, and the HTTP server."""

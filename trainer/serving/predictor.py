@@ -1,0 +1,127 @@
+"""Predict labels for new texts or raw article files with a trained run.
+
+    from trainer import Predictor
+    p = Predictor.load("runs/x")
+    p.predict(["text", ...])        # [{"labels": [...], "scores": {label: prob}}, ...]
+    p.predict_articles(["page.txt", "page.html"])
+
+A model with several targets answers per target: [{"topics": {"labels", "scores"}, "regions": {...}}, ...].
+
+Decisions, per target:
+- multi-label: a label is predicted when its probability reaches its threshold (model/thresholds.json,
+  tuned by `trainer evaluate`; 0.5 before that); where the file says `at_least_one`, a text with no
+  label over its threshold gets its top-scoring label. `threshold=` replaces that rule for one call:
+  one cut for every label, nothing forced.
+- single-label: the most probable label; with `threshold=`, only if its probability reaches it.
+- `top_k`: keep at most k predicted labels, and only the k best scores; None: every label's score.
+- an empty (or whitespace-only) text gets no labels and no scores; the model is not asked.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from trainer import contracts
+from trainer.contracts import Target
+from trainer.data.article import Rejected
+from trainer.decisions import Thresholds, apply_thresholds
+from trainer.errors import DataError
+from trainer.models import Model, ScoreOptions, load_model
+from trainer.serving.inputs import read_raw
+
+SCORE_DIGITS = 6
+
+
+class Predictor:
+    def __init__(self, model: Model, thresholds: dict[str, Thresholds], model_dir: Path | None = None):
+        self.model = model
+        self.thresholds = thresholds
+        self.model_dir = model_dir
+
+    @classmethod
+    def load(cls, run_dir: str | Path, **options) -> "Predictor":
+        """Load from a run directory (or its model/). `options` (trainer.models.ScoreOptions): batch_size,
+        precision ("auto" | "fp32" | "bf16"), quantize ("none" | "int8"), device."""
+        model_dir = contracts.model_dir_of(run_dir)
+        options = {k: v for k, v in options.items() if v is not None}
+        model = load_model(model_dir, ScoreOptions(**options))
+        return cls(model, contracts.read_thresholds(model_dir, model.spec), model_dir)
+
+    @property
+    def spec(self) -> contracts.ModelSpec:
+        return self.model.spec
+
+    @property
+    def targets(self) -> list[Target]:
+        return self.model.targets
+
+    @property
+    def labels(self) -> list[str]:
+        """The primary (first) target's labels."""
+        return list(self.spec.primary.labels)
+
+    @property
+    def problem(self) -> str:
+        return self.spec.primary.problem
+
+    def predict(self, texts: Sequence[str], top_k: int | None = None,
+                threshold: float | None = None) -> list[dict]:
+        _check_options(top_k, threshold)
+        texts = list(texts)
+        filled = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        scores = self.model.score([texts[i] for i in filled]) if filled else {}
+        out = [{t.name: {"labels": [], "scores": {}} for t in self.targets} for _ in texts]
+        for target in self.targets:
+            for row, i in zip(scores.get(target.name, []), filled):
+                out[i][target.name] = self.decide(row, target, top_k, threshold)
+        if len(self.targets) == 1:   # one target: the answer itself, as single-target runs always gave it
+            return [record[self.spec.primary.name] for record in out]
+        return out
+
+    def decide(self, probs: np.ndarray, target: Target | None = None, top_k: int | None = None,
+               threshold: float | None = None) -> dict:
+        """Labels and scores for one text's probability row of `target` (see the module docstring)."""
+        target = target or self.spec.primary
+        labels = target.labels
+        order = np.argsort(-probs, kind="stable")
+        if not target.multi_label:
+            best = order[0]
+            chosen = [best] if threshold is None or probs[best] >= threshold else []
+        else:
+            # the saved rule (thresholds + at_least_one), as evaluate applies it; or one plain cut
+            rule = self.thresholds[target.name] if threshold is None else threshold
+            picked = apply_thresholds(probs[None, :], rule)[0]
+            chosen = [j for j in order if picked[j]]
+        shown = order if top_k is None else order[:top_k]
+        return {"labels": [labels[j] for j in chosen[:top_k]],
+                "scores": {labels[j]: round(float(probs[j]), SCORE_DIGITS) for j in shown}}
+
+    def predict_articles(self, paths: Iterable[str | Path], kind: str | None = None,
+                         top_k: int | None = None, threshold: float | None = None) -> list[dict]:
+        """Raw article files (scraped page text, HTML, ...) through the dataset build's readers.
+
+        One record per article read: {"id", "path", "title", ...prediction}; an input the
+        reader rejects gives {"path", "error"} instead.
+        """
+        articles, records = [], []
+        for path in paths:
+            for item in read_raw(path, kind):
+                if isinstance(item, Rejected):
+                    records.append({"path": str(path), "error": item.reason})
+                else:
+                    records.append({"id": item.id, "path": str(path), "title": item.title})
+                    articles.append((len(records) - 1, item.text))
+        results = self.predict([text for _, text in articles], top_k, threshold)
+        for (index, _), result in zip(articles, results):
+            records[index].update(result)
+        return records
+
+
+def _check_options(top_k: int | None, threshold: float | None) -> None:
+    if top_k is not None and top_k < 1:
+        raise DataError(f"top_k must be at least 1, got {top_k}")
+    if threshold is not None and not (math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
+        raise DataError(f"threshold must lie in [0, 1], got {threshold}")

@@ -1,0 +1,60 @@
+"""`trainer train CONFIG` and `trainer.train(cfg)`: one run lifecycle for every model kind.
+
+    resolve the config -> check the inputs (dataset, label spaces, output folder) -> start the staging
+    run directory -> fit through the model kind -> save model/ -> evaluate -> swap the run in -> track
+
+Nothing of a previous run is touched before its replacement is complete (trainer.training.run_directory).
+Under torchrun every rank calls `train`; only the main one writes files.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from trainer import contracts, tracking
+from trainer.config import RunConfig
+from trainer.data.dataset_io import dataset_path
+from trainer.evaluation import evaluate
+from trainer.models import FitContext, model_class
+from trainer.training import distributed
+from trainer.training.data import dataset_meta, load_fit_data
+from trainer.training.run_directory import RunDirectory, run_name
+
+
+def resolve(cfg: RunConfig, config_path: str | Path | None = None) -> RunConfig:
+    """The config as the run directory records it: it names its run and its dataset."""
+    cfg = cfg.model_copy(deep=True)
+    cfg.output.name = run_name(cfg, config_path)
+    cfg.data.dataset = str(dataset_path(cfg.data))
+    return cfg
+
+
+def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list | None = None) -> Path:
+    """Train, evaluate and track as `cfg` says; return the run directory."""
+    cfg = resolve(cfg, config_path)
+    kind = model_class(cfg.model.type)
+    tracking.check_available(cfg)        # a missing tracker fails now, not after training
+    run = RunDirectory.for_config(cfg)
+    main = distributed.is_main()
+    if main:
+        run.check()
+    data = load_fit_data(cfg)            # bad inputs fail here, before any run directory is touched
+    if main:
+        run.start(cfg, config_path, cfg.train.resume)
+        contracts.update_meta(run.staging, dataset=dataset_meta(data))
+    try:
+        fitted = kind.fit(FitContext(cfg, data, run.staging, is_main=main, callbacks=list(callbacks or [])))
+        if not main:
+            return run.final
+        for row in fitted.log_rows:
+            contracts.append_train_log(run.staging, {"time": time.time(), **row})
+        fitted.model.save(run.staging / contracts.MODEL)
+        contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
+        evaluate(run.staging)           # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
+        final = run.complete()
+    except BaseException as exc:
+        if main:
+            run.fail(exc)
+        raise
+    tracking.log_run(final)             # params, train_log metrics, metrics.json, artifacts (tracking.backend)
+    return final
