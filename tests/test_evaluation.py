@@ -14,7 +14,6 @@ from trainer import contracts
 from trainer.errors import DataError
 from trainer.evaluation import evaluate
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, worst_labels
-from trainer.models.transformer.chunking import chunk_encode, pool_logits, window_starts
 from trainer.metrics import compute_metrics
 
 
@@ -138,30 +137,7 @@ def test_evaluation_chunking_adds_a_comparison(tiny_run_dir, tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     metrics = evaluate(run)["topics"]
     assert set(metrics["test"]["chunked"]["per_label"]) == set(metrics["test"]["per_label"])
-    assert "head truncation vs chunk-and-pool" in (run / "report.md").read_text()
-
-
-def test_evaluation_chunk_windows_hand_computed():
-    # 20 tokens, windows of 8 every 6: starts 0, 6, 12 (12 + 8 >= 20 covers the end)
-    assert window_starts(20, 8, 6, max_chunks=10) == [0, 6, 12]
-    assert window_starts(20, 8, 6, max_chunks=2) == [0, 6]
-    assert window_starts(5, 8, 6, max_chunks=10) == [0]
-
-
-def test_evaluation_chunk_encode_wraps_each_window(minilm_dir):
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(minilm_dir)
-    text = " ".join(f"word{i}" for i in range(40))
-    enc, owner = chunk_encode(tok, ["short", text], max_length=16, stride=10, max_chunks=3)
-    assert owner[0] == 0 and owner.count(1) == 3
-    assert all(ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id and len(ids) <= 16
-               for ids in enc["input_ids"])
-
-
-def test_evaluation_pool_logits_mean_and_max():
-    logits = np.array([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
-    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "max"), [[3.0, 0.0], [5.0, 5.0]])
-    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "mean"), [[2.0, -1.0], [5.0, 5.0]])
+    assert "chunk-and-pool" in (run / "report.md").read_text()
 
 
 def test_evaluation_unknown_split_names_the_choices(tiny_run_dir, tmp_path):

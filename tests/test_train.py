@@ -86,8 +86,8 @@ def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, mi
     tok = AutoTokenizer.from_pretrained(minilm_dir)
     space = label_space(dsd["train"], "topics", "multi_label", 1)
     calls = []
-    real = tokenization.encode
-    monkeypatch.setattr(tokenization, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = tokenization.encode_for_training
+    monkeypatch.setattr(tokenization, "encode_for_training", lambda *a, **k: calls.append(1) or real(*a, **k))
 
     first = tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
     n_first = len(calls)

@@ -81,6 +81,7 @@ class Comparison:
     n_resamples: int = 0
     notes: list[str] = field(default_factory=list)
     target: str | None = None               # the target compared
+    buckets: list[str] = field(default_factory=list)   # label-frequency buckets with a macro-F1 column
 
     @property
     def columns(self) -> list[str]:
@@ -89,6 +90,10 @@ class Comparison:
             cols += [f"{self.metric}_low", f"{self.metric}_high"]
         if self.baseline:
             cols += [f"delta_{self.metric}", "delta_low", "delta_high", "significant"]
+        for b in self.buckets:
+            cols.append(f"macro_f1[{b}]")
+            if self.baseline and self.n_resamples:
+                cols += [f"delta_macro_f1[{b}]", f"delta_macro_f1[{b}]_low", f"delta_macro_f1[{b}]_high"]
         return cols + list(COST_COLUMNS)
 
 
@@ -143,13 +148,15 @@ def compare(run_dirs: Sequence[str | Path], baseline: str | Path | None = None, 
     base = next(r for r in runs if r.path.resolve() == Path(baseline).resolve()) if baseline is not None else None
     intervals, deltas, notes = _bootstrap(runs, base, metric, n_resamples, seed)
     rows = [_row(r, metric, intervals.get(r.name), deltas.get(r.name), base) for r in runs]
+    bucket_names = _add_buckets(runs, rows, base, n_resamples, seed, notes)
     keys = differing_keys([r.config for r in runs])
     for row, run in zip(rows, runs):
         row.update({k: run.config.get(k) for k in keys})
     order = sorted(range(len(runs)), key=lambda i: _sort_key(rows[i].get(metric)))
     return Comparison(metric=metric, runs=[runs[i] for i in order], config_keys=keys,
                       rows=[rows[i] for i in order], baseline=base.name if base else None,
-                      n_resamples=n_resamples if intervals else 0, notes=notes, target=target)
+                      n_resamples=n_resamples if intervals else 0, notes=notes, target=target,
+                      buckets=bucket_names)
 
 
 def _unique_paths(items: list) -> list[Path]:
@@ -252,6 +259,31 @@ def _bootstrap(runs: list[Run], base: Run | None, metric: str, n_resamples: int,
     notes.append(f"intervals: 95% percentile bootstrap over {len(scored[0].target_rows())} test documents, "
                  f"{n_resamples} paired resamples (seed {seed})")
     return intervals, deltas, notes
+
+
+def _add_buckets(runs: list[Run], rows: list[dict], base: Run | None, n_resamples: int, seed: int,
+                 notes: list[str]) -> list[str]:
+    """Macro-F1 per label-frequency bucket into `rows` (and deltas against `base`); the buckets shown."""
+    from trainer.compare import by_bucket
+    scored = [i for i, r in enumerate(runs) if r.predictions is not None]
+    buckets, source = by_bucket.membership(runs)
+    if not scored or buckets is None:
+        if scored:
+            notes.append("no label-frequency buckets: no run's metrics.json has them (rerun `trainer evaluate`)")
+        return []
+    labels = [_labels_of(runs[i]) for i in scored]
+    counts = [bootstrap.doc_counts([_as_list(p.get("gold")) for p in runs[i].target_rows()],
+                                   [_as_list(p.get("predicted")) for p in runs[i].target_rows()], labs)
+              for i, labs in zip(scored, labels)]
+    base_index = next((k for k, i in enumerate(scored) if runs[i] is base), None)
+    per_run = by_bucket.bucket_rows([runs[i] for i in scored], counts, labels, buckets, base_index, n_resamples, seed)
+    for i, extra in zip(scored, per_run):
+        rows[i].update(extra)
+    shown = [b for b in buckets if any(f"macro_f1[{b}]" in rows[i] for i in scored)]
+    if shown:
+        notes.append("macro_f1[B]: macro-F1 over the labels with B training documents that occur in the test set "
+                     f"(buckets from {source}'s metrics.json)")
+    return shown
 
 
 def _as_list(value) -> list[str]:

@@ -49,6 +49,9 @@ def display_columns(comp: Comparison) -> list[tuple[str, Callable[[dict], str]]]
                      if f"{m}_low" in r else ""))
     if comp.baseline:
         cols.append((f"Δ {m} vs {comp.baseline} (95% CI)", _delta_cell(m)))
+    from trainer.compare.by_bucket import bucket_cell
+    cols += [(f"macro_f1 {b} train docs" + (" (Δ, 95% CI)" if comp.baseline and comp.n_resamples else ""),
+              bucket_cell(b)) for b in comp.buckets]
     cols += [("train s", lambda r: _num(r.get("train_seconds"), ".1f")),
              ("train ex/s", lambda r: _num(r.get("train_examples_per_s"), ".1f")),
              ("params", lambda r: _human(r.get("parameters"), ("", "K", "M", "G"), 1000.0)),

@@ -36,6 +36,23 @@ class TaskConfig(StrictModel):
     min_label_count: int = Field(1, ge=1, description="Labels with fewer training examples are dropped.")
 
 
+class ReadingConfig(StrictModel):
+    """How a text longer than model.max_length is read: the same at training, evaluation, predict and serve."""
+    mode: Literal["truncate", "windows"] = Field(
+        "truncate", description="truncate: one window, cut as model.truncation says. windows: overlapping windows "
+                                "of max_length tokens over the whole text, their logits pooled per text.")
+    stride: int | None = Field(
+        None, ge=1, description="windows: text tokens between window starts; null: half a window (windows "
+                                "overlap). Longer than the window is refused (tokens would be skipped).")
+    max_windows: int = Field(8, ge=1, description="windows: at most this many per text; a longer text gets them "
+                                                  "spread evenly from its start to its end.")
+    pool: Literal["max", "mean"] = Field("max", description="windows: how window logits combine into the text's: "
+                                                            "max (any window) or mean.")
+    train: Literal["head", "windows"] = Field(
+        "head", description="windows mode: what a training text contributes: its head (one example), or every "
+                            "window, each labelled with the text's labels (more examples: slower training).")
+
+
 class TransformerModel(StrictModel):
     """A fine-tuned Hugging Face encoder with a pooled linear head (`model.type: transformer`)."""
     type: Literal["transformer"] = Field("transformer", description="Model kind.")
@@ -51,7 +68,15 @@ class TransformerModel(StrictModel):
         "head", description="Texts longer than max_length: keep the head, or ~1/4 head + ~3/4 tail (Sun et al. 2019).")
     pooling: Literal["mean", "cls"] = Field("mean", description="Text vector: mean of the token vectors, or the first "
                                                                 "([CLS]) token's.")
+    reading: ReadingConfig = Field(default_factory=ReadingConfig,
+                                   description="How texts longer than max_length are read (saved with the model: "
+                                               "evaluate, predict and serve read them the same way).")
     prior_bias: bool = Field(True, description="Initialise the classifier bias to the label log-priors.")
+    loss: Literal["bce", "distribution_balanced", "asymmetric"] = Field(
+        "bce", description="Multi-label training loss. bce: binary cross-entropy. distribution_balanced: re-balanced "
+                           "weights + negative-tolerant regularisation + focal term (Wu et al. 2020; Huang et al. "
+                           "2021's Reuters settings), for labels with few training documents. asymmetric: ASL "
+                           "(Ridnik et al. 2021). Single-label targets always use cross-entropy.")
     dropout: float = Field(0.1, ge=0, lt=1, description="Dropout before the classifier head.")
     attention_dropout: float | None = Field(
         0.0, ge=0, lt=1,
@@ -87,10 +112,46 @@ def _model_kind(value: Any) -> str:
     return getattr(value, "type", "transformer")
 
 
-ModelConfig = Annotated[
+MemberModelConfig = Annotated[
     Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")]],
     Discriminator(_model_kind, custom_error_type="unknown_model_type",
-                  custom_error_message="unknown model.type; use transformer or tfidf-linear"),
+                  custom_error_message="unknown member model.type; use transformer or tfidf-linear"),
+]
+
+
+class EnsembleMember(StrictModel):
+    """One model of an ensemble: its model section, its own changes to the run's train section, its weight."""
+    model: MemberModelConfig = Field(description="The member's model section (transformer or tfidf-linear).")
+    train: dict[str, Any] = Field(
+        default_factory=dict, description="Keys of the run's train section this member sets differently, e.g. "
+                                          "{class_weights: balanced} for a linear member.")
+    weight: float = Field(1.0, gt=0, description="Weight of the member's scores in the combination (normalised).")
+
+
+class EnsembleModel(StrictModel):
+    """Several models trained together on the run's data, scored as one (`model.type: ensemble`): every
+    member is fitted, saved under model/members/NAME/, and their per-label scores are combined."""
+    type: Literal["ensemble"] = Field("ensemble", description="Model kind.")
+    members: dict[str, EnsembleMember] = Field(
+        min_length=1, description="Members by name (a folder name: letters, digits, - and _).")
+    combine: Literal["mean_probability", "mean_logit"] = Field(
+        "mean_probability", description="How member scores combine per label: the weighted mean of the "
+                                        "probabilities, or of the log-odds (then a sigmoid / softmax).")
+
+    @model_validator(mode="after")
+    def _names(self):
+        import re
+        bad = [n for n in self.members if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", n)]
+        if bad:
+            raise ValueError(f"member names must be folder names (letters, digits, - and _): {', '.join(bad)}")
+        return self
+
+
+ModelConfig = Annotated[
+    Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")],
+          Annotated[EnsembleModel, Tag("ensemble")]],
+    Discriminator(_model_kind, custom_error_type="unknown_model_type",
+                  custom_error_message="unknown model.type; use transformer, tfidf-linear or ensemble"),
 ]
 
 
@@ -120,10 +181,12 @@ class TrainSection(StrictModel):
 
 
 class ChunkingConfig(StrictModel):
-    """Chunk-and-pool scoring of long texts (transformer kinds)."""
-    enabled: bool = Field(False, description="Also score strided windows over the whole text, pooled per text "
-                                             "(reported beside head truncation).")
-    stride: int = Field(128, ge=1, description="Tokens between window starts.")
+    """What-if chunk-and-pool scoring of long texts in the report (transformer kinds). The model's own reading
+    (what predict and serve do) is model.reading."""
+    enabled: bool = Field(False, description="Also score strided windows over the whole text, pooled per text, "
+                                             "and report it beside the model's own reading (report only).")
+    stride: int | None = Field(None, ge=1, description="Text tokens between window starts; null: half a window "
+                                                      "(windows overlap). Longer than the window is refused.")
     max_chunks: int = Field(8, ge=1, description="At most this many windows per text.")
     pool: Literal["mean", "max"] = Field("max", description="How window logits combine into the text's.")
 
@@ -172,6 +235,35 @@ class RunConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self):
+        max_length = getattr(self.model, "max_length", None)
+        reading = getattr(self.model, "reading", None)
+        # (eval.chunking.stride is checked when it is used: resolved configs of earlier runs hold stride 128
+        # beside max_length 128, with chunking off)
+        if reading is not None and reading.stride is not None and reading.stride >= max_length:
+            raise ValueError(f"model.reading.stride {reading.stride}: not shorter than model.max_length {max_length}, "
+                             "so tokens between windows would never be read; use a smaller stride (null: half a "
+                             "window)")
+        if reading is not None and reading.train == "windows" and reading.mode != "windows":
+            raise ValueError("model.reading.train windows needs model.reading.mode: windows")
         if self.task.target == "topic" and self.task.problem == "multi_label":
             raise ValueError("task: target 'topic' is single-label; set task.problem: single_label")
+        if self.model.type == "ensemble":
+            for name in self.model.members:
+                try:
+                    member_run_config(self, name)
+                except ValueError as exc:
+                    raise ValueError(f"model.members.{name}: {exc}") from None
+        if getattr(self.model, "loss", "bce") != "bce" and self.train.class_weights != "none":
+            raise ValueError(f"train.class_weights {self.train.class_weights} with model.loss {self.model.loss}: "
+                             "that loss weights labels itself; set train.class_weights: none")
         return self
+
+
+def member_run_config(cfg: RunConfig, name: str) -> RunConfig:
+    """The run config an ensemble member is fitted with: the run's, with the member's model section and its
+    changes to the train section."""
+    member = cfg.model.members[name]
+    tree = cfg.model_dump(mode="json")
+    tree["model"] = member.model.model_dump(mode="json")
+    tree["train"] = {**tree["train"], **member.train}
+    return RunConfig.model_validate(tree)

@@ -25,15 +25,18 @@ class ReportInput:
     errors: dict[str, dict[str, int]]          # per label fn/fp on the evaluated split (decision used)
     confusions: Counter
     chunking: str | None = None                # description of the chunking setup, when enabled
+    reading: str | None = None                 # description of the model's windows reading, when it has one
     at_least_one: bool = False                 # multi-label: no label over threshold -> the top-scoring one
     notes: list[str] = field(default_factory=list)
     target: str | None = None                  # named when the model has several targets
 
 
 def render_report(r: ReportInput) -> str:
-    parts = [_header(r), _headline(r), _per_label(r), _worst(r), _confusions(r)]
+    parts = [p for p in (_header(r), _headline(r), _buckets(r), _per_label(r), _worst(r), _confusions(r)) if p]
     if r.chunking:
         parts.append(_chunking(r))
+    if r.reading:
+        parts.append(_reading(r))
     if r.notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in r.notes) + "\n")
     return "\n".join(parts)
@@ -70,6 +73,28 @@ def _headline(r: ReportInput) -> str:
     for key in HEADLINE:
         rows.append(f"| {key} | " + " | ".join(_fmt(r.metrics[s][v].get(key)) for s, v in columns) + " |")
     return "## Summary\n\n" + "\n".join(rows) + "\n"
+
+
+def _buckets(r: ReportInput) -> str:
+    """Macro-F1 per training-frequency bucket, one column per split (and variant) that has them."""
+    columns = [(split, variant) for split, variants in r.metrics.items() for variant in ("tuned", "chunked")
+               if "buckets" in variants.get(variant, {})]
+    if not columns:
+        return ""
+    ref = r.metrics[columns[0][0]][columns[0][1]]["buckets"]
+    names = {"tuned": "", "chunked": " chunked"}
+    head = "| training documents per label | labels | " + " | ".join(
+        f"{s}{names[v]} macro-F1 (support)" for s, v in columns) + " |"
+    rows = [head, "|---|---:|" + "---:|" * len(columns)]
+    for bucket, info in ref.items():
+        cells = []
+        for s, v in columns:
+            b = r.metrics[s][v]["buckets"].get(bucket, {})
+            cells.append(f"{_fmt(b.get('macro_f1'))} ({b.get('support', 0)})")
+        rows.append(f"| {bucket} | {info['n_labels']} | " + " | ".join(cells) + " |")
+    return ("## Macro-F1 by label frequency\n\nLabels grouped by their number of training documents; "
+            "macro-F1 over the labels of each group that occur in the split (support: their gold labels there).\n\n"
+            + "\n".join(rows) + "\n")
 
 
 def _per_label(r: ReportInput) -> str:
@@ -117,6 +142,25 @@ def _chunking(r: ReportInput) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _reading(r: ReportInput) -> str:
+    lines = ["## Long articles: the model's reading vs its head only\n",
+             f"The model reads {r.reading}; the head column scores the same model on each text's first window, "
+             "with the same thresholds. Long: documents longer than one window.\n",
+             "| split | documents | n | metric | reading | head only | change |", "|---|---|---:|---|---:|---:|---:|"]
+    for split, variants in r.metrics.items():
+        comparison = variants.get("tuned", {}).get("reading") or {}
+        for group in ("all", "long"):
+            pair = comparison.get(group)
+            if not pair:
+                continue
+            for key in ("micro_f1", "macro_f1", "accuracy"):
+                own, head = pair["reading"].get(key), pair["head"].get(key)
+                change = f"{own - head:+.4f}" if own is not None and head is not None else "-"
+                lines.append(f"| {split} | {group} | {pair['reading'].get('n_examples', 0)} | {key} | {_fmt(own)} | "
+                             f"{_fmt(head)} | {change} |")
+    return "\n".join(lines) + "\n"
+
+
 def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
@@ -137,4 +181,7 @@ def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
             if "chunked" in m:
                 line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
             lines.append(line)
+            if m.get("buckets"):
+                lines.append(("  " if several else "") + " " * 12 + "macro_f1 by training docs per label: " + ", ".join(
+                    f"{name} {_fmt(b['macro_f1'])} ({b['n_labels']} labels)" for name, b in m["buckets"].items()))
     return "\n".join(lines)

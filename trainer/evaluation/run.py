@@ -19,10 +19,11 @@ from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
 from trainer.decisions import Thresholds, decide
 from trainer.errors import ConfigError, DataError
+from trainer.evaluation.buckets import bucket_metrics, label_buckets, train_counts
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
-from trainer.models import ScoreOptions, load_model
+from trainer.models import HEAD_ONLY, ScoreOptions, load_model
 
 SCORE_DIGITS = 5
 
@@ -56,7 +57,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     probs = {name: model.score(list(ds["text"])) for name, ds in splits.items()}
     chunked = ({name: model.score(list(ds["text"]), eval_cfg.chunking) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
-    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split) for t in spec.targets]
+    # a model reading windows is also scored on heads only: report.md compares the two readings
+    head = ({name: (model.score(list(ds["text"]), HEAD_ONLY), model.long_text_mask(list(ds["text"])))
+             for name, ds in splits.items()} if model.reads_windows else None)
+    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
+               for t in spec.targets]
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
     if tuned:
@@ -78,7 +83,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
 
 
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
-                     split: str) -> TargetResult:
+                     split: str, head: dict | None = None) -> TargetResult:
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target.name, probs[name][target.name]) for name, ds in splits.items()}
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target.name, problem)
@@ -88,6 +93,18 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     if chunked is not None:
         for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one).items():
             metrics[name]["chunked"] = m
+    if head is not None:
+        from trainer.evaluation.long_texts import reading_comparison
+        for name, (head_probs, long_mask) in head.items():
+            metrics[name]["reading"] = reading_comparison(
+                scored[name], _scored(splits[name], target.name, head_probs[target.name]), long_mask, labels, problem,
+                thresholds)
+    if train is not None and target.name in train.column_names:
+        buckets = label_buckets(labels, train_counts(train, target.name))
+        for m in metrics.values():
+            for variant in (m, m.get("chunked")):
+                if variant is not None:
+                    variant["buckets"] = bucket_metrics(variant["per_label"], buckets)
     pred = decide(scored[split].probs, problem, thresholds)
     return TargetResult(target, thresholds, metrics, scored, pred)
 
@@ -164,6 +181,14 @@ def _chunking_note(model, eval_cfg: EvalSection) -> str:
             f"{c.max_chunks} per article, logits pooled by {c.pool}")
 
 
+def _reading_note(model) -> str:
+    readers = [model] if model.type == "transformer" else [m for m in getattr(model, "members", {}).values()
+                                                          if m.type == "transformer"]
+    from trainer.models.transformer.reading import Reading
+    return "; ".join(Reading.from_settings(m.spec.settings.get("reading")).describe(int(m.spec.settings["max_length"]))
+                     for m in readers)
+
+
 def _prediction_rows(ds, results: list[TargetResult], split: str):
     ids = [str(i) for i in ds["id"]]
     for i, doc_id in enumerate(ids):
@@ -190,6 +215,7 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,
+        reading=_reading_note(model) if "reading" in r.metrics[split] else None,
         notes=_notes(r.scored, labels, problem, "validation" in r.scored),
         target=r.target.name if several else None))
 

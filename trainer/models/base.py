@@ -50,11 +50,23 @@ class ScoreOptions:
     device: str = "cpu"              # "auto": a GPU when there is one
 
 
+HEAD_ONLY = "head"   # score(texts, chunking=HEAD_ONLY): read only each text's head, whatever the model's reading
+
+
 class Model(ABC):
     """A fitted model of one kind: its spec (targets and settings) and a scorer for texts."""
 
     type: ClassVar[str]                       # the registry key, = `model.type` in run configs
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
+
+    @property
+    def reads_windows(self) -> bool:
+        """The model reads long texts as pooled windows (model.reading.mode: windows), not only their head."""
+        return False
+
+    def long_text_mask(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Per text, whether it is longer than one window of the model (None: the kind has no window)."""
+        return None
 
     spec: ModelSpec
 
@@ -75,7 +87,8 @@ class Model(ABC):
     @abstractmethod
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         """Per target, (len(texts), len(labels)) probabilities: sigmoid per label (multi-label) or
-        softmax rows (single-label). `chunking` (a ChunkingConfig) only where supports_chunking."""
+        softmax rows (single-label), read as the model's own reading says. `chunking` (only where
+        supports_chunking): an eval ChunkingConfig (what-if windows) or HEAD_ONLY."""
 
     @property
     @abstractmethod

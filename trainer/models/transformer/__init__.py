@@ -31,8 +31,10 @@ class TransformerClassifier(Model):
         from trainer.models.transformer.fitting import fit_network
         network, tokenizer, stats = fit_network(ctx)
         m = ctx.cfg.model
+        from trainer.models.transformer.reading import Reading
         spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces],
-                         {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling})
+                         {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling,
+                          "reading": Reading.from_config(m.reading).to_settings()})
         model = cls(network, tokenizer, spec)
         return Fitted(model, {**stats, "model_parameters": model.num_parameters})
 
@@ -66,6 +68,18 @@ class TransformerClassifier(Model):
 
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.scorer.score(texts, chunking)
+
+    @property
+    def reads_windows(self) -> bool:
+        from trainer.models.transformer.reading import Reading
+        return Reading.from_settings(self.spec.settings.get("reading")).windows
+
+    def long_text_mask(self, texts: Sequence[str]) -> np.ndarray:
+        from trainer.models.transformer.reading import window_size
+        window = window_size(self.tokenizer, int(self.spec.settings["max_length"]))
+        bodies = self.tokenizer([t or "" for t in texts], add_special_tokens=False, truncation=False,
+                                padding=False, verbose=False)["input_ids"]
+        return np.array([len(b) > window for b in bodies], dtype=bool)
 
     @property
     def num_parameters(self) -> int:

@@ -67,6 +67,7 @@ def prepare(ctx: FitContext) -> Prepared:
     from transformers import AutoTokenizer
 
     from trainer.models.transformer.pretrained import resolve_model_path
+    from trainer.models.transformer.reading import Reading
     from trainer.models.transformer.tokenized import tokenize_splits
 
     model = ctx.cfg.model
@@ -74,7 +75,7 @@ def prepare(ctx: FitContext) -> Prepared:
     model_path = resolve_model_path(model.name)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, space, space.target,
-                                model.max_length, model.truncation)
+                                model.max_length, model.truncation, reading=Reading.from_config(model.reading))
     return Prepared(tokenizer, tokenized, space, model_path)
 
 
@@ -134,12 +135,16 @@ def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=(
 def build_network(cfg, prepared: Prepared):
     from trainer.models.transformer.network import build_classifier
     m, space = cfg.model, prepared.space
-    return build_classifier(
+    network = build_classifier(
         prepared.model_path, space.labels, space.problem, pooling=m.pooling, dropout=m.dropout,
         attention=hardware.resolve_attention(m.attention), attention_dropout=m.attention_dropout,
         encoder_overrides=m.config_overrides, random_init=m.init == "random",
         priors=space.priors() if m.prior_bias else None,
         loss_weights=space.balanced_weights() if cfg.train.class_weights == "balanced" else None)
+    if m.loss != "bce" and space.problem == "multi_label":
+        from trainer.models.transformer.losses import LongTailLoss
+        network.long_tail_loss = LongTailLoss(m.loss, space.counts, space.n_train)
+    return network
 
 
 def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:

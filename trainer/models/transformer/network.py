@@ -63,6 +63,9 @@ class PooledClassifier(PreTrainedModel):
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         logits = logits.float()   # under bf16 autocast: the loss is computed in fp32
+        long_tail = getattr(self, "long_tail_loss", None)   # model.loss other than bce (set by fitting; not saved)
+        if long_tail is not None and self.multi_label:
+            return long_tail(logits, labels)
         weights = None
         if self.config.loss_weights is not None:
             weights = torch.tensor(self.config.loss_weights, dtype=torch.float32, device=logits.device)

@@ -9,8 +9,8 @@ import torch
 from trainer import hardware
 from trainer.contracts import ModelSpec
 from trainer.decisions import to_probabilities
-from trainer.models.base import ScoreOptions
-from trainer.models.transformer.chunking import chunk_encode, pool_logits
+from trainer.models.base import HEAD_ONLY, ScoreOptions
+from trainer.models.transformer.reading import Reading, encode_windows, pool_logits
 from trainer.models.transformer.runtime import prepare_model, resolve_precision
 from trainer.models.transformer.text import encode
 
@@ -26,6 +26,7 @@ class TransformerScorer:
         self.spec = spec
         self.max_length: int = int(spec.settings["max_length"])
         self.truncation: str = spec.settings.get("truncation", "head")
+        self.reading = Reading.from_settings(spec.settings.get("reading"))   # how long texts are read
         self.batch_size = options.batch_size
         self.quantize = options.quantize
         # bf16 kernels (oneDNN) are compiled per input shape: rounding the padded length up to a
@@ -36,11 +37,19 @@ class TransformerScorer:
         return encode(self.tokenizer, list(texts), self.max_length, self.truncation)
 
     def logits(self, texts: Sequence[str], chunking=None) -> np.ndarray:
-        """(n, n_labels) float32 logits; with chunking enabled, pooled over strided windows."""
-        if chunking is None or not chunking.enabled:
+        """(n, n_labels) float32 logits, read as the model's `reading` says; `chunking` (eval.chunking, enabled)
+        replaces it with its windows for a what-if report, and a `Reading` replaces it outright."""
+        reading = self.reading
+        if isinstance(chunking, Reading):
+            reading = chunking
+        elif chunking == HEAD_ONLY:
+            reading = Reading()
+        elif chunking is not None and chunking.enabled:
+            reading = Reading("windows", chunking.stride, chunking.max_chunks, chunking.pool)
+        if not reading.windows:
             return self.forward_encoded(self.encode(texts))
-        enc, owner = chunk_encode(self.tokenizer, texts, self.max_length, chunking.stride, chunking.max_chunks)
-        return pool_logits(self.forward_encoded(enc), owner, len(texts), chunking.pool)
+        enc, owner = encode_windows(self.tokenizer, texts, self.max_length, reading.stride, reading.max_windows)
+        return pool_logits(self.forward_encoded(enc), owner, len(texts), reading.pool)
 
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         """Per target, (n, n_labels) probabilities: sigmoid per label (multi-label) or softmax (single-label)."""

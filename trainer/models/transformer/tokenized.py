@@ -9,7 +9,7 @@ from typing import Sequence
 
 from trainer.contracts import TOKEN_CACHE
 from trainer.data.label_space import LabelSpace
-from trainer.models.transformer.text import encode
+from trainer.models.transformer.reading import Reading, encode_for_training
 
 CACHE_VERSION = 1          # bump when the tokenized layout changes, so old caches are not reused
 
@@ -33,8 +33,11 @@ def cache_fingerprint(split_fingerprint: str, tokenizer, space: LabelSpace, targ
 
 
 def tokenize_splits(dsd, dataset_dir: Path, tokenizer, space: LabelSpace, target: str,
-                    max_length: int, truncation: str, splits: Sequence[str] = ("train", "validation", "test")):
-    """Token ids, labels and lengths per split; cached under `<dataset_dir>/.cache/` so the next run reuses them."""
+                    max_length: int, truncation: str, splits: Sequence[str] = ("train", "validation", "test"),
+                    reading: Reading | None = None):
+    """Token ids, labels and lengths per split; cached under `<dataset_dir>/.cache/` so the next run reuses them.
+    With `reading.train: windows` the train split holds one row per window of each text (the others: heads,
+    which is what Trainer's in-training evaluation reads)."""
     import datasets
 
     cache_dir = _cache_dir(dataset_dir)
@@ -44,10 +47,13 @@ def tokenize_splits(dsd, dataset_dir: Path, tokenizer, space: LabelSpace, target
         if split not in dsd or len(dsd[split]) == 0:
             continue
         ds = _known_labels_only(dsd[split], target, index) if space.problem == "single_label" else dsd[split]
+        rows = reading if split == "train" and reading is not None and reading.train == "windows" else Reading()
         fp = cache_fingerprint(ds._fingerprint, tokenizer, space, target, max_length, truncation)
-        fn = _encoder(tokenizer, target, index, space.problem, max_length, truncation)
+        if rows.train == "windows":
+            fp = hashlib.sha256(json.dumps([fp, rows.to_settings()]).encode()).hexdigest()[:20]
+        fn = _encoder(tokenizer, target, index, space.problem, max_length, truncation, rows)
         cache_file = str(cache_dir / f"tok-{split}-{fp}.arrow") if cache_dir else None
-        drop = [c for c in ds.column_names if c != "id"]   # ids stay for predictions.jsonl
+        drop = list(ds.column_names)   # ids come back from the encoder (one per row) for predictions.jsonl
         out[split] = ds.map(fn, batched=True, batch_size=1000, remove_columns=drop,
                             cache_file_name=cache_file, load_from_cache_file=True, new_fingerprint=fp,
                             desc=f"tokenizing {split}")
@@ -68,14 +74,17 @@ def _known_labels_only(ds, target: str, index: dict):
     return ds if len(keep) == len(ds) else ds.select(keep)
 
 
-def _encoder(tokenizer, target: str, index: dict, problem: str, max_length: int, truncation: str):
+def _encoder(tokenizer, target: str, index: dict, problem: str, max_length: int, truncation: str, reading: Reading):
     def fn(batch):
-        enc = encode(tokenizer, batch["text"], max_length, truncation)
+        enc, owner = encode_for_training(tokenizer, batch["text"], max_length, truncation, reading)
         enc["length"] = [len(ids) for ids in enc["input_ids"]]
         if problem == "multi_label":
-            enc["labels"] = [_multi_hot(row or [], index) for row in batch[target]]
+            labels = [_multi_hot(row or [], index) for row in batch[target]]
         else:
-            enc["labels"] = [index[v] for v in batch[target]]
+            labels = [index[v] for v in batch[target]]
+        enc["labels"] = [labels[i] for i in owner]
+        if "id" in batch:
+            enc["id"] = [batch["id"][i] for i in owner]
         return enc
     return fn
 
