@@ -25,6 +25,10 @@ pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns pr
 TINY_MODEL = {
     "transformer": tiny_run_tree("unused", "unused")["model"],
     "tfidf-linear": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+    "ensemble": {"type": "ensemble", "combine": "mean_logit",
+                 "members": {"encoder": {"model": tiny_run_tree("unused", "unused")["model"]},
+                             "linear": {"model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+                                        "train": {"class_weights": "balanced"}, "weight": 0.5}}},
 }
 TEXTS = ["Paris: wheat harvest and corn exports", "Tokyo: oil prices and barrels per day", "dividend per share rose"]
 
@@ -102,8 +106,9 @@ def test_contract_wrong_directory_is_a_one_line_error(tmp_path):
 def test_contract_missing_weights_is_a_one_line_error(kind, fitted, tmp_path):
     _, model_dir = fitted
     broken = shutil.copytree(model_dir, tmp_path / "model")
-    own = [p for p in broken.iterdir() if p.name not in (contracts.SPEC, contracts.THRESHOLDS)]
-    max(own, key=lambda p: p.stat().st_size).unlink()   # the weights: the largest file of the kind
+    own = [p for p in broken.rglob("*") if p.is_file() and p.parent != broken or
+           p.is_file() and p.name not in (contracts.SPEC, contracts.THRESHOLDS)]
+    max(own, key=lambda p: p.stat().st_size).unlink()   # the weights: the largest file of the kind (or a member)
     with pytest.raises(DataError) as err:
         load_model(broken)
     assert "\n" not in str(err.value) and str(broken) in str(err.value)

@@ -14,6 +14,7 @@ from trainer.models.base import Model, ScoreOptions
 KINDS = {
     "transformer": "trainer.models.transformer:TransformerClassifier",
     "tfidf-linear": "trainer.models.tfidf_linear:TfidfLinearClassifier",
+    "ensemble": "trainer.models.ensemble:EnsembleClassifier",
 }
 
 

@@ -1,0 +1,81 @@
+"""model.type: ensemble: members fitted together, saved as model directories of their own, scores combined."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import tiny_run_tree
+from trainer import contracts
+from trainer.config import RunConfig, load_config
+from trainer.errors import ConfigError
+from trainer.models import ScoreOptions, load_model
+from trainer.models.ensemble import combine
+
+TEXTS = ["Paris: wheat harvest and corn exports", "Tokyo: oil prices and barrels per day"]
+
+
+def test_ensemble_combine_hand_computed():
+    a, b = np.array([[0.9, 0.2]]), np.array([[0.5, 0.6]])
+    np.testing.assert_allclose(combine([a, b], [3, 1], "mean_probability", "multi_label"), [[0.8, 0.3]], rtol=1e-6)
+    logit = lambda p: np.log(p / (1 - p))   # noqa: E731
+    expected = 1 / (1 + np.exp(-(0.75 * logit(a) + 0.25 * logit(b))))
+    np.testing.assert_allclose(combine([a, b], [3, 1], "mean_logit", "multi_label"), expected, rtol=1e-6)
+    single = combine([np.array([[0.7, 0.3]]), np.array([[0.2, 0.8]])], [1, 1], "mean_logit", "single_label")
+    np.testing.assert_allclose(single.sum(axis=1), 1.0, rtol=1e-6)
+    assert single[0, 1] > 0.5       # geometric mean: sqrt(.3 * .8) > sqrt(.7 * .2)
+
+
+def _tree(dataset, out, name="ens"):
+    tree = tiny_run_tree(dataset, out, name)
+    encoder = tree["model"]
+    tree["model"] = {"type": "ensemble", "combine": "mean_probability",
+                     "members": {"encoder": {"model": encoder, "weight": 3.0},
+                                 "linear": {"model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
+                                            "train": {"class_weights": "balanced"}}}}
+    return tree
+
+
+def test_ensemble_member_train_overrides_are_checked(tiny_dataset_dir, tmp_path):
+    tree = _tree(tiny_dataset_dir, tmp_path)
+    tree["model"]["members"]["linear"]["train"] = {"class_weight": "balanced"}
+    with pytest.raises(ConfigError, match="members.linear"):
+        load_config(None, RunConfig, tree=tree)
+    tree = _tree(tiny_dataset_dir, tmp_path)
+    tree["model"]["members"]["bad name/"] = tree["model"]["members"].pop("linear")
+    with pytest.raises(ConfigError, match="folder names"):
+        load_config(None, RunConfig, tree=tree)
+
+
+@pytest.fixture(scope="module")
+def ensemble_run(tiny_dataset_dir, tmp_path_factory):
+    from trainer.workflows.train import train
+    return train(load_config(None, RunConfig, tree=_tree(tiny_dataset_dir, tmp_path_factory.mktemp("ens"))))
+
+
+def test_ensemble_scores_are_the_weighted_mean_of_its_members(ensemble_run):
+    options = ScoreOptions(precision="fp32")
+    ensemble = load_model(ensemble_run, options)
+    encoder = load_model(ensemble_run / "model" / "members" / "encoder", options)
+    linear = load_model(ensemble_run / "model" / "members" / "linear", options)
+    assert (encoder.type, linear.type) == ("transformer", "tfidf-linear")
+    expected = 0.75 * encoder.score(TEXTS)["topics"] + 0.25 * linear.score(TEXTS)["topics"]
+    np.testing.assert_allclose(ensemble.score(TEXTS)["topics"], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_ensemble_members_get_their_own_train_settings(ensemble_run):
+    # the linear member fitted with balanced class weights: its bias differs from an unweighted fit's
+    meta = contracts.read_meta(ensemble_run)
+    assert set(meta["members"]) == {"encoder", "linear"}
+    assert meta["train_seconds"] == pytest.approx(sum(m["train_seconds"] for m in meta["members"].values()), abs=0.01)
+    config = contracts.read_run_config(ensemble_run)
+    assert config.model.members["linear"].train == {"class_weights": "balanced"}
+
+
+def test_ensemble_compares_with_a_member_run(ensemble_run, tiny_dataset_dir, tmp_path):
+    from trainer.compare import compare
+    from trainer.workflows.train import train
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path, "linear")
+    tree["model"] = {"type": "tfidf-linear", "tfidf": {"min_df": 1}}
+    linear = train(load_config(None, RunConfig, tree=tree))
+    comp = compare([ensemble_run, linear], baseline=linear, n_resamples=50)
+    assert {r["run"] for r in comp.rows} == {ensemble_run.name, "linear"} and comp.buckets

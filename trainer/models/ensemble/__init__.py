@@ -1,0 +1,145 @@
+"""`model.type: ensemble`: several models of the other kinds, fitted together on the run's data and scored
+as one: per target and label, the weighted mean of the members' probabilities (or log-odds).
+
+model/ holds trainer.json (the members, their weights, the combination) and one complete model
+directory per member under members/NAME/ (each with its own trainer.json), so a member is also
+loadable on its own: `trainer.models.load_model("runs/x/model/members/tfidf")`.
+
+Why: a fine-tuned encoder and a TF-IDF linear model err differently on rare labels (the linear
+model, with balanced class weights, finds more of them; the encoder is more precise on frequent
+ones); their combination is saved, evaluated, served and compared like any run.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from trainer.contracts import RETRAIN, ModelSpec
+from trainer.errors import DataError
+from trainer.models.base import FitContext, Fitted, Model, ScoreOptions
+
+MEMBERS = "members"
+COMBINES = ("mean_probability", "mean_logit")
+_EPS = 1e-6
+
+
+class EnsembleClassifier(Model):
+    type = "ensemble"
+    supports_chunking = True        # passed on to the members that read windows
+
+    def __init__(self, members: dict[str, Model], weights: dict[str, float], combine: str, spec: ModelSpec):
+        if combine not in COMBINES:
+            raise DataError(f"ensemble combine {combine!r}: use {' or '.join(COMBINES)}; {RETRAIN}")
+        self.members, self.weights, self.combine, self.spec = members, weights, combine, spec
+        self.options = ScoreOptions()
+
+    @classmethod
+    def fit(cls, ctx: FitContext) -> Fitted:
+        from trainer.config import member_run_config
+        from trainer.models.registry import model_class
+
+        cfg = ctx.cfg
+        members, stats, rows = {}, {}, []
+        started = time.perf_counter()
+        for name, member in cfg.model.members.items():
+            kind = model_class(member.model.type)
+            callbacks = ctx.callbacks if member.model.type == "transformer" else []
+            fitted = kind.fit(FitContext(member_run_config(cfg, name), ctx.data, ctx.run_dir, ctx.is_main, callbacks))
+            members[name] = fitted.model
+            stats[name] = fitted.stats
+            rows += [{"member": name, **row} for row in fitted.log_rows]
+        wall = time.perf_counter() - started
+        weights = {name: float(m.weight) for name, m in cfg.model.members.items()}
+        model = cls(members, weights, cfg.model.combine, _spec(cls.type, ctx.data.spaces, members, weights,
+                                                              cfg.model.combine))
+        total = {"train_seconds": round(sum(float(s.get("train_seconds", 0.0)) for s in stats.values()), 3),
+                 "train_wall_seconds": round(wall, 3),
+                 "global_step": max(int(s.get("global_step", 0) or 0) for s in stats.values()),
+                 "members": stats, "model_parameters": model.num_parameters}
+        # examples/s of the whole fit: the training examples each member saw, over the summed seconds
+        n_train = len(ctx.data.splits["train"])
+        total["train_examples_per_s"] = round(n_train / max(total["train_seconds"], 1e-9), 2)
+        return Fitted(model, total, log_rows=rows)
+
+    @classmethod
+    def load(cls, model_dir: Path, spec: ModelSpec, options: ScoreOptions) -> "EnsembleClassifier":
+        from trainer.models.registry import load_model
+
+        entries = spec.settings.get("members")
+        if not isinstance(entries, list) or not entries:
+            raise DataError(f"{model_dir}: trainer.json lists no ensemble members; {RETRAIN}")
+        members, weights = {}, {}
+        for entry in entries:
+            name = str(entry.get("name"))
+            folder = Path(model_dir) / MEMBERS / name
+            if not folder.is_dir():
+                raise DataError(f"{folder}: member {name!r} of the ensemble is missing; {RETRAIN}")
+            members[name] = load_model(folder, options)
+            weights[name] = float(entry.get("weight", 1.0))
+            if [t.name for t in members[name].targets] != spec.target_names:
+                raise DataError(f"{folder}: member {name!r} predicts {members[name].spec.target_names}, the ensemble "
+                                f"{spec.target_names}; {RETRAIN}")
+        model = cls(members, weights, str(spec.settings.get("combine", "mean_probability")), spec)
+        model.options = options
+        return model
+
+    def set_options(self, options: ScoreOptions) -> None:
+        self.options = options
+        for member in self.members.values():
+            member.set_options(options)
+
+    def save_weights(self, model_dir: Path) -> None:
+        (Path(model_dir) / MEMBERS).mkdir(parents=True, exist_ok=True)
+        for name, member in self.members.items():
+            member.save(Path(model_dir) / MEMBERS / name)
+
+    def member_scores(self, texts: Sequence[str], chunking=None) -> dict[str, dict[str, np.ndarray]]:
+        """Per member, its scores per target."""
+        return {name: m.score(texts, chunking if m.supports_chunking else None) for name, m in self.members.items()}
+
+    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+        return self.combine_scores(self.member_scores(texts, chunking))
+
+    def combine_scores(self, per_member: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        return {t.name: combine([per_member[n][t.name] for n in self.members], [self.weights[n] for n in self.members],
+                                self.combine, t.problem) for t in self.targets}
+
+    @property
+    def reads_windows(self) -> bool:
+        return any(m.reads_windows for m in self.members.values())
+
+    def long_text_mask(self, texts: Sequence[str]) -> np.ndarray | None:
+        masks = [m.long_text_mask(texts) for m in self.members.values() if m.supports_chunking]
+        masks = [m for m in masks if m is not None]
+        return np.logical_or.reduce(masks) if masks else None
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(m.num_parameters for m in self.members.values())
+
+
+def combine(scores: Sequence[np.ndarray], weights: Sequence[float], how: str, problem: str) -> np.ndarray:
+    """The weighted mean of members' probability matrices, or of their log-odds (log-probabilities for
+    single-label), mapped back to probabilities."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w / w.sum()
+    stack = np.stack([np.asarray(s, dtype=np.float64) for s in scores])          # (members, n, L)
+    if how == "mean_probability":
+        out = np.tensordot(w, stack, axes=1)
+    elif problem == "multi_label":
+        p = np.clip(stack, _EPS, 1 - _EPS)
+        out = 1.0 / (1.0 + np.exp(-np.tensordot(w, np.log(p / (1 - p)), axes=1)))
+    else:
+        z = np.tensordot(w, np.log(np.clip(stack, _EPS, 1.0)), axes=1)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        out = z / z.sum(axis=1, keepdims=True)
+    return out.astype(np.float32)
+
+
+def _spec(kind: str, spaces, members: dict[str, Model], weights: dict[str, float], how: str) -> ModelSpec:
+    return ModelSpec(kind, [s.as_target() for s in spaces],
+                     {"combine": how, "members": [{"name": n, "model_type": m.type, "weight": weights[n]}
+                                                  for n, m in members.items()]})
