@@ -8,6 +8,11 @@ Texts: the Reuters-21578 ModApte test documents (archive found via --reuters, TR
 or the dataset of --dataset). Prints documents/s for the pipeline and each Predictor variant
 (fp32, bf16 where the CPU has it, dynamic int8), the ratios fp32-vs-fp32 and best-vs-pipeline,
 and how often the predictions agree with the pipeline's (top label; label set at 0.5).
+
+Long texts (--long-n, default 200): the test documents longer than one window, scored by the
+auto-precision Predictor reading only their head and reading them as pooled windows
+(model.reading.mode: windows; the run's own stride and pool when it has them): documents/s and
+windows/s of each, so the cost of chunk-and-pool is visible (it grows with text length, linearly).
 """
 from __future__ import annotations
 
@@ -138,6 +143,8 @@ def main() -> None:
     parser.add_argument("--pipeline-batch-size", type=int, default=None, help="default: the pipeline's own (1)")
     parser.add_argument("--reuters", default=None, help="reuters21578.tar.gz (default: the data mirror)")
     parser.add_argument("--dataset", default=None, help="take texts from this dataset's test split instead")
+    parser.add_argument("--long-n", type=int, default=200,
+                        help="long test texts (over one window) for the chunk-and-pool measurement; 0: skip it")
     args = parser.parse_args()
 
     import torch
@@ -179,6 +186,27 @@ def main() -> None:
     best = max((k for k in rates if k.startswith("predictor")), key=rates.get)
     print(f"fp32 vs fp32: {rates['predictor fp32'] / rates['pipeline fp32']:.2f}x   "
           f"best ({best}) vs pipeline: {rates[best] / rates['pipeline fp32']:.2f}x")
+    if args.long_n:
+        long_texts(variants["predictor auto"], args)
+
+
+def long_texts(predictor, args) -> None:
+    """docs/s on texts longer than one window: head only vs chunk-and-pool (the run's reading, or the default)."""
+    from trainer.models import HEAD_ONLY
+    from trainer.models.transformer.reading import Reading, encode_windows, window_size
+    scorer = predictor.model.scorer
+    pool = (dataset_docs(args.dataset, "test", 10**6) if args.dataset else reuters_docs(args.reuters, "test", 10**6))[0]
+    mask = predictor.model.long_text_mask(pool)
+    texts = [t for t, long in zip(pool, mask) if long][:args.long_n]
+    reading = scorer.reading if scorer.reading.windows else Reading("windows")
+    _, owner = encode_windows(scorer.tokenizer, texts, scorer.max_length, reading.stride, reading.max_windows)
+    window = window_size(scorer.tokenizer, scorer.max_length)
+    print(f"long texts: {len(texts)} test documents over one window ({window} text tokens), "
+          f"{len(owner) / max(len(texts), 1):.2f} windows per document ({reading.describe(scorer.max_length)})")
+    for name, how in (("head only", HEAD_ONLY), ("windows", reading)):
+        _, seconds = timed(lambda batch: scorer.score(batch, how), texts)
+        windows = len(texts) if how == HEAD_ONLY else len(owner)
+        print(f"  {name:<12} {len(texts) / seconds:8.1f} docs/s  {windows / seconds:8.1f} windows/s")
 
 
 if __name__ == "__main__":
