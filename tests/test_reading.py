@@ -79,6 +79,10 @@ def test_reading_pool_logits_mean_and_max():
     logits = np.array([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]], dtype=np.float32)
     np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "max"), [[3.0, 0.0], [5.0, 5.0]])
     np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "mean"), [[2.0, -1.0], [5.0, 5.0]])
+    # attention: weights softmax(1, 3) = (0.119, 0.881) -> 0.119 * 1 + 0.881 * 3
+    att = pool_logits(logits, [0, 0, 1], 2, "attention")
+    assert att[0, 0] == pytest.approx(1 / (1 + np.e ** 2) + 3 * np.e ** 2 / (1 + np.e ** 2), rel=1e-5)
+    assert logits[:2].mean(0)[0] < att[0, 0] < logits[:2].max(0)[0]
 
 
 def test_reading_pool_logits_matches_a_per_text_loop_on_many_texts():
@@ -86,10 +90,13 @@ def test_reading_pool_logits_matches_a_per_text_loop_on_many_texts():
     per_text = rng.integers(1, 6, size=5000)
     owner = np.repeat(np.arange(len(per_text)), per_text)
     logits = rng.normal(size=(len(owner), 7)).astype(np.float32)
-    for how, fn in (("max", np.max), ("mean", np.mean)):
+    def attention(z, axis):
+        w = np.exp(z - z.max(axis=axis))
+        return (w * z).sum(axis=axis) / w.sum(axis=axis)
+    for how, fn in (("max", np.max), ("mean", np.mean), ("attention", attention)):
         pooled = pool_logits(logits, owner, len(per_text), how)
         for i in (0, 17, 4999):
-            np.testing.assert_allclose(pooled[i], fn(logits[owner == i], axis=0), rtol=1e-6)
+            np.testing.assert_allclose(pooled[i], fn(logits[owner == i], axis=0), rtol=1e-5, atol=1e-6)
 
 
 def test_reading_pool_logits_refuses_windows_out_of_text_order():

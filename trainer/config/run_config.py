@@ -46,8 +46,9 @@ class ReadingConfig(StrictModel):
                                 "overlap). Longer than the window is refused (tokens would be skipped).")
     max_windows: int = Field(8, ge=1, description="windows: at most this many per text; a longer text gets them "
                                                   "spread evenly from its start to its end.")
-    pool: Literal["max", "mean"] = Field("max", description="windows: how window logits combine into the text's: "
-                                                            "max (any window) or mean.")
+    pool: Literal["max", "mean", "attention"] = Field(
+        "max", description="windows: how window logits combine into the text's: max (any window), mean, or "
+                           "attention (per label, windows weighted by the softmax of their logits: between the two).")
     train: Literal["head", "windows"] = Field(
         "head", description="windows mode: what a training text contributes: its head (one example), or every "
                             "window, each labelled with the text's labels (more examples: slower training).")

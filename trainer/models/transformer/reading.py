@@ -4,7 +4,8 @@ scores one: training, `trainer evaluate`, `Predictor`, `trainer predict` and `tr
 - `truncate`: one window, cut as `model.truncation` says (head, or head + tail).
 - `windows`: overlapping windows of `max_length` tokens (special tokens included) every `stride`
   body tokens over the whole text; each window is scored and the window logits are pooled per text
-  (max: a label any window is sure of; mean: what the windows agree on). A text needing more than
+  (max: a label any window is sure of; mean: what the windows agree on; attention: per label, the
+  windows weighted by the softmax of their logits for it, between the two). A text needing more than
   `max_windows` windows gets `max_windows` of them spread evenly from its start to its end, so its
   tail is read too. The last window ends at the text's end (it is not a short leftover).
 
@@ -24,8 +25,8 @@ import numpy as np
 from trainer.errors import ConfigError
 from trainer.models.transformer.text import encode, special_tokens
 
-Pool = Literal["max", "mean"]
-POOLS = ("max", "mean")
+Pool = Literal["max", "mean", "attention"]
+POOLS = ("max", "mean", "attention")
 MODES = ("truncate", "windows")
 
 
@@ -139,6 +140,11 @@ def pool_logits(logits: np.ndarray, owner: Sequence[int], n_texts: int, how: str
     if how == "mean":
         sums = np.add.reduceat(logits.astype(np.float64), starts, axis=0)
         return (sums / np.diff(np.r_[starts, len(owner)])[:, None]).astype(logits.dtype)
+    if how == "attention":   # per label: sum_w softmax_w(z) * z over the text's windows
+        z = logits.astype(np.float64)
+        weights = np.exp(z - np.maximum.reduceat(z, starts, axis=0)[owner])
+        pooled = np.add.reduceat(weights * z, starts, axis=0) / np.add.reduceat(weights, starts, axis=0)
+        return pooled.astype(logits.dtype)
     raise ValueError(f"pool must be one of {POOLS}, got {how!r}")
 
 
