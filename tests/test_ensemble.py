@@ -79,3 +79,29 @@ def test_ensemble_compares_with_a_member_run(ensemble_run, tiny_dataset_dir, tmp
     linear = train(load_config(None, RunConfig, tree=tree))
     comp = compare([ensemble_run, linear], baseline=linear, n_resamples=50)
     assert {r["run"] for r in comp.rows} == {ensemble_run.name, "linear"} and comp.buckets
+
+
+def test_ensemble_member_taken_from_a_trained_run(tiny_run_dir, tiny_dataset_dir, tmp_path):
+    from trainer.workflows.train import train
+    tree = _tree(tiny_dataset_dir, tmp_path, "from-run")
+    tree["model"]["members"]["encoder"] = {"run": str(tiny_run_dir), "weight": 3.0}
+    run = train(load_config(None, RunConfig, tree=tree))
+    options = ScoreOptions(precision="fp32")
+    taken, source = load_model(run / "model" / "members" / "encoder", options), load_model(tiny_run_dir, options)
+    np.testing.assert_allclose(taken.score(TEXTS)["topics"], source.score(TEXTS)["topics"], rtol=1e-6)
+    meta = contracts.read_meta(run)
+    assert meta["members"]["encoder"]["from_run"] == str(tiny_run_dir.resolve())
+    # the member run's training time is part of the ensemble's
+    assert meta["train_seconds"] >= contracts.read_meta(tiny_run_dir)["train_seconds"]
+
+
+def test_ensemble_member_run_must_match_the_label_space(tiny_single_label_run_dir, tiny_dataset_dir, tmp_path):
+    from trainer.errors import DataError
+    from trainer.workflows.train import train
+    tree = _tree(tiny_dataset_dir, tmp_path, "mismatch")
+    tree["model"]["members"]["encoder"] = {"run": str(tiny_single_label_run_dir)}
+    with pytest.raises(DataError, match="same dataset and task"):
+        train(load_config(None, RunConfig, tree=tree))
+    tree["model"]["members"]["encoder"] = {"run": "x", "model": {"type": "tfidf-linear"}}
+    with pytest.raises(ConfigError, match="exactly one of model"):
+        load_config(None, RunConfig, tree=tree)

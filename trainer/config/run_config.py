@@ -121,12 +121,23 @@ MemberModelConfig = Annotated[
 
 
 class EnsembleMember(StrictModel):
-    """One model of an ensemble: its model section, its own changes to the run's train section, its weight."""
-    model: MemberModelConfig = Field(description="The member's model section (transformer or tfidf-linear).")
+    """One model of an ensemble: its model section (fitted with the ensemble) or a trained run to take it from,
+    its own changes to the run's train section, its weight."""
+    model: MemberModelConfig | None = Field(
+        None, description="The member's model section (transformer or tfidf-linear), fitted with the ensemble.")
+    run: str | None = Field(
+        None, description="Instead of model: a run directory trained on the same dataset whose model is taken as "
+                          "it is (its training time counts as the member's).")
     train: dict[str, Any] = Field(
         default_factory=dict, description="Keys of the run's train section this member sets differently, e.g. "
                                           "{class_weights: balanced} for a linear member.")
     weight: float = Field(1.0, gt=0, description="Weight of the member's scores in the combination (normalised).")
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if (self.model is None) == (self.run is None):
+            raise ValueError("give a member exactly one of model (a model section to fit) or run (a trained run)")
+        return self
 
 
 class EnsembleModel(StrictModel):
@@ -249,7 +260,9 @@ class RunConfig(StrictModel):
         if self.task.target == "topic" and self.task.problem == "multi_label":
             raise ValueError("task: target 'topic' is single-label; set task.problem: single_label")
         if self.model.type == "ensemble":
-            for name in self.model.members:
+            for name, member in self.model.members.items():
+                if member.model is None:
+                    continue
                 try:
                     member_run_config(self, name)
                 except ValueError as exc:

@@ -45,6 +45,9 @@ class EnsembleClassifier(Model):
         members, stats, rows = {}, {}, []
         started = time.perf_counter()
         for name, member in cfg.model.members.items():
+            if member.run is not None:
+                members[name], stats[name] = _from_run(member.run, ctx.data.spaces)
+                continue
             kind = model_class(member.model.type)
             callbacks = ctx.callbacks if member.model.type == "transformer" else []
             fitted = kind.fit(FitContext(member_run_config(cfg, name), ctx.data, ctx.run_dir, ctx.is_main, callbacks))
@@ -137,6 +140,23 @@ def combine(scores: Sequence[np.ndarray], weights: Sequence[float], how: str, pr
         z = np.exp(z - z.max(axis=1, keepdims=True))
         out = z / z.sum(axis=1, keepdims=True)
     return out.astype(np.float32)
+
+
+def _from_run(run_dir: str, spaces) -> tuple[Model, dict]:
+    """A trained run's model as a member, and its costs from its meta.json; its label spaces must be the run's."""
+    from trainer.contracts import read_meta
+    from trainer.models.registry import load_model
+
+    model = load_model(run_dir)
+    want = [s.as_target() for s in spaces]
+    got = model.targets
+    if [(t.name, t.problem, tuple(t.labels)) for t in got] != [(t.name, t.problem, tuple(t.labels)) for t in want]:
+        raise DataError(f"ensemble member run {run_dir}: it predicts {[t.name for t in got]} with "
+                        f"{[len(t.labels) for t in got]} labels, this run's data {[t.name for t in want]} with "
+                        f"{[len(t.labels) for t in want]}; take a run trained on the same dataset and task")
+    meta = read_meta(run_dir)
+    keys = ("train_seconds", "train_wall_seconds", "train_examples_per_s", "global_step", "precision", "seed")
+    return model, {"from_run": str(Path(run_dir).resolve()), **{k: meta[k] for k in keys if k in meta}}
 
 
 def _spec(kind: str, spaces, members: dict[str, Model], weights: dict[str, float], how: str) -> ModelSpec:
