@@ -136,3 +136,66 @@ def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp
     assert result["labels"] == [max(result["scores"], key=result["scores"].get)]
     # an explicit threshold replaces the saved rule: nothing is forced
     assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["labels"] == []
+
+
+# ---- per_bucket: one threshold per label-frequency bucket ----
+def test_thresholds_per_group_hand_computed():
+    from trainer.decisions import tune_per_group
+    # labels 0, 1 in group "high" (their positives score 0.6+, negatives 0.4); label 2 "rare", label 3 "none"
+    probs = np.array([[0.7, 0.4, 0.2, 0.1], [0.4, 0.65, 0.3, 0.1], [0.4, 0.4, 0.25, 0.1], [0.6, 0.4, 0.1, 0.1]])
+    gold = np.array([[1, 0, 0, 0], [0, 1, 1, 0], [0, 0, 0, 0], [1, 0, 0, 0]], dtype=bool)
+    groups = ["high", "high", "rare", "none"]
+    th = tune_per_group(probs, gold, groups, ["a", "b", "c", "d"], min_positives=2, fixed={"rare": 0.3})
+    assert th.kind == "per_bucket" and th.groups["rare"] == 0.3 and th.values[2] == 0.3
+    assert 0.4 < th.groups["high"] <= 0.6 and th.values[0] == th.values[1] == th.groups["high"]
+    assert th.fallback == ["d"]          # no positives: the global value
+    assert th.values[3] == th.groups["none"]
+
+
+def test_thresholds_per_bucket_without_validation_keeps_the_fixed_values():
+    from trainer.evaluation.split_metrics import tune
+    th = tune(None, ["a", "b"], "multi_label", "per_bucket", 3, True, [">=100", "<5"], {"<5": 0.3})
+    assert th.values == [0.5, 0.3] and th.at_least_one
+
+
+def test_thresholds_per_bucket_round_trip(tmp_path):
+    from trainer.contracts import ModelSpec, Target, read_thresholds, write_thresholds
+    from trainer.decisions import Thresholds
+    spec = ModelSpec("tfidf-linear", [Target("topics", "multi_label", ("a", "b"))])
+    th = Thresholds("per_bucket", [0.5, 0.3], [], True, {">=100": 0.5, "<5": 0.3})
+    write_thresholds(tmp_path, {"topics": th})
+    assert read_thresholds(tmp_path, spec)["topics"] == th
+
+
+def test_thresholds_per_bucket_config_checks(tiny_dataset_dir, tmp_path):
+    from conftest import tiny_run_tree
+    from trainer.config import RunConfig, load_config
+    from trainer.errors import ConfigError
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path)
+    tree["eval"] = {"bucket_thresholds": {"<5": 0.3}}
+    with pytest.raises(ConfigError, match="only used with eval.thresholds: per_bucket"):
+        load_config(None, RunConfig, tree=tree)
+    tree["eval"] = {"thresholds": "per_bucket", "bucket_thresholds": {"<5": 1.5}}
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        load_config(None, RunConfig, tree=tree)
+    tree["eval"] = {"thresholds": "per_bucket", "bucket_thresholds": {"rare": 0.3}}
+    with pytest.raises(ConfigError):
+        load_config(None, RunConfig, tree=tree)
+
+
+def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
+    import shutil
+
+    import yaml
+
+    from trainer.evaluation import evaluate
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run_dir, run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {"5-19": 0.35}})
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    evaluate(run)
+    saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
+    # every tiny topic has 5-19 training documents: all fixed at 0.35
+    assert saved["kind"] == "per_bucket" and saved["groups"] == {"5-19": 0.35} and set(saved["values"]) == {0.35}
+    assert "5-19 0.35 (fixed by the config)" in (run / "report.md").read_text()

@@ -1,8 +1,9 @@
 """From scores to labels: probabilities from logits, multi-label decision thresholds (tuned on validation
 scores, saved with the model), the at-least-one rule, and single-label argmax.
 
-A `Thresholds` is `{"kind": "none"|"global"|"per_label", "values": [one per label], "fallback":
-[labels], "at_least_one": bool}`; "none" means 0.5 for every label. With `at_least_one`, a text whose
+A `Thresholds` is `{"kind": "none"|"global"|"per_label"|"per_bucket", "values": [one per label], "fallback":
+[labels], "at_least_one": bool, "groups": {group: value}}`; "none" means 0.5 for every label; "per_bucket"
+gives every label of a group (its training-frequency bucket) one value, fixed or tuned for the group. With `at_least_one`, a text whose
 scores cross no threshold gets its top-scoring label: set where every training document has a label,
 so an empty answer is always wrong. How thresholds are stored is trainer.contracts' business.
 """
@@ -13,7 +14,8 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-Kind = Literal["none", "global", "per_label"]
+Kind = Literal["none", "global", "per_label", "per_bucket"]
+KINDS = ("none", "global", "per_label", "per_bucket")
 DEFAULT_THRESHOLD = 0.5
 # Candidate thresholds. A coarse grid on purpose: validation sets are small, and a finer grid
 # mostly fits noise in the handful of positives a rare label has.
@@ -26,6 +28,7 @@ class Thresholds:
     values: list[float]
     fallback: list[str] = field(default_factory=list)   # labels that took the global value (too few positives)
     at_least_one: bool = False                           # no label over its threshold -> the top-scoring one
+    groups: dict[str, float] = field(default_factory=dict)   # per_bucket: the value of each group
 
     @classmethod
     def default(cls, n_labels: int, at_least_one: bool = False) -> "Thresholds":
@@ -78,6 +81,32 @@ def _argbest(scores: Sequence[float], grid: Sequence[float]) -> float:
     scores = np.asarray(scores, dtype=np.float64)
     best = np.flatnonzero(np.isclose(scores, scores.max()))
     return float(grid[min(best, key=lambda i: abs(grid[i] - DEFAULT_THRESHOLD))])
+
+
+def tune_per_group(probs: np.ndarray, gold: np.ndarray, groups: Sequence[str], labels: Sequence[str],
+                   min_positives: int, fixed: dict[str, float] | None = None, grid: Sequence[float] = GRID,
+                   at_least_one: bool = False) -> Thresholds:
+    """One threshold per group of labels (e.g. training-frequency buckets): the value `fixed` gives the
+    group, else the grid value maximising the group's micro-F1 on `probs`; a group with fewer than
+    `min_positives` positives takes the value maximising micro-F1 over all labels (its labels are listed
+    in `fallback`). Far fewer values than per_label: a group pools the positives of its labels."""
+    probs, gold = np.asarray(probs, dtype=np.float64), np.asarray(gold, dtype=bool)
+    groups = list(groups)
+    fixed = dict(fixed or {})
+    global_t = best_global(probs, gold, grid) if probs.shape[0] else DEFAULT_THRESHOLD
+    values, fallback, chosen = np.full(len(groups), DEFAULT_THRESHOLD), [], {}
+    for group in dict.fromkeys(groups):
+        cols = np.array([g == group for g in groups])
+        if group in fixed:
+            chosen[group] = float(fixed[group])
+        elif probs.shape[0] and gold[:, cols].sum() >= min_positives:
+            chosen[group] = best_global(probs[:, cols], gold[:, cols], grid)
+        else:
+            chosen[group] = global_t
+            fallback += [labels[j] for j in np.flatnonzero(cols)]
+        values[cols] = chosen[group]
+    return Thresholds("per_bucket", [float(v) for v in values], fallback=fallback, at_least_one=at_least_one,
+                      groups=chosen)
 
 
 def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: Kind, labels: Sequence[str],

@@ -207,11 +207,18 @@ class EvalSection(StrictModel):
     """Evaluation, decision thresholds and model selection."""
     metric: Literal["micro_f1", "macro_f1", "accuracy"] = Field(
         "micro_f1", description="Validation metric that picks the best checkpoint; compare's default sort key.")
-    thresholds: Literal["none", "global", "per_label"] = Field(
+    thresholds: Literal["none", "global", "per_label", "per_bucket"] = Field(
         "per_label", description="Multi-label decision thresholds tuned on validation: none (0.5), one global "
-                                 "value, or one per label.")
+                                 "value, one per label, or one per label-frequency bucket (>=100, 20-99, 5-19, <5 "
+                                 "training documents; values in eval.bucket_thresholds are fixed, the other buckets "
+                                 "tuned).")
+    bucket_thresholds: dict[Literal[">=100", "20-99", "5-19", "<5"], float] = Field(
+        default_factory=dict,
+        description="per_bucket: fixed thresholds of some buckets, e.g. {'5-19': 0.35, '<5': 0.3}: rare labels "
+                    "have too few validation documents to tune theirs (choose them on training data).")
     threshold_min_positives: int = Field(
-        3, ge=1, description="per_label: labels with fewer validation positives take the global value.")
+        3, ge=1, description="per_label / per_bucket: labels (buckets) with fewer validation positives take the "
+                             "global value.")
     at_least_one: bool | Literal["auto"] = Field(
         "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
                             "on when every training document has a label (then an empty answer is always wrong).")
@@ -267,6 +274,11 @@ class RunConfig(StrictModel):
                     member_run_config(self, name)
                 except ValueError as exc:
                     raise ValueError(f"model.members.{name}: {exc}") from None
+        bad = {k: v for k, v in self.eval.bucket_thresholds.items() if not 0.0 < v < 1.0}
+        if bad:
+            raise ValueError(f"eval.bucket_thresholds: thresholds must lie strictly between 0 and 1: {bad}")
+        if self.eval.bucket_thresholds and self.eval.thresholds != "per_bucket":
+            raise ValueError("eval.bucket_thresholds is only used with eval.thresholds: per_bucket")
         if getattr(self.model, "loss", "bce") != "bce" and self.train.class_weights != "none":
             raise ValueError(f"train.class_weights {self.train.class_weights} with model.loss {self.model.loss}: "
                              "that loss weights labels itself; set train.class_weights: none")

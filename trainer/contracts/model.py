@@ -137,10 +137,11 @@ def read_thresholds(model_dir: str | Path, spec: ModelSpec) -> dict[str, Thresho
 def _thresholds(path: Path, name: str, raw: Any, n_labels: int) -> Thresholds:
     try:
         th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])),
-                        bool(raw.get("at_least_one", False)))   # files written before the rule: off
+                        bool(raw.get("at_least_one", False)),   # files written before the rule: off
+                        {str(k): float(v) for k, v in (raw.get("groups") or {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{path}: malformed thresholds of target {name!r} ({exc}); {REEVALUATE}") from None
-    if th.kind not in ("none", "global", "per_label"):
+    if th.kind not in ("none", "global", "per_label", "per_bucket"):
         raise DataError(f"{path}: target {name!r} has unknown threshold kind {th.kind!r}; {REEVALUATE}")
     if len(th.values) != n_labels:
         raise DataError(f"{path}: {len(th.values)} thresholds for {n_labels} labels of target {name!r}; {REEVALUATE}")

@@ -29,6 +29,7 @@ class ReportInput:
     at_least_one: bool = False                 # multi-label: no label over threshold -> the top-scoring one
     notes: list[str] = field(default_factory=list)
     target: str | None = None                  # named when the model has several targets
+    threshold_groups: dict = field(default_factory=dict)   # per_bucket: bucket -> (value, fixed in the config)
 
 
 def render_report(r: ReportInput) -> str:
@@ -51,6 +52,10 @@ def _header(r: ReportInput) -> str:
     if r.problem == "multi_label":
         how = ("0.5 for every label" if r.thresholds_kind == "none"
                else f"{r.thresholds_kind.replace('_', '-')}, tuned on validation")
+        if r.threshold_groups:
+            how = "per label-frequency bucket: " + ", ".join(
+                f"{g} {v:.2f} ({'fixed by the config' if fixed else 'tuned on validation'})"
+                for g, (v, fixed) in r.threshold_groups.items())
         th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
         if r.threshold_fallback:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"

@@ -19,7 +19,7 @@ from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
 from trainer.decisions import Thresholds, decide
 from trainer.errors import ConfigError, DataError
-from trainer.evaluation.buckets import bucket_metrics, label_buckets, train_counts
+from trainer.evaluation.buckets import bucket_metrics, bucket_name, label_buckets, train_counts
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
@@ -87,11 +87,16 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target.name, probs[name][target.name]) for name, ds in splits.items()}
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target.name, problem)
+    counts = train_counts(train, target.name) if train is not None and target.name in train.column_names else None
+    groups = [bucket_name(counts.get(label, 0)) for label in labels] if counts is not None else None
+    if eval_cfg.thresholds == "per_bucket" and groups is None and problem == "multi_label":
+        raise DataError(f"eval.thresholds per_bucket: the dataset has no training split with {target.name!r} "
+                        "labels to put the labels in frequency buckets; choose another eval.thresholds")
     thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
-                      eval_cfg.threshold_min_positives, at_least_one)
+                      eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds)
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
     if chunked is not None:
-        for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one).items():
+        for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one, groups).items():
             metrics[name]["chunked"] = m
     if head is not None:
         from trainer.evaluation.long_texts import reading_comparison
@@ -99,8 +104,8 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
             metrics[name]["reading"] = reading_comparison(
                 scored[name], _scored(splits[name], target.name, head_probs[target.name]), long_mask, labels, problem,
                 thresholds)
-    if train is not None and target.name in train.column_names:
-        buckets = label_buckets(labels, train_counts(train, target.name))
+    if counts is not None:
+        buckets = label_buckets(labels, counts)
         for m in metrics.values():
             for variant in (m, m.get("chunked")):
                 if variant is not None:
@@ -159,7 +164,7 @@ def _at_least_one(setting, train, target: str, problem: str) -> bool:
 
 
 def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: EvalSection,
-                     at_least_one: bool) -> dict[str, dict]:
+                     at_least_one: bool, groups: list[str] | None) -> dict[str, dict]:
     """eval.chunking.enabled: metrics of chunk-and-pool scoring, for comparison only.
 
     Chunked thresholds are tuned on chunked validation scores; the saved thresholds stay those of
@@ -168,7 +173,7 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target.name, chunked[name][target.name]) for name, ds in splits.items()}
     th = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
-              at_least_one)
+              at_least_one, groups, eval_cfg.bucket_thresholds)
     out = {name: split_metrics(s, labels, problem, th) for name, s in scored.items()}
     for m in out.values():
         m.pop("at_0.5", None)
@@ -212,6 +217,7 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
     return render_report(ReportInput(
         run_name=run_dir.resolve().name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
+        threshold_groups={g: (v, g in eval_cfg.bucket_thresholds) for g, v in r.thresholds.groups.items()},
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from trainer.decisions import DEFAULT_THRESHOLD, Thresholds, decide, one_hot, tune_thresholds
+from trainer.decisions import DEFAULT_THRESHOLD, Thresholds, decide, one_hot, tune_per_group, tune_thresholds
 from trainer.metrics import class_ids, compute_metrics, multi_hot
 
 
@@ -32,9 +32,20 @@ def metrics_for(scored: Scored, pred: np.ndarray, labels: Sequence[str], problem
 
 
 def tune(validation: Scored | None, labels: Sequence[str], problem: str, kind: str,
-         min_positives: int, at_least_one: bool = False) -> Thresholds:
-    """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split."""
-    if problem != "multi_label" or validation is None or len(validation.ids) == 0:
+         min_positives: int, at_least_one: bool = False, groups: Sequence[str] | None = None,
+         fixed: dict[str, float] | None = None) -> Thresholds:
+    """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split (per_bucket:
+    the fixed bucket values still apply). per_bucket needs `groups`, each label's bucket."""
+    if problem != "multi_label":
+        return Thresholds.default(len(labels), at_least_one)
+    empty = validation is None or len(validation.ids) == 0
+    if kind == "per_bucket":
+        if groups is None:
+            raise ValueError("per_bucket thresholds need each label's bucket (the training split's label counts)")
+        probs = np.zeros((0, len(labels))) if empty else validation.probs
+        gold = np.zeros((0, len(labels)), bool) if empty else validation.gold_matrix(labels, problem)
+        return tune_per_group(probs, gold, groups, labels, min_positives, fixed, at_least_one=at_least_one)
+    if empty:
         return Thresholds.default(len(labels), at_least_one)
     return tune_thresholds(validation.probs, validation.gold_matrix(labels, problem), kind, labels, min_positives,
                            at_least_one=at_least_one)
