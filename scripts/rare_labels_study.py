@@ -1,0 +1,187 @@
+"""The training-data evidence behind configs/reuters-topics-ensemble.yaml (no test document is read).
+
+    python scripts/rare_labels_study.py split  DATASET DEV_DATASET      # 75% / 25% of DATASET's train split
+    python scripts/rare_labels_study.py oof    DATASET                  # 5-fold out-of-fold SVM over train
+    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
+        model.max_length=128 train.epochs=3 output.dir=runs/dev output.name=bce-128x3 [model.loss=...]
+    python scripts/rare_labels_study.py fuse   DEV_DATASET runs/dev/bce-128x3 [runs/dev/db-128x3 ...]
+
+split: the dev protocol. DATASET's training split cut 75/25 (iterative stratification, seed 2024): the
+25% becomes DEV_DATASET's "test" split (the dev holdout), the validation split is kept. A model trained
+on DEV_DATASET and evaluated on its "test" never sees a ModApte test document.
+oof: the SVM baseline (reuters-topics-tfidf.yaml settings) scored out of fold over the training split;
+macro-F1 per label-frequency bucket at 0.5, and with bucket thresholds tuned by cross-validation.
+fuse: on the dev holdout, MiniLM (head / windows with max, mean, attention pooling) alone and fused with an
+SVM fitted on the same 75% (probability mean, MiniLM weight 0.3-0.7), at 0.5 and with bucket thresholds
+(cross-validated on the holdout, and as the recipe sets them: frequent buckets tuned on the validation
+split, 5-19 fixed at 0.35, < 5 at 0.30); all with the at-least-one rule; long documents separately.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from trainer.decisions import best_global, f1_counts
+from trainer.evaluation.buckets import BUCKET_NAMES, bucket_name
+
+SVM = dict(ngram_max=1, min_df=2, max_features=None, sublinear_tf=False, classifier="svm", C=1.0)
+
+
+def load(dataset: str):
+    from trainer.data.dataset_io import load_dataset_dir
+    dsd, manifest = load_dataset_dir(dataset)
+    return dsd, manifest
+
+
+def label_matrix(rows, labels) -> np.ndarray:
+    index = {label: j for j, label in enumerate(labels)}
+    out = np.zeros((len(rows), len(labels)), bool)
+    for i, row in enumerate(rows):
+        for label in row:
+            if label in index:
+                out[i, index[label]] = True
+    return out
+
+
+def buckets_of(train_rows, labels) -> np.ndarray:
+    counts = {label: 0 for label in labels}
+    for row in train_rows:
+        for label in row:
+            counts[label] = counts.get(label, 0) + 1
+    return np.array([BUCKET_NAMES.index(bucket_name(counts[label])) for label in labels])
+
+
+def at_least_one(probs: np.ndarray, thresholds) -> np.ndarray:
+    pred = probs >= thresholds
+    empty = ~pred.any(axis=1)
+    pred[np.flatnonzero(empty), probs[empty].argmax(axis=1)] = True
+    return pred
+
+
+def summary(pred: np.ndarray, gold: np.ndarray, bucket: np.ndarray) -> str:
+    """micro-F1, macro-F1 over the labels present, and per bucket."""
+    tp, fp, fn = (pred & gold).sum(0), (pred & ~gold).sum(0), (~pred & gold).sum(0)
+    micro = float(f1_counts(tp.sum(), fp.sum(), fn.sum()))
+    per_label, present = f1_counts(tp, fp, fn), gold.sum(0) > 0
+    parts = [f"micro {micro:.4f}", f"macro {per_label[present].mean():.4f}"]
+    for k, name in enumerate(BUCKET_NAMES):
+        cols = present & (bucket == k)
+        parts.append(f"{name} {per_label[cols].mean():.3f}" if cols.any() else f"{name} -")
+    return "  ".join(parts)
+
+
+def cv_bucket_thresholds(probs, gold, bucket, folds=5, seed=0) -> tuple[np.ndarray, list[float]]:
+    """Decisions with one threshold per bucket, each tuned on the other folds (an honest estimate)."""
+    fold = np.random.default_rng(seed).integers(0, folds, len(gold))
+    pred, chosen = np.zeros_like(gold), []
+    for f in range(folds):
+        fit, held = fold != f, fold == f
+        th = np.zeros(probs.shape[1])
+        for k in range(len(BUCKET_NAMES)):
+            cols = bucket == k
+            th[cols] = best_global(probs[fit][:, cols], gold[fit][:, cols]) if cols.any() else 0.5
+        chosen.append([float(th[bucket == k].mean()) if (bucket == k).any() else 0.5 for k in range(len(BUCKET_NAMES))])
+        pred[held] = at_least_one(probs[held], th)
+    return pred, [round(float(v), 2) for v in np.mean(chosen, axis=0)]
+
+
+def svm_scores(train_texts, train_rows, texts, labels, seed=42) -> np.ndarray:
+    from trainer.config import TfidfConfig
+    from trainer.models.tfidf_linear.model import fit_head, fit_vectorizer
+    cfg = TfidfConfig(**SVM)
+    _, vec, X = fit_vectorizer(train_texts, cfg)
+    head = fit_head(X, train_rows, labels, "multi_label", cfg, seed=seed, class_weight="balanced", n_jobs=1)
+    return 1 / (1 + np.exp(-head.decision(vec.transform(texts))))
+
+
+def cmd_split(dataset: str, out: str) -> None:
+    import datasets
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+    dsd, manifest = load(dataset)
+    labels = sorted({label for row in dsd["train"]["topics"] for label in row})
+    gold = label_matrix(dsd["train"]["topics"], labels)
+    fit, held = next(MultilabelStratifiedKFold(n_splits=4, shuffle=True, random_state=2024).split(gold, gold))
+    if Path(out).exists():
+        shutil.rmtree(out)
+    dev = datasets.DatasetDict({"train": dsd["train"].select(sorted(fit)), "validation": dsd["validation"],
+                                "test": dsd["train"].select(sorted(held))})
+    dev.save_to_disk(out)
+    manifest.update(name=Path(out).name, counts={k: len(v) for k, v in dev.items()},
+                    note=f"dev protocol: train = 75% of {dataset}'s train, test = the other 25% of it")
+    Path(out, "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    print({k: len(v) for k, v in dev.items()})
+
+
+def cmd_oof(dataset: str) -> None:
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+    dsd, _ = load(dataset)
+    train = dsd["train"]
+    labels = sorted({label for row in train["topics"] for label in row})
+    texts, rows = list(train["text"]), [list(r) for r in train["topics"]]
+    gold, bucket = label_matrix(rows, labels), buckets_of(rows, labels)
+    probs = np.zeros(gold.shape)
+    for fit, held in MultilabelStratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(gold, gold):
+        probs[held] = svm_scores([texts[i] for i in fit], [rows[i] for i in fit], [texts[i] for i in held], labels)
+    print(f"SVM out of fold, {len(texts)} training documents")
+    print("  @0.5 + at-least-one      ", summary(at_least_one(probs, 0.5), gold, bucket))
+    pred, th = cv_bucket_thresholds(probs, gold, bucket)
+    print("  bucket thresholds (CV)   ", summary(pred, gold, bucket), " thresholds", th)
+
+
+def cmd_fuse(dev_dataset: str, *runs: str) -> None:
+    from trainer.models import ScoreOptions, load_model
+    from trainer.models.transformer.reading import Reading, encode_windows, pool_logits
+    dsd, _ = load(dev_dataset)
+    labels = sorted({label for row in dsd["train"]["topics"] for label in row}
+                    | {label for row in dsd["test"]["topics"] for label in row})
+    rows = [list(r) for r in dsd["train"]["topics"]]
+    bucket = buckets_of(rows, labels)
+    splits = {s: (list(dsd[s]["text"]), label_matrix(dsd[s]["topics"], labels)) for s in ("test", "validation")}
+    svm = {s: svm_scores(list(dsd["train"]["text"]), rows, texts, labels) for s, (texts, _) in splits.items()}
+    gold, gold_val = splits["test"][1], splits["validation"][1]
+    print(f"dev holdout: {len(gold)} documents; SVM alone:")
+    print("  @0.5+1  ", summary(at_least_one(svm["test"], 0.5), gold, bucket))
+    for run in runs:
+        model = load_model(run, ScoreOptions(precision="fp32", batch_size=64))
+        index = [labels.index(label) for label in model.spec.primary.labels]
+        scorer, readings = model.scorer, {}
+        for s, (texts, _) in splits.items():
+            full = {how: np.full((len(texts), len(labels)), 1e-6) for how in ("head", "max", "mean", "attention")}
+            full["head"][:, index] = 1 / (1 + np.exp(-scorer.logits(texts, Reading())))
+            enc, owner = encode_windows(scorer.tokenizer, texts, scorer.max_length, None, 8)
+            windows = scorer.forward_encoded(enc)
+            for how in ("max", "mean", "attention"):
+                full[how][:, index] = 1 / (1 + np.exp(-pool_logits(windows, owner, len(texts), how)))
+            readings[s] = full
+        long = model.long_text_mask(splits["test"][0])
+        print(f"\n{run}: {int(long.sum())} holdout documents longer than one window")
+        for how in ("head", "max", "mean", "attention"):
+            p = readings["test"][how]
+            print(f"  {how:9s} alone @0.5+1  {summary(at_least_one(p, 0.5), gold, bucket)}")
+            print(f"  {'':9s} long docs      {summary(at_least_one(p, 0.5)[long], gold[long], bucket)}")
+            for w in (0.3, 0.4, 0.5, 0.7):
+                fused, fused_val = w * p + (1 - w) * svm["test"], w * readings["validation"][how] + (1 - w) * svm["validation"]
+                cv, th = cv_bucket_thresholds(fused, gold, bucket)
+                recipe = np.zeros(len(labels))
+                for k, name in enumerate(BUCKET_NAMES):
+                    cols = bucket == k
+                    fixed = {"5-19": 0.35, "<5": 0.30}.get(name)
+                    recipe[cols] = fixed if fixed else best_global(fused_val[:, cols], gold_val[:, cols])
+                rec = at_least_one(fused, recipe)
+                print(f"  {'':9s} fused w={w} @0.5+1   {summary(at_least_one(fused, 0.5), gold, bucket)}")
+                print(f"  {'':9s}   bucket thresholds (CV) {summary(cv, gold, bucket)}  {th}")
+                print(f"  {'':9s}   as the recipe sets them {summary(rec, gold, bucket)}")
+                print(f"  {'':9s}   recipe, long documents {summary(rec[long], gold[long], bucket)}")
+    print(f"\n  SVM alone, long documents  {summary(at_least_one(svm['test'], 0.5)[long], gold[long], bucket)}")
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:] or ["--help"]
+    if command not in ("split", "oof", "fuse"):
+        print(__doc__)
+        sys.exit(0 if command == "--help" else 2)
+    {"split": cmd_split, "oof": cmd_oof, "fuse": cmd_fuse}[command](*args)
