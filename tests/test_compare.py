@@ -144,6 +144,39 @@ def test_compare_refuses_different_test_sets(make_run_dir):
         compare([a, b], baseline=a)
 
 
+def test_compare_refuses_same_documents_with_other_gold_labels(make_run_dir):
+    gold, pred = _random_case()
+    other_gold = [g if i % 10 else ["grain"] for i, g in enumerate(gold)]   # another build or label mapping
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(other_gold, pred), metrics=_metrics(0.8))
+    for resamples in (1000, 0):   # refused with intervals and without
+        with pytest.raises(CompareError, match="different gold labels"):
+            compare([a, b], n_resamples=resamples)
+
+
+def test_compare_refuses_other_label_spaces(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS)
+    b = make_run_dir("b", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS[:3])
+    with pytest.raises(CompareError, match="different topics label spaces"):
+        compare([a, b], n_resamples=0)
+
+
+def test_compare_refuses_a_target_a_run_does_not_have(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS)
+    with pytest.raises(CompareError, match="no target 'regions'"):
+        compare([a], target="regions")
+
+
+def test_compare_checks_test_sets_without_resamples(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(gold[:-1], pred[:-1]), metrics=_metrics(0.8))
+    with pytest.raises(CompareError, match="different test sets"):
+        compare([a, b], n_resamples=0)
+
+
 def test_compare_refuses_reordered_test_sets(make_run_dir):
     gold, pred = _random_case()
     rows = _preds(gold, pred)

@@ -74,3 +74,72 @@ def test_config_shipped_run_configs_start_with_their_command():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first.startswith("# trainer train ") or first.startswith("# torchrun"), path
+
+
+@pytest.mark.parametrize("override, message", [
+    ('train.batch_size="16"', "train.batch_size: Input should be a valid integer (got '16')"),
+    ("train.resume=yes", "train.resume: Input should be a valid boolean (got 'yes')"),
+    ("train.learning_rate=.inf", "train.learning_rate: must be a finite number"),
+    ("train.epochs=.nan", "train.epochs: must be a finite number"),
+])
+def test_config_values_are_not_coerced(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, RunConfig, [override], tree=MINIMAL)
+    assert message in str(err.value)
+
+
+def test_config_yaml_1_2_scalars(tmp_path):
+    cfg = _write(tmp_path / "run.yaml", "data: {dataset: d}\ntrain: {learning_rate: 1e-4, resume: true}\n")
+    loaded = load_config(cfg, RunConfig, ["train.weight_decay=5e-3"])
+    assert (loaded.train.learning_rate, loaded.train.resume, loaded.train.weight_decay) == (1e-4, True, 5e-3)
+
+
+def test_config_model_keys_of_another_kind_are_refused(tmp_path):
+    cfg = _write(tmp_path / "run.yaml", "data: {dataset: d}\nmodel: {type: tfidf-linear, pooling: cls}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, RunConfig)
+    assert "model.pooling: unknown key for model.type tfidf-linear" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown key model.tfidf for model.type transformer"):
+        load_config(None, RunConfig, ["model.tfidf.C=3"], tree=MINIMAL)
+    tfidf = load_config(None, RunConfig, ["model.type=tfidf-linear", "model.tfidf.C=3"], tree=MINIMAL)
+    assert tfidf.model.tfidf.C == 3
+
+
+def test_config_unknown_model_type_names_the_kinds():
+    with pytest.raises(ConfigError, match="unknown model.type; use transformer or tfidf-linear"):
+        load_config(None, RunConfig, ["model.type=bert"], tree=MINIMAL)
+
+
+def test_config_every_field_is_documented():
+    from pydantic import BaseModel
+
+    from trainer.config.explain import _models_in
+    from trainer.data.config import DataConfig
+    seen, todo = set(), [RunConfig, DataConfig]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if model is DataConfig or model.__module__.startswith("trainer.data"):
+                continue   # the data config's fields are documented in comments of configs/data/*.yaml
+            assert field.description, f"{model.__name__}.{name} has no description"
+            todo += [m for m in _models_in(field.annotation) if issubclass(m, BaseModel)]
+
+
+def test_config_explain_prints_description_type_and_default():
+    from trainer.workflows.validate import explain_key
+    text = explain_key("train.epochs")
+    assert "Passes over the training split." in text and "type: float" in text and "default: 4" in text
+    model = explain_key("model")
+    assert "keys with type: transformer" in model and "keys with type: tfidf-linear" in model
+    with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
+        explain_key("train.epoch")
+
+
+def test_config_explain_cli(tmp_path):
+    from typer.testing import CliRunner
+    from trainer.cli import app
+    result = CliRunner().invoke(app, ["validate", "--explain", "eval.at_least_one"])
+    assert result.exit_code == 0 and "top-scoring label" in result.output

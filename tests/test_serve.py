@@ -128,3 +128,16 @@ def test_serve_cli_binds_loopback_by_default(tiny_run_dir, monkeypatch):
     result = CliRunner().invoke(app, ["serve", str(tiny_run_dir)])
     assert result.exit_code == 0, result.output
     assert bound == {"host": "127.0.0.1", "port": 8000}
+
+
+def test_serve_non_finite_threshold_is_422_not_500(server):
+    for raw in (b'{"texts": ["oil"], "threshold": NaN}', b'{"texts": ["oil"], "threshold": Infinity}'):
+        response = server.post("/predict", content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, response.text
+
+
+def test_serve_api_docs_are_off_unless_asked(server, tiny_run_dir):
+    from fastapi.testclient import TestClient
+    assert server.get("/docs").status_code == 404 and server.get("/openapi.json").status_code == 404
+    with TestClient(create_app(Predictor.load(tiny_run_dir), api_docs=True)) as client:
+        assert client.get("/openapi.json").status_code == 200

@@ -59,6 +59,10 @@ class Model(ABC):
     spec: ModelSpec
 
     @classmethod
+    def check_config(cls, cfg) -> None:
+        """Refuse, before any run starts, settings that cannot work (ConfigError naming the key)."""
+
+    @classmethod
     @abstractmethod
     def fit(cls, ctx: FitContext) -> Fitted:
         """Fit on ctx.data as ctx.cfg says. Under several processes every rank calls this."""

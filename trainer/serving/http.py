@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -143,6 +144,13 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
     docs = {} if api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="trainer", summary="Topic/region labels for news articles", **docs)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError):
+        # FastAPI's default echoes each bad input back, and a NaN or Infinity cannot be written as JSON (500)
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
     lock = threading.Lock()   # one forward pass at a time: parallel ones only fight over the CPU cores
 
     @app.post("/predict")

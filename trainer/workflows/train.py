@@ -33,7 +33,8 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
     """Train, evaluate and track as `cfg` says; return the run directory."""
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
-    tracking.check_available(cfg)        # a missing tracker fails now, not after training
+    kind.check_config(cfg)               # settings the kind cannot use fail now ...
+    tracking.check_available(cfg)        # ... and so does a missing tracker, not after training
     run = RunDirectory.for_config(cfg)
     main = distributed.is_main()
     if main:

@@ -27,6 +27,18 @@ class TransformerClassifier(Model):
         self._scorer = None
 
     @classmethod
+    def check_config(cls, cfg) -> None:
+        """The encoder exists locally and takes model.config_overrides / attention_dropout."""
+        from transformers import AutoConfig
+
+        from trainer.models.transformer.network import apply_encoder_overrides, set_attention_dropout
+        from trainer.models.transformer.pretrained import resolve_model_path
+        enc_cfg = AutoConfig.from_pretrained(resolve_model_path(cfg.model.name))
+        if cfg.model.attention_dropout is not None:
+            set_attention_dropout(enc_cfg, cfg.model.attention_dropout)
+        apply_encoder_overrides(enc_cfg, cfg.model.config_overrides)
+
+    @classmethod
     def fit(cls, ctx: FitContext) -> Fitted:
         from trainer.models.transformer.fitting import fit_network
         network, tokenizer, stats = fit_network(ctx)

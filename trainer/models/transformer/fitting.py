@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer import hardware
-from trainer.contracts import CHECKPOINTS
+from trainer.atomic import atomic_write_jsonl
+from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
 from trainer.models.base import FitContext
 from trainer.models.transformer.hf_trainer import COMPLETE_MARKER
@@ -52,13 +53,15 @@ def fit_network(ctx: FitContext):
         prepared = prepare(ctx)
     trainer, throughput = make_trainer(cfg, args, prepared, ctx.run_dir, ctx.callbacks)
     checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main) if cfg.train.resume else None
+    if checkpoint is not None and ctx.is_main:
+        forget_log_after(ctx.run_dir, checkpoint_step(checkpoint))
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.perf_counter() - started
     per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
     stats = {**throughput.summary(per_step), "train_wall_seconds": round(wall, 2), "precision": precision,
              "torch_threads": torch.get_num_threads(),
-             "resumed_from": str(checkpoint) if checkpoint else None,
+             "resumed_from": str(checkpoint.relative_to(ctx.run_dir)) if checkpoint else None,
              "best_checkpoint": trainer.state.best_model_checkpoint, "global_step": trainer.state.global_step}
     return trainer.model, prepared.tokenizer, stats
 
@@ -158,3 +161,16 @@ def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
             print(f"removing incomplete checkpoint {folder}", file=sys.stderr)
             shutil.rmtree(folder, ignore_errors=True)
     return max(complete)[1] if complete else None
+
+
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name.rpartition("-")[2])
+
+
+def forget_log_after(run_dir: Path, step: int) -> None:
+    """Resuming replays the steps after `step`: drop the interrupted session's log rows of those steps,
+    so train_log.jsonl reads as one run."""
+    rows = read_train_log(run_dir)
+    kept = [row for row in rows if int(row.get("step", 0) or 0) <= step]
+    if len(kept) != len(rows):
+        atomic_write_jsonl(Path(run_dir) / TRAIN_LOG, kept)

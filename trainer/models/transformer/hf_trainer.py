@@ -5,23 +5,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import Trainer, TrainerCallback
 
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
 from trainer.decisions import DEFAULT_THRESHOLD, decide, to_probabilities
+from trainer.errors import TrainerError
 from trainer.metrics import compute_metrics
 
 HEAD_PREFIX = "classifier."
 COMPLETE_MARKER = ".complete"   # written last into a checkpoint folder: a folder without it was cut short
 
 
+class NonFiniteLoss(TrainerError):
+    """The training loss became inf or NaN: continuing would only write NaN scores."""
+
+
 class ClassifierTrainer(Trainer):
-    """Trainer whose optimizer gives the new head `head_lr_multiplier` x the encoder's learning rate."""
+    """Trainer whose optimizer gives the new head `head_lr_multiplier` x the encoder's learning rate,
+    and which stops at the first step whose loss is not finite."""
 
     def __init__(self, *args, head_lr_multiplier: float = 1.0, **kwargs):
         self.head_lr_multiplier = head_lr_multiplier
         super().__init__(*args, **kwargs)
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss.detach()).all():
+            raise NonFiniteLoss(f"the training loss became {loss.item()} at step {self.state.global_step + 1}; "
+                                f"lower train.learning_rate (now {self.args.learning_rate:g}) or check the data")
+        return loss
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:
