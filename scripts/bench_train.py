@@ -89,7 +89,7 @@ def bench_plain(cfg, eval_limit, lr, tmp: Path):
         dataloader_pin_memory=torch.cuda.is_available(), disable_tqdm=True)
     meter = ThroughputCallback()
     trainer = Trainer(model=model, args=args, train_dataset=data["train"], eval_dataset=data.get("validation"),
-                      compute_metrics=metrics_fn(run.space.labels, cfg.task.problem), callbacks=[meter])
+                      compute_metrics=metrics_fn(run.spaces), callbacks=[meter])
     return measure(trainer, meter, data, eval_limit, precision="fp32")
 
 

@@ -66,8 +66,8 @@ TINY_TOPICS = {
     "crude": ["oil prices", "barrels per day", "opec output", "crude refinery", "petroleum supply"],
     "trade": ["trade deficit", "import tariffs", "export surplus", "trade talks", "customs duties"],
 }
-TINY_REGIONS = {"western-europe": ["Paris", "Berlin"], "eastern-asia": ["Tokyo", "Beijing"],
-                "northern-america": ["New York", "Chicago"]}
+TINY_REGIONS = {"Western Europe": ["Paris", "Berlin"], "Eastern Asia": ["Tokyo", "Beijing"],
+                "Northern America": ["New York", "Chicago"]}   # UN M49 subregions, as the region labeller names them
 FILLER = "the company said on monday that officials expect further changes later this year".split()
 
 

@@ -87,13 +87,17 @@ def test_evaluation_predictions_follow_saved_thresholds(evaluated_multi):
 def test_evaluation_at_least_one_auto_follows_the_training_labels(tiny_dataset_dir):
     import datasets
 
+    from trainer.contracts import Target
     from trainer.evaluation.run import _at_least_one
+    topics, topic = Target("topics", "multi_label", ("a",)), Target("topic", "single_label", ("a", "b"))
     train = datasets.load_from_disk(str(tiny_dataset_dir))["train"]
-    assert _at_least_one("auto", train, "topics", "multi_label")   # every tiny train doc has a topic
-    assert not _at_least_one("auto", train, "topics", "single_label")
+    assert _at_least_one("auto", train, topics)   # every tiny train doc has a topic
+    assert not _at_least_one("auto", train, topic)
     unlabelled = train.map(lambda row, i: {"topics": [] if i == 0 else row["topics"]}, with_indices=True)
-    assert not _at_least_one("auto", unlabelled, "topics", "multi_label")
-    assert _at_least_one(True, unlabelled, "topics", "multi_label")
+    assert not _at_least_one("auto", unlabelled, topics)
+    assert _at_least_one(True, unlabelled, topics)
+    # a multi-task target skips unlabelled documents: the rule follows the labelled ones
+    assert _at_least_one("auto", unlabelled, Target("topics", "multi_label", ("a",), skip_unlabelled=True))
 
 
 def test_evaluation_reports_metrics_at_half_and_tuned(evaluated_multi):

@@ -1,9 +1,9 @@
 """Typed configuration: YAML files with `extends:` inheritance, dotted command-line overrides, strict schemas."""
 from trainer.config.loader import (StrictModel, apply_overrides, deep_merge, flatten, load_config, load_yaml_tree,
                                    parse_yaml, to_yaml)
-from trainer.config.run_config import (ChunkingConfig, DataRef, EvalSection, ModelConfig, RunConfig, TaskConfig,
-                                       TfidfConfig, TfidfLinearModel, TransformerModel)
+from trainer.config.run_config import (ChunkingConfig, DataRef, EvalSection, GazetteerModel, ModelConfig, RunConfig,
+                                       TargetConfig, TaskConfig, TfidfConfig, TfidfLinearModel, TransformerModel)
 
 __all__ = ["StrictModel", "apply_overrides", "deep_merge", "flatten", "load_config", "load_yaml_tree", "parse_yaml",
            "to_yaml", "ChunkingConfig", "DataRef", "EvalSection", "ModelConfig", "RunConfig", "TaskConfig",
-           "TfidfConfig", "TfidfLinearModel", "TransformerModel"]
+           "TfidfConfig", "TfidfLinearModel", "TransformerModel", "GazetteerModel", "TargetConfig"]

@@ -32,6 +32,7 @@ TRACKING = "tracking.json"
 # ---- model directory (run/model/) ---------------------------------------------------------------
 SPEC = "trainer.json"
 THRESHOLDS = "thresholds.json"
+FUSION = "fusion.json"
 
 REBUILD_DATASET = "rebuild it with `trainer data build CONFIG`"
 REEVALUATE = "rerun `trainer evaluate RUN_DIR` to write it again"

@@ -24,6 +24,7 @@ BUILD_PACKAGES = ("trainer", "datasets", "datasketch", "iterative-stratification
 EMPTY = "empty text"
 NO_TOPIC = "no topic label"
 NO_REGION = "no region label"
+NO_LABEL = "neither a topic nor a region label"
 SEVERAL_TOPICS = "several topic labels (single-label dataset)"
 FILTERED = "no topic label left after label filtering (min_count / require_in_test)"
 
@@ -174,6 +175,8 @@ def _label(b: _Build) -> None:
 
 
 def _unlabelled(d: Doc, cfg: DataConfig) -> str | None:
+    if cfg.labels.require_any_label:
+        return None if d.topics or d.regions else NO_LABEL
     topic = cfg.labels.topic
     if topic is not None and not topic.multi_label:
         # a single-label row needs exactly one class, whatever drop_unlabelled says
@@ -231,7 +234,7 @@ def _filter_labels(b: _Build) -> None:
         b.dropped_labels["topics"] = sorted({t for d in b.docs for t in d.topics} - keep)
         for d in b.docs:
             d.topics = [t for t in d.topics if t in keep]
-        drop_empty = topic_cfg.drop_unlabelled or not topic_cfg.multi_label
+        drop_empty = (topic_cfg.drop_unlabelled or not topic_cfg.multi_label) and not b.cfg.labels.require_any_label
         b.keep_if(lambda d: FILTERED if drop_empty and not d.topics else None)
     if b.cfg.labels.region is not None:
         seen = {r for d in b.docs if d.split == "train" for r in d.regions}
@@ -240,6 +243,8 @@ def _filter_labels(b: _Build) -> None:
             d.regions = [r for r in d.regions if r in seen]
         if topic_cfg is None:
             b.keep_if(lambda d: NO_REGION if not d.regions else None)
+    if b.cfg.labels.require_any_label:
+        b.keep_if(lambda d: NO_LABEL + " left after label filtering" if not (d.topics or d.regions) else None)
     b.stage("label_filtered")
 
 

@@ -70,6 +70,16 @@ class RegionLabels(StrictModel):
 class LabelsConfig(StrictModel):
     topic: TopicLabels | None = Field(default_factory=TopicLabels)
     region: RegionLabels | None = Field(default_factory=RegionLabels)
+    # multi-task datasets: keep a document that has a topic OR a region (after label filtering); a model with
+    # task.targets skips, per target, the documents without its label. Needs multi-label topics.
+    require_any_label: bool = False
+
+    @model_validator(mode="after")
+    def _any(self):
+        if self.require_any_label and (self.topic is None or self.region is None or not self.topic.multi_label):
+            raise ValueError("labels.require_any_label needs multi-label topics and regions (labels.topic with "
+                             "multi_label: true, and labels.region)")
+        return self
 
 
 class DedupConfig(StrictModel):

@@ -32,6 +32,8 @@ class ReportInput:
 
 def render_report(r: ReportInput) -> str:
     parts = [_header(r), _headline(r), _per_label(r), _worst(r), _confusions(r)]
+    if "parts" in r.metrics[r.split]["tuned"]:
+        parts.append(_combined(r))
     if r.chunking:
         parts.append(_chunking(r))
     if r.notes:
@@ -104,6 +106,21 @@ def _confusions(r: ReportInput) -> str:
     return f"## Most frequent confusions ({what})\n\n" + "\n".join(rows) + "\n"
 
 
+def _combined(r: ReportInput) -> str:
+    rule = r.metrics[r.split]["tuned"]["fusion"]
+    how = (f"the maximum of the two scores (a union of their labels)" if rule["rule"] == "max"
+           else f"(1 - {rule['weight']}) x head + {rule['weight']} x gazetteer")
+    lines = ["## The combined answer: the learned head and the gazetteer\n",
+             f"Combination picked on {rule.get('picked_on', 'validation')}: {how}.\n",
+             "| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
+    for split, variants in r.metrics.items():
+        m = variants["tuned"]
+        for key in ("micro_f1", "macro_f1", "accuracy"):
+            lines.append(f"| {split} | {key} | {_fmt(m['parts']['head'].get(key))} | "
+                         f"{_fmt(m['parts']['gazetteer'].get(key))} | {_fmt(m.get(key))} |")
+    return "\n".join(lines) + "\n"
+
+
 def _chunking(r: ReportInput) -> str:
     lines = ["## Long articles: head truncation vs chunk-and-pool\n", f"Chunking: {r.chunking}.\n",
              "| split | metric | head | chunked | change |", "|---|---|---:|---:|---:|"]
@@ -137,4 +154,8 @@ def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
             if "chunked" in m:
                 line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
             lines.append(line)
+            if "parts" in m:
+                lines.append(("  " if several else "") + " " * 19 + "  ".join(
+                    f"{part}: micro_f1={pm['micro_f1']:.4f} macro_f1={pm['macro_f1']:.4f}"
+                    for part, pm in m["parts"].items()) + "  (combined above)")
     return "\n".join(lines)

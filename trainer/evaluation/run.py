@@ -17,7 +17,7 @@ from trainer.atomic import atomic_write_bytes, atomic_write_text
 from trainer.config import EvalSection, RunConfig, to_yaml
 from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
-from trainer.decisions import Thresholds, decide
+from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
 from trainer.evaluation.report import ReportInput, render_report
@@ -50,13 +50,22 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
     dsd, _ = load_dataset_dir(dataset_dir)
-    splits = _pick_splits(dsd, dataset_dir, split, spec.target_names)
+    targets = _present_targets(dsd, dataset_dir, split, spec)
+    splits = _pick_splits(dsd, dataset_dir, split)
     # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
     model = load_model(model_dir, ScoreOptions(batch_size=eval_cfg.batch_size, precision="fp32", device="auto"))
-    probs = {name: model.score(list(ds["text"])) for name, ds in splits.items()}
+    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"))
     chunked = ({name: model.score(list(ds["text"]), eval_cfg.chunking) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
-    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split) for t in spec.targets]
+    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split) for t in targets]
+    for r in results:
+        if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
+            parts = _part_metrics(r.target, splits, part_scores, dsd.get("train"), eval_cfg)
+            for name, m in r.metrics.items():
+                m["parts"] = {part: by_split[name] for part, by_split in parts.items()}
+                m["fusion"] = rules[r.target.name]
+    if rules:
+        contracts.write_fusion(model_dir, rules)
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
     if tuned:
@@ -77,11 +86,62 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     return metrics
 
 
+def _score_splits(model, splits: dict, eval_cfg: EvalSection, train):
+    """Scores per split and target. A target the config combines with the gazetteer gets the combination
+    that scores best on validation (eval.metric, decisions as the run makes them); returns the scores,
+    the rules picked, and the two parts' scores per split."""
+    raw = {name: model.score_targets(list(ds["text"])) for name, ds in splits.items()}
+    parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
+    combined = sorted({target for p in parts.values() for target in p})
+    if not combined:
+        return raw, {}, {}
+    rules = {}
+    for target_name in combined:
+        target = model.spec.target(target_name)
+        rules[target_name] = _pick_fusion(target, splits, parts, eval_cfg, train)
+        for name in splits:
+            p = parts[name][target_name]
+            raw[name][target_name] = fuse(p["head"], p["gazetteer"], rules[target_name])
+    part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
+                   for t in combined}
+    return raw, rules, part_scores
+
+
+def _pick_fusion(target: Target, splits: dict, parts: dict, eval_cfg: EvalSection, train) -> dict:
+    if "validation" not in splits:
+        return dict(DEFAULT_FUSION, picked_on="default (no validation split)")
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
+    labels, p = list(target.labels), parts["validation"][target.name]
+    best, best_key = None, None
+    for rule in fusion_candidates():
+        scored = _scored(splits["validation"], target, fuse(p["head"], p["gazetteer"], rule))
+        th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
+                  at_least_one)
+        m = split_metrics(scored, labels, target.problem, th)
+        key = (round(m[eval_cfg.metric], 6), round(m["macro_f1"], 6))
+        if best_key is None or key > best_key:   # ties keep the earlier rule: less of the gazetteer
+            best, best_key = rule, key
+    return {**best, "picked_on": f"validation {eval_cfg.metric} {best_key[0]:.4f}"}
+
+
+def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_cfg: EvalSection) -> dict:
+    """Metrics of each part alone (head, gazetteer) per split, thresholds tuned for each on validation."""
+    out = {}
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
+    labels = list(target.labels)
+    for part, by_split in part_scores[target.name].items():
+        scored = {name: _scored(ds, target, by_split[name]) for name, ds in splits.items()}
+        th = tune(scored.get("validation"), labels, target.problem, eval_cfg.thresholds,
+                  eval_cfg.threshold_min_positives, at_least_one)
+        out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
+    return out
+
+
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
                      split: str) -> TargetResult:
     labels, problem = list(target.labels), target.problem
-    scored = {name: _scored(ds, target.name, probs[name][target.name]) for name, ds in splits.items()}
-    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target.name, problem)
+    scored = {name: _scored(ds, target, probs[name][target.name]) for name, ds in splits.items()}
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
     thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
                       eval_cfg.threshold_min_positives, at_least_one)
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
@@ -92,8 +152,12 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     return TargetResult(target, thresholds, metrics, scored, pred)
 
 
-def _scored(ds, column: str, probs: np.ndarray) -> Scored:
-    return Scored(ids=[str(i) for i in ds["id"]], gold=list(ds[column]), probs=probs)
+def _scored(ds, target: Target, probs: np.ndarray) -> Scored:
+    """The split's documents that count for `target` (all of them, unless it skips unlabelled ones)."""
+    gold = list(ds[target.name])
+    rows = [i for i, g in enumerate(gold) if target.has_label(g)]
+    ids = [str(i) for i in ds["id"]]
+    return Scored(ids=[ids[i] for i in rows], gold=[gold[i] for i in rows], probs=np.asarray(probs)[rows])
 
 
 def _run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig | None:
@@ -119,26 +183,34 @@ def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) 
     return path
 
 
-def _pick_splits(dsd, dataset_dir: Path, split: str, targets: list[str]) -> dict:
-    """{"validation": ds, split: ds}; validation is left out when the dataset has none (or it is empty)."""
+def _present_targets(dsd, dataset_dir: Path, split: str, spec) -> list[Target]:
+    """The model's targets whose label column the dataset has (a regions-only dataset evaluates the regions
+    target of a topics+regions model)."""
     if split not in dsd:
         raise DataError(f"{dataset_dir}: no split {split!r} (has {', '.join(dsd)}); pass --split with one of them")
-    for target in targets:
-        if target not in dsd[split].column_names:
-            raise DataError(f"{dataset_dir}: split {split!r} has no label column {target!r} the model was trained on")
+    present = [t for t in spec.targets if t.name in dsd[split].column_names]
+    if not present:
+        raise DataError(f"{dataset_dir}: split {split!r} has none of the label columns the model was trained on "
+                        f"({', '.join(spec.target_names)}); pass --data with a dataset that has them")
+    return present
+
+
+def _pick_splits(dsd, dataset_dir: Path, split: str) -> dict:
+    """{"validation": ds, split: ds}; validation is left out when the dataset has none (or it is empty)."""
     names = ([] if "validation" not in dsd or len(dsd["validation"]) == 0 else ["validation"]) + [split]
     return {name: dsd[name] for name in dict.fromkeys(names)}
 
 
-def _at_least_one(setting, train, target: str, problem: str) -> bool:
-    """eval.at_least_one resolved: "auto" is on when every `train` document has a label (multi-label)."""
-    if problem != "multi_label" or setting is False:
+def _at_least_one(setting, train, target: Target) -> bool:
+    """eval.at_least_one resolved: "auto" is on when every `train` document that counts for the target has a
+    label (multi-label): then an empty answer is always wrong."""
+    if not target.multi_label or setting is False:
         return False
     if setting is True:
         return True
-    if train is None or target not in train.column_names or len(train) == 0:
+    if train is None or target.name not in train.column_names or len(train) == 0:
         return False
-    return all(len(row) > 0 for row in train[target])
+    return all(len(row) > 0 for row in train[target.name] if row or not target.skip_unlabelled)
 
 
 def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: EvalSection,
@@ -149,7 +221,7 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
     head truncation, which predict and serve use.
     """
     labels, problem = list(target.labels), target.problem
-    scored = {name: _scored(ds, target.name, chunked[name][target.name]) for name, ds in splits.items()}
+    scored = {name: _scored(ds, target, chunked[name][target.name]) for name, ds in splits.items()}
     th = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
               at_least_one)
     out = {name: split_metrics(s, labels, problem, th) for name, s in scored.items()}
@@ -165,16 +237,20 @@ def _chunking_note(model, eval_cfg: EvalSection) -> str:
 
 
 def _prediction_rows(ds, results: list[TargetResult], split: str):
-    ids = [str(i) for i in ds["id"]]
-    for i, doc_id in enumerate(ids):
+    """One row per document of the split; a target appears in the rows of the documents that count for it."""
+    position = [{doc_id: k for k, doc_id in enumerate(r.scored[split].ids)} for r in results]
+    for doc_id in (str(i) for i in ds["id"]):
         per_target = {}
-        for r in results:
+        for r, where in zip(results, position):
+            k = where.get(doc_id)
+            if k is None:
+                continue
             labels, problem = list(r.target.labels), r.target.problem
-            gold = r.scored[split].gold[i]
+            gold = r.scored[split].gold[k]
             per_target[r.target.name] = {
                 "gold": list(gold) if problem == "multi_label" else [gold],
-                "predicted": [labels[j] for j in r.pred[i].nonzero()[0]],
-                "scores": {label: round(float(p), SCORE_DIGITS) for label, p in zip(labels, r.scored[split].probs[i])}}
+                "predicted": [labels[j] for j in r.pred[k].nonzero()[0]],
+                "scores": {label: round(float(p), SCORE_DIGITS) for label, p in zip(labels, r.scored[split].probs[k])}}
         yield contracts.prediction_row(doc_id, per_target)
 
 

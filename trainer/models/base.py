@@ -15,6 +15,8 @@ import numpy as np
 from trainer.atomic import atomic_dir
 from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec, write_thresholds
 from trainer.data.label_space import LabelSpace
+from trainer.data.regions import RegionScorer
+from trainer.decisions import DEFAULT_FUSION, fuse
 
 
 @dataclass
@@ -23,6 +25,17 @@ class FitData:
     dataset_dir: Path
     splits: Any                      # datasets.DatasetDict: train, validation (maybe), test
     spaces: list[LabelSpace]
+    manifest: dict = field(default_factory=dict)   # the dataset's manifest.json
+
+    def region_settings(self) -> dict:
+        """How the dataset labelled regions (granularity, min_mentions): the gazetteer answers the same way."""
+        region = ((self.manifest.get("config") or {}).get("labels") or {}).get("region") or {}
+        return {"granularity": region.get("granularity", "subregion"), "min_mentions": region.get("min_mentions", 3)}
+
+    def gazetteer_settings(self, cfg) -> dict | None:
+        """spec.settings["gazetteer"] for the targets the config combines with the gazetteer; None if none."""
+        targets = [t.name for t in cfg.task.resolved() if t.gazetteer]
+        return {"targets": targets, **self.region_settings()} if targets else None
 
 
 @dataclass
@@ -55,8 +68,10 @@ class Model(ABC):
 
     type: ClassVar[str]                       # the registry key, = `model.type` in run configs
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
+    problems: ClassVar[tuple[str, ...]] = ("multi_label", "single_label")   # the target problems it can learn
 
     spec: ModelSpec
+    fusion: dict[str, dict] = {}               # combined targets' rules (contracts.read_fusion), set by load_model
 
     @classmethod
     def check_config(cls, cfg) -> None:
@@ -77,9 +92,39 @@ class Model(ABC):
         """Write the kind's own files (weights, vocabulary, tokenizer) into `model_dir`."""
 
     @abstractmethod
+    def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+        """Per target, (len(texts), len(labels)) probabilities of the kind's own heads: sigmoid per label
+        (multi-label) or softmax rows (single-label). `chunking` (a ChunkingConfig) only where supports_chunking."""
+
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
-        """Per target, (len(texts), len(labels)) probabilities: sigmoid per label (multi-label) or
-        softmax rows (single-label). `chunking` (a ChunkingConfig) only where supports_chunking."""
+        """The model's answer per target: its heads' probabilities, and for a target the config combines
+        with the gazetteer (`task.targets[].gazetteer`), the combination `fusion` holds."""
+        return self.score_with_parts(texts, chunking)[0]
+
+    def score_with_parts(self, texts: Sequence[str], chunking=None):
+        """(the answer per target as `score` gives it, the parts of each combined target as `score_parts`)."""
+        scores = self.score_targets(texts, chunking)
+        parts = self._gazetteer_parts(texts, scores)
+        answer = dict(scores)
+        for name, p in parts.items():
+            answer[name] = fuse(p["head"], p["gazetteer"], self.fusion.get(name, DEFAULT_FUSION))
+        return answer, parts
+
+    def score_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """For each combined target, the two scores its answer combines: {"head": scores[target] (from
+        `score_targets`), "gazetteer": ...}; {} for a model without combined targets."""
+        return self._gazetteer_parts(texts, scores)
+
+    def _gazetteer_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray]) -> dict[str, dict]:
+        settings = self.spec.settings.get("gazetteer")
+        if not settings:
+            return {}
+        if getattr(self, "_region_scorers", None) is None:
+            self._region_scorers = {
+                name: RegionScorer(self.spec.target(name).labels, settings["granularity"], settings["min_mentions"])
+                for name in settings["targets"]}
+        return {name: {"head": scores[name], "gazetteer": scorer.score(texts)}
+                for name, scorer in self._region_scorers.items()}
 
     @property
     @abstractmethod

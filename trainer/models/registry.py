@@ -7,13 +7,14 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from trainer.contracts import model_dir_of, read_spec
+from trainer.contracts import model_dir_of, read_fusion, read_spec
 from trainer.errors import DataError
 from trainer.models.base import Model, ScoreOptions
 
 KINDS = {
     "transformer": "trainer.models.transformer:TransformerClassifier",
     "tfidf-linear": "trainer.models.tfidf_linear:TfidfLinearClassifier",
+    "gazetteer": "trainer.models.gazetteer:GazetteerClassifier",
 }
 
 
@@ -32,4 +33,6 @@ def load_model(run_or_model_dir: str | Path, options: ScoreOptions | None = None
     """The model saved in a run directory (or its model/), loaded by the kind its trainer.json names."""
     model_dir = model_dir_of(run_or_model_dir)
     spec = read_spec(model_dir)
-    return model_class(spec.model_type).load(model_dir, spec, options or ScoreOptions())
+    model = model_class(spec.model_type).load(model_dir, spec, options or ScoreOptions())
+    model.fusion = read_fusion(model_dir, spec)
+    return model

@@ -73,6 +73,7 @@ class PredictRequest(BaseModel):
     articles: list[ArticleIn] | None = None
     top_k: int | None = Field(None, ge=1)
     threshold: float | None = Field(None, ge=0, le=1)
+    explain: bool = False      # a combined target (head + gazetteer) also shows each part's answer
 
     @model_validator(mode="after")
     def _one_input(self):
@@ -159,7 +160,8 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
         if len(texts) > max_texts:
             raise HTTPException(413, f"{len(texts)} texts in one request; send at most {max_texts}")
         with lock:
-            predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold)
+            predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold,
+                                            explain=request.explain)
         return {"predictions": predictions}
 
     @app.get("/health")

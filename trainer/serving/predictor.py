@@ -68,15 +68,21 @@ class Predictor:
         return self.spec.primary.problem
 
     def predict(self, texts: Sequence[str], top_k: int | None = None,
-                threshold: float | None = None) -> list[dict]:
+                threshold: float | None = None, explain: bool = False) -> list[dict]:
+        """Per text, the labels and scores (per target when the model has several). `explain`: a target
+        answered by the head and the gazetteer together also shows each part's own answer at 0.5, under
+        "parts": {"head": {...}, "gazetteer": {...}}."""
         _check_options(top_k, threshold)
         texts = list(texts)
         filled = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
-        scores = self.model.score([texts[i] for i in filled]) if filled else {}
+        scores, parts = self.model.score_with_parts([texts[i] for i in filled]) if filled else ({}, {})
         out = [{t.name: {"labels": [], "scores": {}} for t in self.targets} for _ in texts]
         for target in self.targets:
-            for row, i in zip(scores.get(target.name, []), filled):
+            for k, (row, i) in enumerate(zip(scores.get(target.name, []), filled)):
                 out[i][target.name] = self.decide(row, target, top_k, threshold)
+                if explain and target.name in parts:
+                    out[i][target.name]["parts"] = {
+                        part: self.decide(p[k], target, top_k, 0.5) for part, p in parts[target.name].items()}
         if len(self.targets) == 1:   # one target: the answer itself, as single-target runs always gave it
             return [record[self.spec.primary.name] for record in out]
         return out

@@ -23,7 +23,7 @@ def summary_lines(run_dir: Path, cfg) -> list[str]:
             if split in splits:
                 name = f"{target} {split}" if len(metrics) > 1 else split
                 lines.append(metric_line(name, splits[split]))
-    lines += prediction_lines(run_dir, cfg.output.predict)
+    lines += prediction_lines(run_dir, cfg.output.predict, cfg.output.predict_examples)
     return lines
 
 
@@ -32,28 +32,10 @@ def metric_line(split: str, m: dict) -> str:
             f"accuracy {m.get('accuracy', float('nan')):.3f}  (n={m.get('n_examples', '?')})")
 
 
-def prediction_lines(run_dir: Path, paths: list[str]) -> list[str]:
-    lines = [f"sample not found, skipped: {p}" for p in paths if not _expand(p)]
-    files = [f for p in paths for f in _expand(p)]
-    if not files:
-        return lines
+def prediction_lines(run_dir: Path, paths: list[str], examples: int = 0) -> list[str]:
     from trainer.serving.predictor import Predictor
-    predictor = Predictor.load(run_dir)
-    for record in predictor.predict_articles(files, top_k=TOP_SCORES):
-        if "error" in record:
-            lines.append(f"sample {record['path']}: not read ({record['error']})")
-            continue
-        lines.append(f"sample {record.get('path')}: {record.get('title', '')!r}")
-        answers = {t.name: record[t.name] for t in predictor.targets} if len(predictor.targets) > 1 else {"": record}
-        for target, answer in answers.items():
-            scores = ", ".join(f"{label} {score:.2f}" for label, score in answer.get("scores", {}).items())
-            lines.append(f"  {target + ' ' if target else ''}predicted: {', '.join(answer['labels']) or '(none)'}"
-                         f"   top scores: {scores}")
-    return lines
-
-
-def _expand(pattern: str) -> list[str]:
-    path = Path(os.path.expandvars(os.path.expanduser(pattern)))
-    if path.is_dir():
-        return [str(f) for f in sorted(path.iterdir()) if f.is_file() and not f.name.startswith(".")]
-    return [str(path)] if path.is_file() else []
+    from trainer.workflows.prediction_table import items_from, render
+    items, notes = items_from(paths, run_dir, examples)
+    if not items:
+        return notes
+    return notes + ["", "predictions:"] + render(Predictor.load(run_dir), items)

@@ -43,8 +43,10 @@ class TransformerClassifier(Model):
         from trainer.models.transformer.fitting import fit_network
         network, tokenizer, stats = fit_network(ctx)
         m = ctx.cfg.model
-        spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces],
-                         {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling})
+        settings = {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling}
+        if ctx.data.gazetteer_settings(ctx.cfg):
+            settings["gazetteer"] = ctx.data.gazetteer_settings(ctx.cfg)
+        spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces], settings)
         model = cls(network, tokenizer, spec)
         return Fitted(model, {**stats, "model_parameters": model.num_parameters})
 
@@ -76,7 +78,7 @@ class TransformerClassifier(Model):
             self._scorer = TransformerScorer(self.network, self.tokenizer, self.spec, self.options)
         return self._scorer
 
-    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+    def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.scorer.score(texts, chunking)
 
     @property

@@ -23,8 +23,13 @@ class Prepared:
     """What training needs beyond the config: tokenizer, tokenized splits, the encoder's weights."""
     tokenizer: object
     tokenized: object          # datasets.DatasetDict with input_ids, labels, length
-    space: LabelSpace
+    spaces: list[LabelSpace]
     model_path: str
+
+    @property
+    def space(self) -> LabelSpace:
+        """The first target's label space (one-target runs)."""
+        return self.spaces[0]
 
 
 def setup_process(cfg) -> str:
@@ -73,12 +78,11 @@ def prepare(ctx: FitContext) -> Prepared:
     from trainer.models.transformer.tokenized import tokenize_splits
 
     model = ctx.cfg.model
-    space = ctx.data.spaces[0]
     model_path = resolve_model_path(model.name)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, space, space.target,
+    tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, ctx.data.spaces,
                                 model.max_length, model.truncation)
-    return Prepared(tokenizer, tokenized, space, model_path)
+    return Prepared(tokenizer, tokenized, list(ctx.data.spaces), model_path)
 
 
 def training_arguments(cfg, run_dir: Path, precision: str):
@@ -129,20 +133,28 @@ def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=(
         model=build_network(cfg, prepared), args=args, train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"] if has_eval else None,
         data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
-        compute_metrics=metrics_fn(prepared.space.labels, prepared.space.problem), callbacks=callbacks,
+        compute_metrics=metrics_fn(prepared.spaces), callbacks=callbacks,
         head_lr_multiplier=cfg.train.head_lr_multiplier)
     return trainer, throughput
 
 
 def build_network(cfg, prepared: Prepared):
     from trainer.models.transformer.network import build_classifier
-    m, space = cfg.model, prepared.space
+    from trainer.models.transformer.tokenized import label_layout
+    m, spaces = cfg.model, prepared.spaces
+    heads = None
+    if label_layout(spaces) == "blocks":
+        weights = {t.name: t.loss_weight for t in cfg.task.resolved()}
+        heads = [{"name": s.target, "problem": s.problem, "num_labels": len(s.labels),
+                  "loss_weight": weights[s.target]} for s in spaces]
+    labels = [f"{s.target}/{label}" if heads else label for s in spaces for label in s.labels]
     return build_classifier(
-        prepared.model_path, space.labels, space.problem, pooling=m.pooling, dropout=m.dropout,
+        prepared.model_path, labels, spaces[0].problem, pooling=m.pooling, dropout=m.dropout,
         attention=hardware.resolve_attention(m.attention), attention_dropout=m.attention_dropout,
         encoder_overrides=m.config_overrides, random_init=m.init == "random",
-        priors=space.priors() if m.prior_bias else None,
-        loss_weights=space.balanced_weights() if cfg.train.class_weights == "balanced" else None)
+        priors=[p for s in spaces for p in s.priors()] if m.prior_bias else None,
+        loss_weights=[w for s in spaces for w in s.balanced_weights()] if cfg.train.class_weights == "balanced"
+        else None, heads=heads)
 
 
 def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:

@@ -105,14 +105,38 @@ class ThroughputCallback(TrainerCallback):
                 "train_tokens_per_s": round(self.tokens / secs, 1)}
 
 
-def metrics_fn(labels: list[str], problem: str):
-    """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json)."""
+def metrics_fn(spaces):
+    """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json).
+
+    One target: its metrics under their plain names. Several: `<target>_<metric>` each, plus the plain
+    names averaged over the targets (the stated combination model selection uses), on the documents
+    that have a label for each target.
+    """
+    spaces = list(spaces)
+    several = len(spaces) > 1 or spaces[0].skip_unlabelled
+
     def fn(eval_pred):
-        scores = to_probabilities(eval_pred.predictions, problem)
-        pred = decide(scores, problem, DEFAULT_THRESHOLD).astype(np.int8)
-        gold = np.asarray(eval_pred.label_ids)
-        if problem == "single_label":
-            pred, gold = pred.argmax(-1), gold.astype(int)
-        m = compute_metrics(gold, pred, labels, problem)
-        return {k: v for k, v in m.items() if not isinstance(v, dict)}
+        logits, gold = np.asarray(eval_pred.predictions), np.asarray(eval_pred.label_ids)
+        if not several:
+            return _scalars(spaces[0], logits, gold)
+        out, start, width = {}, 0, logits.shape[1]
+        for k, space in enumerate(spaces):
+            cols = slice(start, start + len(space.labels))
+            start = cols.stop
+            rows = gold[:, width + k] > 0
+            target_gold = gold[rows, cols] if space.problem == "multi_label" else gold[rows, cols].argmax(-1)
+            for key, value in _scalars(space, logits[rows, cols], target_gold).items():
+                out[f"{space.target}_{key}"] = value
+        for key in ("micro_f1", "macro_f1", "accuracy"):
+            out[key] = float(np.mean([out[f"{s.target}_{key}"] for s in spaces]))
+        return out
     return fn
+
+
+def _scalars(space, logits: np.ndarray, gold: np.ndarray) -> dict:
+    scores = to_probabilities(logits, space.problem)
+    pred = decide(scores, space.problem, DEFAULT_THRESHOLD).astype(np.int8)
+    if space.problem == "single_label":
+        pred, gold = pred.argmax(-1), gold.astype(int)
+    m = compute_metrics(gold, pred, space.labels, space.problem)
+    return {k: v for k, v in m.items() if not isinstance(v, dict)}

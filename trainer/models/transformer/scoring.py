@@ -43,14 +43,20 @@ class TransformerScorer:
         return pool_logits(self.forward_encoded(enc), owner, len(texts), chunking.pool)
 
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
-        """Per target, (n, n_labels) probabilities: sigmoid per label (multi-label) or softmax (single-label)."""
-        target = self.spec.primary
-        return {target.name: to_probabilities(self.logits(texts, chunking), target.problem)}
+        """Per target, (n, n_labels) probabilities: sigmoid per label (multi-label) or softmax (single-label);
+        the targets' heads are consecutive column blocks of the logits."""
+        logits = self.logits(texts, chunking)
+        out, start = {}, 0
+        for target in self.spec.targets:
+            block = logits[:, start:start + len(target.labels)]
+            start += len(target.labels)
+            out[target.name] = to_probabilities(block, target.problem)
+        return out
 
     def forward_encoded(self, enc: dict[str, list]) -> np.ndarray:
         """Run pre-tokenized inputs in batches of similar length, so padding stays small."""
         ids = enc["input_ids"]
-        out = np.zeros((len(ids), len(self.spec.primary.labels)), dtype=np.float32)
+        out = np.zeros((len(ids), sum(len(t.labels) for t in self.spec.targets)), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
