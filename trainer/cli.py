@@ -98,12 +98,9 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
              overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true")):
     """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, confusion.png, model/thresholds.json."""
     try:
-        from trainer.evaluation import evaluate as run_evaluate
         from trainer.evaluation.report import render_summary
+        from trainer.workflows.evaluate import evaluate as run_evaluate
         metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [])
-        if (run_dir / "config.yaml").is_file():
-            from trainer.tracking import log_run
-            log_run(run_dir)   # tracking.backend mlflow: the new metrics go to the run's MLflow run
     except TrainerError as exc:
         _fail(exc)
     typer.echo(render_summary(metrics))
