@@ -45,7 +45,7 @@ def report(name: str, seconds: float, manifest: dict, unit: str = "documents") -
 
 
 def bench_scraped(pages: int, out: Path) -> None:
-    from trainer.data.readers.scraped_synth import write_pages
+    from synthetic_pages import write_pages
     with tempfile.TemporaryDirectory() as tmp:
         write_pages(tmp, pages, "sputnik", seed=0)
         seconds, manifest = timed_build(CONFIGS / "scraped.yaml", [f"source.path={tmp}", f"output={out / 'scraped'}"])

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# test-data generators shared with the benchmarks (scripts/synthetic_pages.py) live in scripts/
+sys.path.insert(0, str(REPO / "scripts"))
 
 
 def _mirror() -> Path | None:
