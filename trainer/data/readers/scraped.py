@@ -25,12 +25,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ScrapedProfile, SourceConfig
+from trainer.data.dates import parse_with_formats
 from trainer.data.readers.files import decode_text, list_files
 
 TITLE_MAX = 300
@@ -141,21 +141,10 @@ def parse_page(text: str, profile: ScrapedProfile, frequent: frozenset[str]) -> 
 def _find_date(texts: list[str], profile: ScrapedProfile, used: set[int]) -> str | None:
     for i in dict.fromkeys([profile.date_line, *range(min(HEADER_SCAN, len(texts)))]):
         if i < len(texts):
-            iso = parse_date(texts[i], profile.date_formats)
+            iso = parse_with_formats(texts[i], profile.date_formats)
             if iso:
                 used.add(i)
                 return iso
-    return None
-
-
-def parse_date(text: str, formats: list[str]) -> str | None:
-    """ISO date (or date and time, when the format has a time) of the first format that parses."""
-    for fmt in formats:
-        try:
-            value = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return value.isoformat() if "%H" in fmt else value.date().isoformat()
     return None
 
 

@@ -11,14 +11,13 @@ import contextlib
 import csv
 import json
 import sys
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ColumnMap, SourceConfig
+from trainer.data.dates import parse_iso_or_formats
 from trainer.data.readers.files import check_encoding, list_files
-from trainer.data.readers.scraped import parse_date
 from trainer.errors import DataError
 
 _LIST_FIELDS = ("topics", "tags", "places")
@@ -156,7 +155,7 @@ def row_to_article(row: dict[str, Any], path: Path, line: int, source: SourceCon
     lists = {name: _list(row.get(getattr(columns, name)), columns.list_separator) if getattr(columns, name) else []
              for name in _LIST_FIELDS}
     raw_date = _text(row.get(columns.published)) if columns.published else None
-    published = _iso_date(raw_date, source.profile.date_formats)
+    published = parse_iso_or_formats(raw_date, source.profile.date_formats)
     meta = {"published_raw": raw_date} if raw_date and published is None else {}
     row_id = _text(row.get(columns.id)) if columns.id else None
     return Article(
@@ -181,13 +180,3 @@ def _list(value: Any, separator: str) -> list[str]:
     items = value if isinstance(value, list) else str(value).split(separator)
     return list(dict.fromkeys(s for s in (str(v).strip() for v in items if v is not None) if s))
 
-
-def _iso_date(raw: str | None, formats: list[str]) -> str | None:
-    """ISO 8601 as given (normalised), else the first of `profile.date_formats` that parses; None if none."""
-    if not raw or not raw.strip():
-        return None
-    raw = raw.strip()
-    for parse in (date.fromisoformat, datetime.fromisoformat):   # a date stays a date
-        with contextlib.suppress(ValueError):
-            return parse(raw.replace("Z", "+00:00")).isoformat()
-    return parse_date(raw, formats)
