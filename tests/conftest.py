@@ -1,4 +1,5 @@
-"""Shared fixtures. Real-data fixtures skip with a reason when the data mirror is absent."""
+"""Shared fixtures. Real-data fixtures skip with a reason when no data mirror is configured, and fail
+when $TRAINER_DATA_MIRROR is set but lacks the data (see missing_data)."""
 from __future__ import annotations
 
 import os
@@ -7,26 +8,39 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]   # tests/test_fixtures_mirror.py runs the fixtures in a pytest of its own
+
 REPO = Path(__file__).resolve().parents[1]
 # test-data generators shared with the benchmarks (scripts/synthetic_pages.py) live in scripts/
 sys.path.insert(0, str(REPO / "scripts"))
 
 
-def _mirror() -> Path | None:
-    env = os.environ.get("TRAINER_DATA_MIRROR")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO.parent / "shared" / "data")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
+MIRROR_ENV = "TRAINER_DATA_MIRROR"
+
+
+def find_mirror(environ=os.environ, fallback: Path = REPO.parent / "shared" / "data") -> Path | None:
+    """The data mirror: $TRAINER_DATA_MIRROR when set (no fallback then: a wrong value must show),
+    else the shared folder beside the checkout; None when there is none."""
+    env = environ.get(MIRROR_ENV)
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    return fallback if fallback.is_dir() else None
+
+
+def missing_data(reason: str, environ=os.environ) -> None:
+    """A real-data test without its data: skipped where no mirror is configured, failed where
+    $TRAINER_DATA_MIRROR is set (CI sets it, and a skip there would hide a broken mirror lookup)."""
+    if environ.get(MIRROR_ENV):
+        pytest.fail(f"{reason} ({MIRROR_ENV}={environ[MIRROR_ENV]} is set, so the data must be there)",
+                    pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
-    d = _mirror()
+    d = find_mirror()
     if d is None:
-        pytest.skip("data mirror absent: set TRAINER_DATA_MIRROR to a folder holding reuters21578.tar.gz")
+        missing_data(f"data mirror absent: set {MIRROR_ENV} to a folder holding reuters21578.tar.gz")
     return d
 
 
@@ -34,7 +48,7 @@ def mirror_dir() -> Path:
 def reuters_archive(mirror_dir) -> Path:
     p = mirror_dir / "reuters21578.tar.gz"
     if not p.is_file():
-        pytest.skip(f"{p} absent: the Reuters-21578 archive is needed for this test")
+        missing_data(f"{p} absent: the Reuters-21578 archive is needed for this test")
     return p
 
 
@@ -42,7 +56,7 @@ def reuters_archive(mirror_dir) -> Path:
 def scraped_sample_dir(mirror_dir) -> Path:
     d = mirror_dir / "samples" / "scraped"
     if not d.is_dir() or not any(d.iterdir()):
-        pytest.skip(f"{d} absent: the shared scraped sample page is needed for this test")
+        missing_data(f"{d} absent: the shared scraped sample page is needed for this test")
     return d
 
 
