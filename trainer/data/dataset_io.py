@@ -7,6 +7,16 @@ from pathlib import Path
 from trainer.errors import DataError
 
 SPLITS = ("train", "validation", "test")
+FORMAT = "trainer-dataset/1"     # manifest.json["format"] of every dataset `trainer data build` writes
+
+
+def is_dataset_dir(path: str | Path) -> bool:
+    """Whether `path` holds a dataset this program wrote: a manifest.json with our format tag."""
+    try:
+        manifest = json.loads((Path(path) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("format", "")).startswith("trainer-dataset/")
 
 
 def load_manifest(path: str | Path) -> dict:
