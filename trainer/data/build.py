@@ -23,6 +23,7 @@ from trainer.errors import DataError
 # versions recorded in manifest.json: the libraries a build depends on
 BUILD_PACKAGES = ("trainer", "datasets", "datasketch", "iterative-stratification", "numpy", "pyarrow")
 EMPTY = "empty text"
+DUPLICATE_ID = "duplicate id"
 NO_TOPIC = "no topic label"
 NO_REGION = "no region label"
 SEVERAL_TOPICS = "several topic labels (single-label dataset)"
@@ -170,17 +171,30 @@ def describe_inputs(cfg: DataConfig, out: Path | None = None) -> list[dict]:
     if out is not None:   # inputs found without source.path (mirror, cache) are checked here
         for p in files:
             _check_apart(out, p, f"the input file {p}")
-    return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in files]
+    return [_describe(p, sha256_file) for p in files]
+
+
+def _describe(path: Path, sha256_file) -> dict:
+    """An input the OS cannot read is described by its error; the reader rejects it with the same reason."""
+    from trainer.data.readers.files import unreadable
+    try:
+        return {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    except OSError as exc:
+        return {"path": str(path), "sha256": None, "bytes": None, "error": unreadable(exc)}
 
 
 def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
     predefined = b.cfg.split.kind == "predefined"
     outside = "outside predefined split" + (" (ModApte unused)" if b.cfg.source.kind == "reuters" else "")
+    seen_ids: set[str] = set()
     for item in articles:
         b.read += 1
         if isinstance(item, Rejected):
             b.rejects.append({"input": item.input, "reason": item.reason})
+        elif item.id in seen_ids:   # ids name rows in the dataset, duplicates.jsonl and predictions: unique
+            b.reject(Doc(item), DUPLICATE_ID)
         else:
+            seen_ids.add(item.id)
             b.docs.append(Doc(item))
     b.stage("read")
     b.keep_if(lambda d: EMPTY if not d.article.text.strip() else None)

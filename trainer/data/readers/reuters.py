@@ -16,6 +16,7 @@ from typing import Iterator
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.dates import parse_reuters_date
+from trainer.data.readers.files import read_file
 from trainer.data.sources import REGISTRY, locate
 from trainer.errors import DataError
 
@@ -47,8 +48,8 @@ def read(source: SourceConfig) -> Iterator[Article | Rejected]:
     members = _members(_root(source))
     try:
         count = 0
-        for where, raw in members:
-            for record in parse_sgml(raw, where):
+        for where, raw, reason in members:
+            for record in parse_sgml(raw, where) if raw is not None else [Rejected(where, reason)]:
                 yield record
                 count += 1
                 if source.limit is not None and count >= source.limit:
@@ -161,15 +162,15 @@ def _sgm_files(folder: Path) -> list[Path]:
     return files
 
 
-def _members(root: Path) -> Iterator[tuple[str, bytes]]:
-    """(where, raw bytes) per SGML file; `where` is the file, or `archive!member`."""
-    if root.is_dir():
-        for path in _sgm_files(root):
-            yield str(path), path.read_bytes()
-    elif root.suffix.lower() == ".sgm":
-        yield str(root), root.read_bytes()
+def _members(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """(where, raw bytes, None) per SGML file, or (where, None, reason) for a file the OS cannot read;
+    `where` is the file, or `archive!member`. The archive is one input: a broken one stops the build."""
+    if root.is_dir() or root.suffix.lower() == ".sgm":
+        for path in _sgm_files(root) if root.is_dir() else [root]:
+            yield str(path), *read_file(path)
     else:
-        yield from _archive_members(root)
+        for where, raw in _archive_members(root):
+            yield where, raw, None
 
 
 def _archive_members(archive: Path) -> Iterator[tuple[str, bytes]]:
