@@ -339,3 +339,31 @@ def test_policy_inspect_fails_on_duplicate_ids(tmp_path):
     assert next(c for c in report.checks if c.name == "duplicate ids").details == ["d0"]
     result = CliRunner().invoke(app, ["data", "inspect", str(tmp_path / "ds")])
     assert result.exit_code == 1 and "duplicate ids" in result.output
+
+
+def test_policy_lone_surrogate_in_json_rejects_the_row(tmp_path):
+    """JSON may escape half a UTF-16 pair ("\\ud800"); such text cannot be written as UTF-8 (the build
+    crashed writing the dataset): the row is rejected naming the column."""
+    records = _jsonl_rows(tmp_path, '{"text": "bad \\ud800 half"}\n', '{"text": "ok", "tags": ["\\udfff"]}\n',
+                          {"text": "fine"}, tags="tags")
+    assert [type(r) for r in records] == [Rejected, Rejected, Article]
+    assert records[0].reason == "invalid text (a lone UTF-16 surrogate) in column 'text'"
+    assert records[1].reason == "invalid text (a lone UTF-16 surrogate) in column 'tags'"
+
+
+@pytest.mark.parametrize("kind", ["scraped", "jsonl"])
+def test_policy_file_name_that_is_not_utf8_is_rejected(tmp_path, kind):
+    from trainer.data.build import build_dataset
+    from trainer.data.config import DataConfig
+    src = tmp_path / "src"
+    for i in range(12):
+        write(src, kind, f"{ENGLISH} Story number {i} is about {i * 17} tonnes of wheat.", name=f"d{i}")
+    odd = src / os.fsdecode(b"caf\xe9" + (b".txt" if kind == "scraped" else b".jsonl"))
+    odd.write_bytes(render(kind, FRENCH).encode())
+    cfg = DataConfig.model_validate({"source": {"kind": kind, "path": str(src)}, "output": str(tmp_path / "ds"),
+                                     "labels": {"topic": {"drop_unlabelled": False}, "region": None}})
+    manifest = build_dataset(cfg).manifest
+    rejects = [json.loads(line) for line in (tmp_path / "ds" / "rejects.jsonl").read_text("utf-8").splitlines()]
+    assert rejects == [{"input": str(src / "caf\\xe9") + (".txt" if kind == "scraped" else ".jsonl"),
+                        "reason": "file name is not valid UTF-8"}]
+    assert manifest["accounting"]["read"] == 13

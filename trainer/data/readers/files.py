@@ -35,6 +35,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # chance: a cp1251 capital before "»" is one).
 _UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _ASCII = bytes(range(128))
+# Lone surrogates: what Python makes of undecodable bytes in file names, and of "\\ud800" in JSON.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Byte-order marks, longest first (the UTF-32-LE mark starts with the UTF-16-LE one).
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -46,6 +48,7 @@ ENCODING_SAMPLE_BYTES = 1 << 16
 
 EMPTY_FILE = "empty file"
 HIDDEN = "hidden file or folder (name starts with a dot)"
+BAD_NAME = "file name is not valid UTF-8"
 FOLDER = "folder matched by source.pattern (not a file)"
 BROKEN_LINK = "broken symbolic link"
 OUTSIDE = "symbolic link leading outside source.path"
@@ -67,6 +70,8 @@ def scan(source: SourceConfig) -> Scan:
     if source.path is None:
         raise DataError(f"source.path: required for kind {source.kind!r}; set it to a file or a directory")
     root = Path(source.path).expanduser()
+    if not _utf8_name(root):
+        raise DataError(f"source.path: {printable(root)} is not a valid UTF-8 path; rename it or link to it")
     if root.is_dir():
         return _scan_dir(root, source.pattern)
     if root.is_file():
@@ -88,6 +93,9 @@ def _scan_dir(root: Path, pattern: str) -> Scan:
     rejected_hidden: list[Path] = []
     out = Scan()
     for path in matched:
+        if not _utf8_name(path.relative_to(root)):   # its name could not be written to rejects.jsonl or be an id
+            out.rejects.append(Rejected(printable(path), BAD_NAME))
+            continue
         if _is_hidden(path.relative_to(root)):
             # inside a hidden folder that was itself rejected: counted once, with that folder
             if not any(folder in path.parents for folder in rejected_hidden):
@@ -103,6 +111,16 @@ def _scan_dir(root: Path, pattern: str) -> Scan:
         found = f" (it matched {len(out.rejects)} entries that are not files to read)" if out.rejects else ""
         raise DataError(f"{root}: no files match source.pattern {pattern!r}{found}; set source.pattern")
     return out
+
+
+def _utf8_name(path: Path) -> bool:
+    """Python keeps undecodable bytes of a file name as lone surrogates ('surrogateescape')."""
+    return not _SURROGATES.search(str(path))
+
+
+def printable(path: Path | str) -> str:
+    """`path` with the bytes of a non-UTF-8 name shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _is_hidden(relative: Path) -> bool:
@@ -180,16 +198,20 @@ def decode_text(data: bytes, encoding: str = "utf-8", declared: str | None = Non
         return None, EMPTY_FILE
     bom = bom_encoding(data)
     candidates = [bom] if bom else [declared, check_encoding(encoding)]
-    tried = []
+    tried, binary = [], None
     for codec in dict.fromkeys(c for c in candidates if c):
         text = _decode(data, codec)
-        if text is not None and looks_binary(text) is None:
+        binary = looks_binary(text) if text is not None else binary
+        if text is not None and binary is None:
             return _non_empty(text)
         tried.append(codec)
     if bom:
-        return None, f"undecodable bytes (they do not match their {bom} byte-order mark)"
-    if is_utf8(check_encoding(encoding)) and mostly_utf8(data):
-        return None, f"undecodable bytes (invalid UTF-8 at byte {_utf8_error(data)}; the rest is UTF-8)"
+        return None, binary or f"undecodable bytes (they do not match their {bom} byte-order mark)"
+    if binary is not None and b"\x00" not in data:   # text of control characters: no encoding helps
+        return None, binary
+    utf8_error = _utf8_error(data) if is_utf8(check_encoding(encoding)) else None
+    if utf8_error is not None and mostly_utf8(data):
+        return None, f"undecodable bytes (invalid UTF-8 at byte {utf8_error}; the rest is UTF-8)"
     detected = detect_encoding(data)
     if detected is not None:
         text = _decode(data, detected)
@@ -208,16 +230,17 @@ def _non_empty(text: str) -> tuple[str | None, str | None]:
 def _decode(data: bytes, codec: str) -> str | None:
     try:
         return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):   # UnicodeError: the UTF-16 decoder on a cut head
         return None
 
 
-def _utf8_error(data: bytes) -> int:
+def _utf8_error(data: bytes) -> int | None:
+    """Offset of the first byte that is not UTF-8, or None when all of `data` is."""
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return exc.start
-    return -1
+    return None
 
 
 def mostly_utf8(data: bytes) -> bool:
@@ -228,6 +251,11 @@ def mostly_utf8(data: bytes) -> bool:
 
 def is_utf8(codec: str) -> bool:
     return codecs.lookup(codec).name in ("utf-8", "utf-8-sig")
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Text with a lone surrogate (JSON's "\\ud800") cannot be written as UTF-8."""
+    return not text.isascii() and _SURROGATES.search(text) is not None
 
 
 def looks_binary(text: str, any_nul: bool = True) -> str | None:
@@ -243,10 +271,16 @@ def looks_binary(text: str, any_nul: bool = True) -> str | None:
 
 
 def detect_encoding(data: bytes) -> str | None:
-    """charset-normalizer's best encoding for `data`, ties going to utf-8, cp1252, latin-1; None if none fits."""
+    """charset-normalizer's best encoding for `data`, ties going to utf-8, cp1252, latin-1; None if none fits.
+
+    Only plausible candidates count: UTF-16/32 (without a byte-order mark) for bytes with NULs, which
+    text in any other encoding never holds, and any other encoding for bytes without (the detector
+    otherwise reads short Latin text as UTF-16 "CJK").
+    """
     from charset_normalizer import from_bytes
 
-    matches = list(from_bytes(data))
+    wide = b"\x00" in data
+    matches = [m for m in from_bytes(data) if m.encoding.startswith(("utf_16", "utf_32")) == wide]
     if not matches:
         return None
     best = matches[0]
@@ -271,8 +305,11 @@ def line_encoding(head: bytes, encoding: str, complete: bool) -> tuple[str | Non
         return bom, None
     configured = check_encoding(encoding)
     text = _decode_head(head, configured, complete)
-    if text is not None and looks_binary(text, any_nul=False) is None:
+    binary = looks_binary(text, any_nul=False) if text is not None else None
+    if text is not None and binary is None:
         return configured, None
+    if binary is not None and b"\x00" not in head:   # control characters: no encoding helps
+        return None, binary
     if text is None and is_utf8(configured) and mostly_utf8(head):
         return configured, None
     detected = detect_encoding(head)
@@ -289,7 +326,7 @@ def _decode_head(data: bytes, codec: str, complete: bool) -> str | None:
     """`data` decoded strictly; a sequence cut off at the end of a partial head is fine."""
     try:
         return codecs.getincrementaldecoder(codec)().decode(data, final=complete)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError):   # UnicodeError: the UTF-16 decoder on a cut head
         return None
 
 

@@ -24,8 +24,8 @@ from typing import Any, Iterator
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ColumnMap, SourceConfig
 from trainer.data.dates import parse_iso_or_formats
-from trainer.data.readers.files import (EMPTY_FILE, ENCODING_SAMPLE_BYTES, check_encoding, line_encoding,
-                                        looks_binary, scan, splits_on_newline_byte, unreadable)
+from trainer.data.readers.files import (EMPTY_FILE, ENCODING_SAMPLE_BYTES, check_encoding, has_lone_surrogate,
+                                        line_encoding, looks_binary, scan, splits_on_newline_byte, unreadable)
 from trainer.errors import DataError
 
 _LIST_FIELDS = ("topics", "tags", "places")
@@ -154,8 +154,8 @@ def parse_json_object(line: str) -> tuple[dict | None, str | None]:
         return None, f"invalid JSON: {exc.msg} at column {exc.colno}"
     except RecursionError:
         return None, "invalid JSON: nested too deeply"
-    except ValueError as exc:     # e.g. an integer of more than 4,300 digits
-        return None, f"invalid JSON: {exc}"
+    except ValueError as exc:     # Python refuses integers of more than 4,300 digits
+        return None, "invalid JSON: a number too long to read" if "digits" in str(exc) else f"invalid JSON: {exc}"
     if not isinstance(row, dict):
         return None, f"invalid JSON: expected an object, got {_json_type(row)}"
     return row, None
@@ -325,9 +325,12 @@ def _is_number(value: Any) -> bool:
 
 
 def _text_only(value: str | None, column: str) -> str | None:
-    """Text holding a NUL character is binary: the same rule as for whole files (files.looks_binary)."""
+    """Text holding a NUL character is binary: the same rule as for whole files (files.looks_binary).
+    A lone surrogate (JSON's "\\ud800") is no text either: it cannot be written as UTF-8."""
     if value is not None and "\x00" in value:
         raise _BadField(f"{looks_binary(value)} in column {column!r}")
+    if value is not None and has_lone_surrogate(value):
+        raise _BadField(f"invalid text (a lone UTF-16 surrogate) in column {column!r}")
     return value
 
 
