@@ -94,7 +94,7 @@ def test_atomic_dir_two_processes_replacing_the_same_dir(tmp_path):
     """A real two-process stress loop: every replacement succeeds and nothing is left beside DIR
     (the unlocked version failed about 7% of replacements with ENOTEMPTY / FileNotFoundError)."""
     final = tmp_path / "ds"
-    children = [_child(REPLACER, final, 400, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    children = [_child(REPLACER, final, 500, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
                 for _ in range(2)]
     assert [c.stdout.readline() for c in children] == ["ready\n"] * 2
     for c in children:
@@ -102,7 +102,7 @@ def test_atomic_dir_two_processes_replacing_the_same_dir(tmp_path):
         c.stdin.flush()
     errors = [c.communicate(timeout=120)[1] for c in children]
     assert [c.returncode for c in children] == [0, 0], errors
-    assert (final / "done").read_text() == "yes" and (final / "who").read_text().endswith(" 399")
+    assert (final / "done").read_text() == "yes" and (final / "who").read_text().endswith(" 499")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
 
 

@@ -13,8 +13,8 @@ from trainer.data.readers import read_articles
 from trainer.data.readers.files import decode_text, line_encoding
 from trainer.data.readers.tabular import parse_json_object, row_to_article
 
-FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None)
-FILES = settings(max_examples=25, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=100, deadline=None, derandomize=True, database=None)
+FILES = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
 ENCODINGS = st.sampled_from(["utf-8", "utf-16", "cp1251", "latin-1", "shift_jis"])
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
