@@ -102,10 +102,12 @@ def test_policy_symlinks_inside_are_read_outside_or_broken_rejected(tmp_path, ki
     (src / f"inside.{own.suffix[1:]}").symlink_to(own)
     (src / f"outside.{own.suffix[1:]}").symlink_to(secret)
     (src / f"broken.{own.suffix[1:]}").symlink_to(src / "gone")
+    (src / f"loop.{own.suffix[1:]}").symlink_to(src / f"loop.{own.suffix[1:]}")
     records = read(src, kind)
     assert not any("secret" in a.body for a in articles(records))
     assert len(articles(records)) == 2                           # doc, and the link to it inside source.path
-    assert reasons(records) == {f"outside{own.suffix}": OUTSIDE, f"broken{own.suffix}": BROKEN_LINK}
+    assert reasons(records) == {f"outside{own.suffix}": OUTSIDE, f"broken{own.suffix}": BROKEN_LINK,
+                                f"loop{own.suffix}": "unreadable file (ELOOP: Too many levels of symbolic links)"}
 
 
 def test_policy_files_in_a_linked_folder_outside_are_rejected(tmp_path):

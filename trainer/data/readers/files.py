@@ -88,22 +88,21 @@ def list_files(source: SourceConfig) -> list[Path]:
 
 
 def _scan_dir(root: Path, pattern: str) -> Scan:
-    real_root = root.resolve()
-    matched = sorted(root.glob(pattern))
-    rejected_hidden: list[Path] = []
+    real_root = os.path.realpath(root)
+    inside = _Inside(real_root)
+    n_root = len(root.parts)
+    rejected_hidden: set[tuple[str, ...]] = set()
     out = Scan()
-    for path in matched:
-        if not _utf8_name(path.relative_to(root)):   # its name could not be written to rejects.jsonl or be an id
+    for path in sorted(root.glob(pattern)):
+        parts = path.parts[n_root:]                 # below source.path
+        if _SURROGATES.search("/".join(parts)):     # a name that could not be written to rejects.jsonl or be an id
             out.rejects.append(Rejected(printable(path), BAD_NAME))
-            continue
-        if _is_hidden(path.relative_to(root)):
+        elif any(part.startswith(".") for part in parts):
             # inside a hidden folder that was itself rejected: counted once, with that folder
-            if not any(folder in path.parents for folder in rejected_hidden):
-                rejected_hidden.append(path)
+            if not any(parts[:k] in rejected_hidden for k in range(1, len(parts))):
+                rejected_hidden.add(parts)
                 out.rejects.append(Rejected(str(path), HIDDEN))
-            continue
-        reason = _entry_problem(path, real_root)
-        if reason is None:
+        elif (reason := _entry_problem(path, inside)) is None:
             out.files.append(path)
         else:
             out.rejects.append(Rejected(str(path), reason))
@@ -123,20 +122,39 @@ def printable(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def _is_hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+class _Inside:
+    """Whether a listed path really lies inside source.path, following links (of the entry itself,
+    or of a folder above it); each folder is resolved once."""
+
+    def __init__(self, real_root: str):
+        self.prefix = real_root.rstrip(os.sep) + os.sep
+        self.real_root = real_root
+        self.folders: dict[Path, str] = {}
+
+    def __call__(self, path: Path, is_link: bool) -> bool:
+        if is_link:
+            real = os.path.realpath(path)
+        else:
+            folder = self.folders.get(path.parent)
+            if folder is None:
+                folder = self.folders[path.parent] = os.path.realpath(path.parent)
+            real = os.path.join(folder, path.name)
+        return real == self.real_root or real.startswith(self.prefix)
 
 
-def _entry_problem(path: Path, real_root: Path) -> str | None:
-    """Why `path` is not a file to read, or None when it is one."""
+def _entry_problem(path: Path, inside: _Inside) -> str | None:
+    """Why `path` is not a file to read, or None when it is one. Only stat() calls: nothing is opened."""
     try:
-        if not path.resolve().is_relative_to(real_root):   # the link itself, or a linked folder above it
+        mode = os.lstat(path).st_mode
+        is_link = stat.S_ISLNK(mode)
+        if not inside(path, is_link):
             return OUTSIDE
-        mode = path.stat().st_mode          # follows links, opens nothing
+        if is_link:
+            mode = os.stat(path).st_mode    # the target
     except FileNotFoundError:
         return BROKEN_LINK if path.is_symlink() else unreadable(FileNotFoundError(errno.ENOENT, "vanished"))
-    except (OSError, RuntimeError) as exc:  # ELOOP; RuntimeError: a symlink loop in resolve()
-        return unreadable(exc) if isinstance(exc, OSError) else "symbolic link loop"
+    except OSError as exc:                  # ELOOP: a link loop
+        return unreadable(exc)
     if stat.S_ISREG(mode):
         return None
     if stat.S_ISDIR(mode):
