@@ -44,7 +44,8 @@ def fixture_run(pytester, monkeypatch):
             monkeypatch.delenv(MIRROR_ENV, raising=False)
         else:
             monkeypatch.setenv(MIRROR_ENV, mirror)
-        return pytester.runpytest_inprocess("-p", "no:cacheprovider")
+        # plugins off: pytester restores sys.modules after each run, so each run would import them anew
+        return pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:anyio")
     return run
 
 
