@@ -13,7 +13,6 @@ reason and the failures (0 expected); failing inputs are kept under --keep for a
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import io
 import json
