@@ -334,10 +334,14 @@ def _text_only(value: str | None, column: str) -> str | None:
     return value
 
 
+_NOUNS = {dict: "object", bool: "boolean", int: "number", float: "number", str: "string", type(None): "null",
+          list: "list"}
+
+
 def _json_type(value: Any) -> str:
+    """What a JSON value is, for reject reasons: "a number", "an object", "a list of number/string"."""
     if isinstance(value, list):
-        kinds = sorted({_json_type(v) for v in value if not isinstance(v, (list, dict))}
-                       | {"list" for v in value if isinstance(v, list)} | {"object" for v in value if isinstance(v, dict)})
-        return "a list of " + "/".join(kinds) if kinds else "an empty list"
-    return {dict: "an object", bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            type(None): "null"}.get(type(value), type(value).__name__)
+        kinds = sorted({_NOUNS.get(type(v), type(v).__name__) for v in value})
+        return f"a list of {'/'.join(kinds)}" if kinds else "an empty list"
+    noun = _NOUNS.get(type(value), type(value).__name__)
+    return "null" if noun == "null" else f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
