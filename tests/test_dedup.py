@@ -100,3 +100,49 @@ def test_dedup_drop_cross_split_keeps_only_train_members():
     assert sel.removed == [0, 3]
     assert sel.dropped_cross_split == [0, 3]
     assert sel.kept_for[0] == 1
+
+
+def _long_doc(n_words: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    return " ".join(f"w{rng.randrange(1_000_000)}" for _ in range(n_words))
+
+
+def test_dedup_work_per_document_is_bounded(monkeypatch):
+    """datasketch hashes every shingle with every permutation at once: a 48 MB document took 8 GB.
+    No document may hand it more than MAX_SHINGLED_WORDS shingles, however long it is."""
+    from datasketch import MinHash
+
+    from trainer.data import dedup
+    sizes = []
+    real_bulk = MinHash.bulk.__func__
+
+    def spy(cls, sets, **kw):
+        sets = list(sets)
+        sizes.extend(len(s) for s in sets)
+        return real_bulk(cls, sets, **kw)
+    monkeypatch.setattr(MinHash, "bulk", classmethod(spy))
+    find_duplicates([_long_doc(3 * dedup.MAX_SHINGLED_WORDS), _doc(1)], DedupConfig())
+    assert sizes and max(sizes) <= dedup.MAX_SHINGLED_WORDS
+
+
+def test_dedup_exact_duplicates_compare_the_whole_text():
+    from trainer.data.dedup import MAX_SHINGLED_WORDS
+    head = _long_doc(MAX_SHINGLED_WORDS + 100)
+    a, b = head + " " + _long_doc(50, seed=1), head + " " + _long_doc(50, seed=2)
+    assert find_duplicates([a, b, a.upper()], DedupConfig(near=False)).groups == [[0, 2]]
+    # near duplicates see only the capped prefix: these two share it, so they are near duplicates
+    assert find_duplicates([a, b], DedupConfig(exact=False)).groups == [[0, 1]]
+
+
+def test_dedup_normalising_in_chunks_changes_nothing(monkeypatch):
+    import hashlib
+    import re
+    import unicodedata
+
+    from trainer.data import dedup
+    text = ("Ｆｕｌｌ-width ＡＢＣ, Straße ÉTÉ cafe\u0301 ﬁne  \u00b4accent x\u0301 " * 40) + "end"
+    whole = " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+    for size in (12, 16, 64, 1000):   # windows that hold a space (a window without one is cut as is)
+        monkeypatch.setattr(dedup, "_CHUNK_CHARS", size)
+        assert normalise(text) == whole
+        assert text_key(text) == hashlib.blake2b(whole.encode(), digest_size=16).hexdigest()

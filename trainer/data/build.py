@@ -14,7 +14,8 @@ from typing import Callable, Iterable
 
 from trainer import provenance
 from trainer.data.article import Article, Rejected
-from trainer.data.config import DataConfig
+from trainer.data.config import DataConfig, SourceConfig
+from trainer.contracts.dataset import FORMAT, is_dataset_dir
 from trainer.data.dedup import choose_representatives, find_duplicates
 from trainer.data.split import SPLITS, assign_splits
 from trainer.errors import DataError
@@ -22,6 +23,7 @@ from trainer.errors import DataError
 # versions recorded in manifest.json: the libraries a build depends on
 BUILD_PACKAGES = ("trainer", "datasets", "datasketch", "iterative-stratification", "numpy", "pyarrow")
 EMPTY = "empty text"
+DUPLICATE_ID = "duplicate id"
 NO_TOPIC = "no topic label"
 NO_REGION = "no region label"
 NO_LABEL = "neither a topic nor a region label"
@@ -108,10 +110,12 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
     `articles` replaces the configured reader (tests, or callers that read in their own way).
     """
     started = time.perf_counter()
+    out = Path(output if output is not None else cfg.output)
+    check_output(out, cfg.source if articles is None else None)
     inputs: list[dict] = []
     if articles is None:
         from trainer.data.readers import read_articles
-        inputs = describe_inputs(cfg)
+        inputs = describe_inputs(cfg, out)
         articles = read_articles(cfg.source)
     b = _Build(cfg)
     _ingest(b, articles)
@@ -119,7 +123,6 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
     _dedup(b)
     _split(b)
     _filter_labels(b)
-    out = Path(output if output is not None else cfg.output)
     _require_training_documents(b)
     manifest = make_manifest(b, config_path, inputs, out)
     write_output(b, manifest, out, started)
@@ -136,20 +139,63 @@ def _require_training_documents(b: _Build) -> None:
                     + ". Check source.path and the labels section (min_count, mapping, drop_unlabelled)")
 
 
-def describe_inputs(cfg: DataConfig) -> list[dict]:
+def check_output(out: Path, source: SourceConfig | None) -> None:
+    """Refuse, before any input is read, an output the build would have to destroy to write.
+
+    The output directory is replaced as a whole, so it must be new, empty, or a dataset this
+    program wrote; and it must neither be, nor lie inside, nor contain the input (`source.path`).
+    """
+    if source is not None and source.path:
+        _check_apart(out, Path(source.path).expanduser(), f"the input source.path {source.path}")
+    if out.is_dir():
+        if any(out.iterdir()) and not is_dataset_dir(out):
+            raise DataError(f"output: {out} is not empty and not a dataset directory (no manifest.json of "
+                            f"format {FORMAT}); it is never replaced. Set output to a new or empty folder")
+    elif out.exists() or out.is_symlink():
+        raise DataError(f"output: {out} is a file (or a broken link), not a dataset directory; "
+                        "set output to a new or empty folder")
+
+
+def _check_apart(out: Path, path: Path, what: str) -> None:
+    out_r, path_r = out.expanduser().resolve(), path.resolve()
+    if out_r == path_r or out_r.is_relative_to(path_r) or path_r.is_relative_to(out_r):
+        relation = "is" if out_r == path_r else "is inside" if out_r.is_relative_to(path_r) else "contains"
+        raise DataError(f"output: {out} {relation} {what}, which the build would overwrite; "
+                        "set output to a folder outside the input")
+
+
+def describe_inputs(cfg: DataConfig, out: Path | None = None) -> list[dict]:
+    """Path, sha256 and size of each input file (the manifest's `inputs`); none may lie in `out`."""
     from trainer.data.readers import input_files
     from trainer.data.sources import sha256_file
-    return [{"path": str(p), "sha256": sha256_file(p), "bytes": p.stat().st_size} for p in input_files(cfg.source)]
+    files = input_files(cfg.source)
+    if out is not None:   # inputs found without source.path (mirror, cache) are checked here
+        for p in files:
+            _check_apart(out, p, f"the input file {p}")
+    return [_describe(p, sha256_file) for p in files]
+
+
+def _describe(path: Path, sha256_file) -> dict:
+    """An input the OS cannot read is described by its error; the reader rejects it with the same reason."""
+    from trainer.data.readers.files import unreadable
+    try:
+        return {"path": str(path), "sha256": sha256_file(path), "bytes": path.stat().st_size}
+    except OSError as exc:
+        return {"path": str(path), "sha256": None, "bytes": None, "error": unreadable(exc)}
 
 
 def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
     predefined = b.cfg.split.kind == "predefined"
     outside = "outside predefined split" + (" (ModApte unused)" if b.cfg.source.kind == "reuters" else "")
+    seen_ids: set[str] = set()
     for item in articles:
         b.read += 1
         if isinstance(item, Rejected):
             b.rejects.append({"input": item.input, "reason": item.reason})
+        elif item.id in seen_ids:   # ids name rows in the dataset, duplicates.jsonl and predictions: unique
+            b.reject(Doc(item), DUPLICATE_ID)
         else:
+            seen_ids.add(item.id)
             b.docs.append(Doc(item))
     b.stage("read")
     b.keep_if(lambda d: EMPTY if not d.article.text.strip() else None)

@@ -1,17 +1,25 @@
 """Exact and near-duplicate detection over a whole corpus, and the choice of one document per group.
 
-Exact duplicates share the hash of their normalised text. Near duplicates are found with MinHash
-LSH (datasketch) over word shingles; LSH candidates are confirmed by their estimated Jaccard
-similarity so that a band collision alone never merges two documents. Links are merged with
-union-find, so a chain of near duplicates forms one group.
+Exact duplicates share the hash of their normalised text (all of it). Near duplicates are found with
+MinHash LSH (datasketch) over word shingles of the first MAX_SHINGLED_WORDS words of each document;
+LSH candidates are confirmed by their estimated Jaccard similarity so that a band collision alone
+never merges two documents. Links are merged with union-find, so a chain of near duplicates forms
+one group.
+
+Work per document is bounded: the text is normalised in chunks (no list of all its words), and the
+shingles of a document are capped, since datasketch hashes every shingle with every permutation at
+once (a 48 MB document took 28 s and 8 GB that way). Two long documents that share their first
+MAX_SHINGLED_WORDS words are near duplicates whatever follows; exact duplicates still compare the
+whole text.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -19,17 +27,43 @@ from trainer.data.config import DedupConfig
 
 _WORD = re.compile(r"\w+")
 _MINHASH_SEED = 1  # fixed: signatures, hence groups, must not change between builds
+# Near-duplicate detection reads at most this many words of a document (news articles are far
+# shorter; Reuters' longest has under 1,300): about 20 MB of datasketch work per document at most.
+MAX_SHINGLED_WORDS = 20_000
+_CHUNK_CHARS = 1 << 20   # normalise long texts this much at a time
+
+
+def words(text: str) -> Iterator[str]:
+    """The normalised words of `text` (NFKC, case-folded, punctuation dropped), a chunk at a time."""
+    for chunk in _chunks(text or ""):
+        yield from _WORD.findall(unicodedata.normalize("NFKC", chunk).casefold())
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """Pieces of about _CHUNK_CHARS, cut after a space so that no word (or character and its
+    combining marks) is split; a text with no space in a window is cut where it is."""
+    start = 0
+    while start < len(text):
+        end = start + _CHUNK_CHARS
+        if end < len(text):
+            space = text.rfind(" ", start, end)
+            end = space + 1 if space > start else end
+        yield text[start:end]
+        start = end
 
 
 def normalise(text: str) -> str:
     """Case-, accent-width- and punctuation-insensitive form used for exact matching."""
-    text = unicodedata.normalize("NFKC", text or "").casefold()
-    return " ".join(_WORD.findall(text))
+    return " ".join(words(text))
 
 
 def text_key(text: str) -> str:
-    """Hash of the normalised text: equal keys mean exact duplicates (also used by `inspect`)."""
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
+    """Hash of the normalised text: equal keys mean exact duplicates (also used by `inspect`).
+    The words are hashed as they come, so a huge text is never held normalised in memory."""
+    digest = hashlib.blake2b(digest_size=16)
+    for i, word in enumerate(words(text)):
+        digest.update(b" " + word.encode("utf-8") if i else word.encode("utf-8"))
+    return digest.hexdigest()
 
 
 @dataclass
@@ -70,46 +104,51 @@ class _UnionFind:
 def find_duplicates(texts: Sequence[str], cfg: DedupConfig) -> DuplicateGroups:
     """Group the documents of `texts` that are exact or near duplicates of each other."""
     uf = _UnionFind(len(texts))
-    normalised = [normalise(t) for t in texts]
     exact = near = 0
     if cfg.exact:
         first: dict[str, int] = {}
-        for i, norm in enumerate(normalised):
-            j = first.setdefault(norm, i)
+        for i, key in enumerate(map(text_key, texts)):
+            j = first.setdefault(key, i)
             if j != i:
                 exact += uf.union(j, i)
     if cfg.near:
-        for i, j in near_duplicate_pairs(normalised, cfg):
+        for i, j in near_duplicate_pairs(texts, cfg):
             near += uf.union(i, j)
     return DuplicateGroups(uf.groups(), exact_links=exact, near_links=near)
 
 
-def _shingles(norm: str, size: int) -> list[bytes]:
-    words = norm.split()
-    if len(words) <= size:  # short text: the whole text is its only shingle
-        return [norm.encode("utf-8")] if words else []
-    return list({" ".join(words[i:i + size]).encode("utf-8") for i in range(len(words) - size + 1)})
+def shingles(text: str, size: int, max_words: int = MAX_SHINGLED_WORDS) -> list[bytes]:
+    """The distinct `size`-word shingles of the first `max_words` normalised words of `text`."""
+    head = list(itertools.islice(words(text), max_words))
+    if len(head) <= size:  # short text: the whole text is its only shingle
+        return [" ".join(head).encode("utf-8")] if head else []
+    return list({" ".join(head[i:i + size]).encode("utf-8") for i in range(len(head) - size + 1)})
 
 
-def minhash_signatures(normalised: Sequence[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(signatures [n, num_perm] uint32, has_shingles [n] bool) with datasketch's affine32 scheme."""
+def minhash_signatures(texts: Iterable[str], cfg: DedupConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(signatures [n, num_perm] uint32, has_shingles [n] bool) with datasketch's affine32 scheme.
+    The shingles of one document at a time are alive, never those of the whole corpus."""
     import xxhash
     from datasketch import MinHash
 
-    shingle_sets = [_shingles(n, cfg.shingle_size) for n in normalised]
-    has = np.array([bool(s) for s in shingle_sets], dtype=bool)
+    has: list[bool] = []
+
+    def shingle_sets():
+        for text in texts:
+            found = shingles(text, cfg.shingle_size)
+            has.append(bool(found))
+            yield found
     # xxh32 instead of datasketch's default SHA1: same quality for this purpose, several times faster
-    mhs = MinHash.bulk((s for s in shingle_sets), num_perm=cfg.num_perm, seed=_MINHASH_SEED,
-                       hashfunc=xxhash.xxh32_intdigest)
+    mhs = MinHash.bulk(shingle_sets(), num_perm=cfg.num_perm, seed=_MINHASH_SEED, hashfunc=xxhash.xxh32_intdigest)
     sig = np.stack([m.hashvalues for m in mhs]) if mhs else np.zeros((0, cfg.num_perm), np.uint32)
-    return sig, has
+    return sig, np.array(has, dtype=bool)
 
 
-def near_duplicate_pairs(normalised: Sequence[str], cfg: DedupConfig) -> list[tuple[int, int]]:
+def near_duplicate_pairs(texts: Sequence[str], cfg: DedupConfig) -> list[tuple[int, int]]:
     """Pairs (i < j) whose estimated Jaccard similarity of word shingles reaches cfg.threshold."""
     from datasketch import LeanMinHash, MinHashLSH
 
-    sig, has = minhash_signatures(normalised, cfg)
+    sig, has = minhash_signatures(texts, cfg)
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     lean = {}
     with lsh.insertion_session() as session:

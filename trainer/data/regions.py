@@ -164,10 +164,6 @@ def places_of_names(names: Iterable[str]) -> set[Place]:
     return {p for p in (gaz.name(n) for n in names) if p is not None}
 
 
-def places_in_text(text: str) -> set[Place]:
-    return gazetteer().find(text)
-
-
 @functools.lru_cache(maxsize=1)
 def gazetteer() -> Gazetteer:
     """Built on first use (about a second), then shared by every labeller of the process."""

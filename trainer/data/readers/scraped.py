@@ -25,13 +25,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ScrapedProfile, SourceConfig
-from trainer.data.readers.files import decode_text, list_files
+from trainer.data.dates import parse_with_formats
+from trainer.data.readers.files import list_files, read_text, scan
 
 TITLE_MAX = 300
 HEADER_SCAN = 10          # the date and section are looked for in the first lines only
@@ -64,11 +64,13 @@ def inputs(source: SourceConfig) -> list[Path]:
 
 
 def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    files = inputs(source)
+    found = scan(source)
+    yield from found.rejects
+    files = found.files[: source.limit] if source.limit else found.files
     boilerplate = frequent_lines(files, source)
     root = Path(source.path).expanduser()
     for path in files:
-        text, reason = decode_text(path.read_bytes(), source.encoding)
+        text, reason = read_text(path, source.encoding)
         if text is None:
             yield Rejected(str(path), reason)
             continue
@@ -90,8 +92,8 @@ def frequent_lines(files: list[Path], source: SourceConfig) -> dict[str, frozens
     counts: dict[str, Counter] = {}
     n_files: Counter = Counter()
     for path in files:
-        text, _ = decode_text(path.read_bytes(), source.encoding)
-        if text is None:
+        text, _ = read_text(path, source.encoding)
+        if text is None:      # rejected with its reason in pass 2
             continue
         outlet = outlet_of(path, profile)
         counts.setdefault(outlet, Counter()).update({line.text for line in split_lines(text)})
@@ -141,21 +143,10 @@ def parse_page(text: str, profile: ScrapedProfile, frequent: frozenset[str]) -> 
 def _find_date(texts: list[str], profile: ScrapedProfile, used: set[int]) -> str | None:
     for i in dict.fromkeys([profile.date_line, *range(min(HEADER_SCAN, len(texts)))]):
         if i < len(texts):
-            iso = parse_date(texts[i], profile.date_formats)
+            iso = parse_with_formats(texts[i], profile.date_formats)
             if iso:
                 used.add(i)
                 return iso
-    return None
-
-
-def parse_date(text: str, formats: list[str]) -> str | None:
-    """ISO date (or date and time, when the format has a time) of the first format that parses."""
-    for fmt in formats:
-        try:
-            value = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return value.isoformat() if "%H" in fmt else value.date().isoformat()
     return None
 
 

@@ -1,5 +1,8 @@
 """Synthetic scraped pages for tests and benchmarks: one outlet's layout, varying bodies, tags, sections.
 
+A test-data generator, not part of the package: the benchmarks run from scripts/ and import it
+directly; tests/conftest.py puts scripts/ on sys.path.
+
 Two layouts: "sputnik" copies the shared sample's boilerplate (date line, "Listen Live", section,
 "Get short URL", counters, related headlines, tag line, comment widgets); "planet" is another outlet
 with other boilerplate (navigation bar, share links, "Read more:", newsletter and copyright footer)
