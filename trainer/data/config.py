@@ -1,7 +1,7 @@
 """Schema of a data config (`trainer data build CONFIG`). Defaults live here, nowhere else."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -89,6 +89,9 @@ class SplitConfig(StrictModel):
 
 
 class DataConfig(StrictModel):
+    # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
+    path_keys: ClassVar[tuple[str, ...]] = ("source.path", "output")
+
     source: SourceConfig
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)

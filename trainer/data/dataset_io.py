@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainer.contracts import SPLITS, is_dataset_dir, read_manifest
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 
 
 def load_dataset_dir(path: str | Path):
@@ -50,6 +50,11 @@ def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
 def _data_config(data_ref):
     from trainer.config import load_config
     from trainer.data.config import DataConfig
+    if not Path(data_ref.build).is_file():
+        raise ConfigError(f"data.build {data_ref.build!r}: no such data config (a relative path in a config file is "
+                          "taken from the config's base folder: the folder holding its configs/ folder, else its own "
+                          "folder; on the command line, from the current directory); fix data.build or set "
+                          "data.dataset to a built dataset")
     return load_config(data_ref.build, DataConfig)
 
 
