@@ -170,3 +170,41 @@ def make_run_dir(tmp_path):
     def make(name: str, **parts) -> Path:
         return write_run_dir(tmp_path / "runs" / name, **parts)
     return make
+
+
+# ---- a two-target model by hand (multi-target training is built elsewhere): keyword scores, real Predictor ----
+class KeywordModel:
+    """Scores texts per target by keywords: enough of the Model interface for Predictor, serve and the page."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    @property
+    def targets(self):
+        return self.spec.targets
+
+    def score(self, texts, chunking=None):
+        import numpy as np
+        out = {}
+        for target in self.spec.targets:
+            words = TINY_TOPICS if target.name == "topics" else TINY_REGIONS
+            rows = []
+            for text in texts:
+                hits = [sum(w.lower() in text.lower() for w in words[label]) for label in target.labels]
+                rows.append([min(0.95, 0.05 + 0.45 * h) for h in hits])
+            out[target.name] = np.asarray(rows, dtype=float).reshape(len(texts), len(target.labels))
+        return out
+
+
+@pytest.fixture
+def two_target_predictor(tmp_path):
+    """A Predictor over a hand-made model with targets topics (multi-label) and regions (multi-label), in a run
+    directory named `two-targets` (model/trainer.json written as format 2)."""
+    from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec
+    from trainer.serving.predictor import Predictor
+    spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(sorted(TINY_TOPICS))),
+                                 Target("regions", "multi_label", tuple(sorted(TINY_REGIONS)))])
+    model_dir = tmp_path / "two-targets" / "model"
+    model_dir.mkdir(parents=True)
+    write_spec(model_dir, spec)
+    return Predictor(KeywordModel(spec), default_thresholds(spec), model_dir)

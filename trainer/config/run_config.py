@@ -160,7 +160,8 @@ class OutputSection(StrictModel):
 class TrackingSection(StrictModel):
     """Experiment tracking."""
     backend: Literal["none", "mlflow"] = Field("none", description="mlflow: log params, metrics and artifacts.")
-    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/mlflow.db.")
+    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/.mlflow/mlflow.db "
+                                              "(browse it: mlflow ui --backend-store-uri sqlite:///runs/.mlflow/mlflow.db).")
     experiment: str = Field("trainer", description="MLflow experiment name.")
 
 

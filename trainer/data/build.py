@@ -3,6 +3,10 @@
 Every document read is accounted for: it is kept, rejected (with a reason, in rejects.jsonl) or
 removed as a duplicate (in duplicates.jsonl), and manifest.json checks read == kept + rejected +
 deduplicated. Each stage's document counts are in manifest["stages"].
+
+`progress`, when given, is called with one dict per event: {"stage", "done": False, "documents"} when a
+stage starts (and every READ_TICK documents while reading), and the stage's manifest record plus
+"done": True when it ends; the last event is {"stage": "written", "done": True, "documents", "seconds"}.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ NO_TOPIC = "no topic label"
 NO_REGION = "no region label"
 SEVERAL_TOPICS = "several topic labels (single-label dataset)"
 FILTERED = "no topic label left after label filtering (min_count / require_in_test)"
+READ_TICK = 1000               # a progress event every this many documents read
 
 
 @dataclass
@@ -66,8 +71,9 @@ class BuildResult:
 class _Build:
     """State of one build: the documents still in, the rejects, and the stage counts."""
 
-    def __init__(self, cfg: DataConfig):
+    def __init__(self, cfg: DataConfig, progress: Callable[[dict], None] | None = None):
         self.cfg = cfg
+        self.progress = progress
         self.docs: list[Doc] = []
         self.rejects: list[dict] = []
         self.duplicates: list[dict] = []
@@ -97,14 +103,20 @@ class _Build:
         self.stages.append({"stage": name, "documents": len(self.docs), "by_split": dict(sorted(by_split.items())),
                             "seconds": round(now - self._clock, 3)})  # since the previous stage
         self._clock = now
+        self.tell({**self.stages[-1], "done": True})
+
+    def tell(self, event: dict) -> None:
+        if self.progress is not None:
+            self.progress(event)
 
 
 def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
                   articles: Iterable[Article | Rejected] | None = None,
-                  output: str | Path | None = None) -> BuildResult:
+                  output: str | Path | None = None, progress: Callable[[dict], None] | None = None) -> BuildResult:
     """Build the dataset `cfg` describes and write it to `output` (default cfg.output).
 
-    `articles` replaces the configured reader (tests, or callers that read in their own way).
+    `articles` replaces the configured reader (tests, or callers that read in their own way);
+    `progress` receives an event per stage (see the module docstring).
     """
     started = time.perf_counter()
     inputs: list[dict] = []
@@ -112,16 +124,20 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
         from trainer.data.readers import read_articles
         inputs = describe_inputs(cfg)
         articles = read_articles(cfg.source)
-    b = _Build(cfg)
+    b = _Build(cfg, progress)
+    b.tell({"stage": "read", "done": False, "documents": 0})
     _ingest(b, articles)
-    _label(b)
-    _dedup(b)
-    _split(b)
-    _filter_labels(b)
+    for name, step in (("labelled", _label), ("deduplicated", _dedup), ("split", _split),
+                       ("label_filtered", _filter_labels)):
+        b.tell({"stage": name, "done": False, "documents": len(b.docs)})
+        step(b)
     out = Path(output if output is not None else cfg.output)
     _require_training_documents(b)
     manifest = make_manifest(b, config_path, inputs, out)
+    b.tell({"stage": "written", "done": False, "documents": len(b.docs)})
     write_output(b, manifest, out, started)
+    b.tell({"stage": "written", "done": True, "documents": len(b.docs), "by_split": manifest["counts"],
+            "seconds": round(time.perf_counter() - b._clock, 3), "output": str(out)})
     return BuildResult(out, manifest)
 
 
@@ -146,6 +162,8 @@ def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
     outside = "outside predefined split" + (" (ModApte unused)" if b.cfg.source.kind == "reuters" else "")
     for item in articles:
         b.read += 1
+        if b.read % READ_TICK == 0:
+            b.tell({"stage": "read", "done": False, "documents": b.read})
         if isinstance(item, Rejected):
             b.rejects.append({"input": item.input, "reason": item.reason})
         else:

@@ -30,9 +30,10 @@ def dataset_path(data_ref) -> Path:
     return Path(_data_config(data_ref).output)
 
 
-def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
-    """The dataset directory of a run config; built from `data.build` when it does not exist yet.
-    Under several processes only the main one builds (the others wait for it outside this function)."""
+def resolve_dataset_dir(data_ref, *, is_main: bool = True, progress=None) -> Path:
+    """The dataset directory of a run config; built from `data.build` when it does not exist yet
+    (`progress`: build_dataset's stage events). Under several processes only the main one builds (the
+    others wait for it outside this function)."""
     out = dataset_path(data_ref)
     if is_dataset_dir(out):
         return out
@@ -43,7 +44,7 @@ def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
         from trainer.data.build import build_dataset
         data_cfg = _data_config(data_ref)
         data_cfg.output = str(out)
-        build_dataset(data_cfg, config_path=data_ref.build)
+        build_dataset(data_cfg, config_path=data_ref.build, progress=progress)
     return out
 
 

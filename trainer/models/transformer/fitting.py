@@ -128,7 +128,17 @@ def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=(
         data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
         compute_metrics=metrics_fn(prepared.space.labels, prepared.space.problem), callbacks=callbacks,
         head_lr_multiplier=cfg.train.head_lr_multiplier)
+    if any(getattr(cb, "replaces_progress", False) for cb in extra_callbacks):
+        drop_progress_printing(trainer)
     return trainer, throughput
+
+
+def drop_progress_printing(trainer) -> None:
+    """Remove the Trainer's own progress bar (ProgressCallback) and log-dict printing (PrinterCallback):
+    a caller's callback shows progress instead. train_log.jsonl keeps the full record either way."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def build_network(cfg, prepared: Prepared):
