@@ -257,7 +257,11 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
             baseline: Optional[Path] = typer.Option(None, help="Run to compare against: metric delta with a paired-bootstrap 95% CI."),
             metric: str = typer.Option("micro_f1", help="micro_f1, macro_f1 or accuracy: the sort key and the delta."),
             fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
-            plot: Optional[Path] = typer.Option(None, help="Also write a PNG of the metric with its interval per run."),
+            plot: Optional[Path] = typer.Option(None, help="Also write a PNG: each run (labelled with the settings that "
+                                                           "differ) with its metrics and intervals, and deltas "
+                                                           "against --baseline."),
+            plot_metric: Optional[List[str]] = typer.Option(None, "--plot-metric", help="A metric the plot shows "
+                                                            "(repeatable; default: --metric and the other F1)."),
             resamples: int = typer.Option(1000, help="Bootstrap resamples (0: no intervals)."),
             seed: int = typer.Option(0, help="Bootstrap seed."),
             target: Optional[str] = typer.Option(None, help="Target to compare (default: the first run's first).")):
@@ -267,10 +271,14 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
         from trainer.compare import render
         if fmt not in render.FORMATS:
             raise TrainerError(f"--format {fmt!r}: use one of {', '.join(render.FORMATS)}")
+        from trainer.compare import METRIC_COLUMNS
+        for name in plot_metric or []:
+            if name not in METRIC_COLUMNS:
+                raise TrainerError(f"--plot-metric {name!r}: use one of {', '.join(METRIC_COLUMNS)}")
         comp = run_compare(run_dirs, baseline=baseline, metric=metric, n_resamples=resamples, seed=seed,
                            target=target)
         if plot is not None:
-            render.write_plot(comp, plot)
+            render.write_plot(comp, plot, plot_metric or None)
     except TrainerError as exc:
         _fail(exc)
     _print_comparison(comp, fmt)
