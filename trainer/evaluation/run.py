@@ -283,7 +283,7 @@ def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, 
                 columns.append((f"{name} at 0.5", m["at_0.5"]))
             if "chunked" in m:
                 columns.append((f"{name} chunked", m["chunked"]))
-        pictures = []
+        pictures, notes = [], []
         bars = figures.label_f1_bars(r.metrics[split]["per_label"])
         if bars:
             pictures.append(Picture(f"F1 per label ({split})", bars,
@@ -306,6 +306,8 @@ def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, 
                                         "row: a gold label; column: a label also predicted for the same document "
                                         "that is not gold (the labels most involved in such errors); missed labels "
                                         "are counted per label in report.md", wide=True))
+            else:
+                notes.append(f"No label co-confusions on {split}: no document got a label besides its gold ones.")
         else:
             from trainer.evaluation.confusion_plot import render_confusion
             known = gold.any(axis=1)
@@ -316,7 +318,7 @@ def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, 
         if multi:
             from trainer.evaluation.report import decision_rule_text
             rule = decision_rule_text(r.thresholds.kind, r.thresholds.at_least_one, r.thresholds.values)
-        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule))
+        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes))
     return render_html(ReportPage(run_dir.resolve().name, model_type, str(dataset_dir), split,
                                   {name: len(ds) for name, ds in splits.items()}, pages,
                                   Picture("Loss and validation scores", curves) if curves else None, note))

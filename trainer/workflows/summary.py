@@ -20,11 +20,12 @@ def summary_lines(run_dir: Path, cfg) -> list[str]:
         lines.append(training_line(meta))
     metrics = contracts.read_metrics(run_dir)
     thresholds = _threshold_values(run_dir)
+    table = meta.get("model_type", "transformer") == "transformer"   # it showed the table during training
     for target, splits in metrics.items():
         for split in ("validation", "test"):
             if split in splits:
                 name = f"{target} {split}" if len(metrics) > 1 else split
-                lines += metric_lines(name, splits[split], thresholds.get(target))
+                lines += metric_lines(name, splits[split], thresholds.get(target), table)
     limit = getattr(cfg.data, "limit", None)
     if limit and any("validation" in s for s in metrics.values()):
         lines.append(f"  (the table during training scored the first {limit} validation documents, data.limit; "
@@ -46,9 +47,9 @@ def metric_line(split: str, m: dict) -> str:
     return f"{split} ({_count(m)}): {_scores(m)}"
 
 
-def metric_lines(split: str, m: dict, thresholds=None) -> list[str]:
+def metric_lines(split: str, m: dict, thresholds=None, training_table: bool = True) -> list[str]:
     """The split's metrics under the saved decision rule, named; for multi-label also at a plain 0.5 (the
-    rule the validation scores during training use), so a jump between the two is explained."""
+    rule the validation scores in the training table use), so a jump between the two is explained."""
     line = metric_line(split, m)
     if "at_0.5" not in m:
         return [line]
@@ -56,7 +57,8 @@ def metric_lines(split: str, m: dict, thresholds=None) -> list[str]:
     if m.get("thresholds") == "none" and not m.get("at_least_one"):
         return [line]   # the rule is the plain 0.5: one line says it all
     pad = " " * (len(split) + len(_count(m)) + 5)
-    return [line, f"{pad}{_scores(m['at_0.5'])}   plain 0.5 threshold, as in the training table"]
+    plain = "plain 0.5 threshold" + (", as in the training table" if training_table else "")
+    return [line, f"{pad}{_scores(m['at_0.5'])}   {plain}"]
 
 
 def _count(m: dict) -> str:
