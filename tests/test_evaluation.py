@@ -177,7 +177,7 @@ def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
     shutil.copytree(tiny_run_dir, run)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--split", "validation"])
     assert result.exit_code == 0, result.output
-    assert "validation" in result.output and "micro_f1=" in result.output
+    assert "validation (10 documents): micro-F1" in result.output and "report.html" in result.output
     assert set(contracts.read_metrics(run)["topics"]) == {"validation"}
 
 
@@ -282,3 +282,11 @@ def test_evaluation_cli_help_names_report_html_not_a_multi_label_confusion_png()
 def app_for_help():
     from trainer.cli import app
     return app
+
+
+def test_evaluation_reports_name_the_run_not_its_staging_folder(evaluated_multi, tiny_run_dir):
+    """Training evaluates inside runs/.NAME.partial; the reports still say NAME (config.yaml's output.name)."""
+    run, _ = evaluated_multi
+    for report in (tiny_run_dir / "report.md", tiny_run_dir / "report.html", run / "report.md"):
+        text = report.read_text(encoding="utf-8")
+        assert "Evaluation: tiny" in text and ".partial" not in text

@@ -146,8 +146,8 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     stages = None
     try:
         from trainer.evaluation import evaluate as run_evaluate
-        from trainer.evaluation.report import render_summary
         from trainer.workflows.console import StageLog, quiet_libraries
+        from trainer.workflows.summary import evaluation_lines, shown_path
         stages = StageLog()
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
             metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
@@ -159,8 +159,10 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     finally:
         if stages is not None:
             stages.close()
-    typer.echo(render_summary(metrics))
-    typer.echo(f"wrote {run_dir / 'metrics.json'}, predictions.jsonl, report.md, report.html")
+    for line in evaluation_lines(run_dir, metrics=metrics):
+        typer.echo(line)
+    typer.echo(f"wrote {shown_path(run_dir / 'metrics.json')}, predictions.jsonl, report.md, report.html "
+               f"(open {shown_path(run_dir / 'report.html')})")
 
 
 @app.command("predict")

@@ -78,16 +78,17 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     metrics = {r.target.name: r.metrics for r in results}
     contracts.write_metrics(run_dir, metrics)
     contracts.write_predictions(run_dir, _prediction_rows(splits[split], results, split))
-    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1)
+    name = _run_name(run_dir, cfg)
+    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name)
                for r in results]
     atomic_write_text(run_dir / contracts.REPORT, "\n".join(reports))
     atomic_write_text(run_dir / contracts.REPORT_HTML,
-                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results))
+                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results, name))
     for r in results:
         if not r.target.multi_label:
             name = contracts.CONFUSION if r.target == spec.primary else f"confusion-{r.target.name}.png"
             _write_confusion(run_dir / name, r.scored[split], r.pred, list(r.target.labels),
-                             f"{run_dir.resolve().name}: {r.target.name}, {split}")
+                             f"{name}: {r.target.name}, {split}")
     if overrides:   # last, so config.yaml never names settings the outputs above do not reflect
         atomic_write_text(run_dir / contracts.CONFIG, to_yaml(cfg))
     tell.done("report", run_dir=str(run_dir))
@@ -231,14 +232,19 @@ def _prediction_rows(ds, results: list[TargetResult], split: str):
         yield contracts.prediction_row(doc_id, per_target)
 
 
+def _run_name(run_dir: Path, cfg: RunConfig | None) -> str:
+    """The run's name: config.yaml's output.name (during training the folder is the staging `.NAME.partial`)."""
+    return cfg.output.name if cfg is not None and cfg.output.name else run_dir.resolve().name
+
+
 def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: TargetResult, eval_cfg: EvalSection,
-            model, several: bool) -> str:
+            model, several: bool, run_name: str) -> str:
     labels, problem = list(r.target.labels), r.target.problem
     test = r.scored[split]
     gold = test.gold_matrix(labels, problem)
     variants = {name: {"tuned": m, **{k: m[k] for k in ("at_0.5", "chunked") if k in m}} for name, m in r.metrics.items()}
     return render_report(ReportInput(
-        run_name=run_dir.resolve().name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
+        run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
@@ -262,7 +268,7 @@ def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_valid
 
 
 def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, splits: dict,
-                 results: list[TargetResult]) -> str:
+                 results: list[TargetResult], run_name: str) -> str:
     from trainer.evaluation import figures
     from trainer.evaluation.html_report import Picture, ReportPage, TargetPage, render_html
 
@@ -319,7 +325,7 @@ def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, 
             from trainer.evaluation.report import decision_rule_text
             rule = decision_rule_text(r.thresholds.kind, r.thresholds.at_least_one, r.thresholds.values)
         pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes))
-    return render_html(ReportPage(run_dir.resolve().name, model_type, str(dataset_dir), split,
+    return render_html(ReportPage(run_name, model_type, str(dataset_dir), split,
                                   {name: len(ds) for name, ds in splits.items()}, pages,
                                   Picture("Loss and validation scores", curves) if curves else None, note))
 

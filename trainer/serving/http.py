@@ -191,7 +191,8 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
 
     def targets() -> dict:
         return {t.name: {"labels": list(t.labels), "problem": t.problem,
-                         "thresholds": predictor.thresholds[t.name].kind if t.multi_label else None}
+                         "thresholds": predictor.thresholds[t.name].kind if t.multi_label else None,
+                         "at_least_one": bool(t.multi_label and predictor.thresholds[t.name].at_least_one)}
                 for t in predictor.targets}
 
     @app.get("/labels")

@@ -19,19 +19,26 @@ def summary_lines(run_dir: Path, cfg) -> list[str]:
     if meta.get("train_seconds") is not None:
         lines.append(training_line(meta))
     metrics = contracts.read_metrics(run_dir)
-    thresholds = _threshold_values(run_dir)
-    table = meta.get("model_type", "transformer") == "transformer"   # it showed the table during training
-    for target, splits in metrics.items():
-        for split in ("validation", "test"):
-            if split in splits:
-                name = f"{target} {split}" if len(metrics) > 1 else split
-                lines += metric_lines(name, splits[split], thresholds.get(target), table)
+    lines += evaluation_lines(run_dir, meta.get("model_type", "transformer") == "transformer", metrics)
     limit = getattr(cfg.data, "limit", None)
     if limit and any("validation" in s for s in metrics.values()):
         lines.append(f"  (the table during training scored the first {limit} validation documents, data.limit; "
                      "these lines score the whole split)")
     lines += prediction_lines(run_dir, cfg.output.predict)
     lines += next_steps(run_dir, cfg)
+    return lines
+
+
+def evaluation_lines(run_dir: Path, training_table: bool = False, metrics: dict | None = None) -> list[str]:
+    """Per target and split (validation first), the metrics under the saved rule and at a plain 0.5."""
+    metrics = contracts.read_metrics(run_dir) if metrics is None else metrics
+    thresholds = _threshold_values(run_dir)
+    lines = []
+    for target, splits in metrics.items():
+        for split in ["validation", *(s for s in splits if s != "validation")]:
+            if split in splits:
+                name = f"{target} {split}" if len(metrics) > 1 else split
+                lines += metric_lines(name, splits[split], thresholds.get(target), training_table)
     return lines
 
 
