@@ -106,33 +106,57 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
     """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs, report.html) and print the metrics.
 
     Shows a progress bar and a table row per evaluation, then the metrics and the commands to go on with."""
-    callbacks = []
-    stages = None
+    console = None
     try:
         from trainer.config import RunConfig, load_config
-        from trainer.workflows.console import StageLog, quiet_libraries, stderr_console
+        from trainer.workflows.console import quiet_libraries
         from trainer.workflows.summary import summary_lines
-        from trainer.workflows.train import train as run_training
         cfg = load_config(config, RunConfig, overrides or [])
-        console = stderr_console()
-        stages = StageLog(console)
-        libraries = ["datasets"]
-        if cfg.model.type == "transformer":
-            from trainer.workflows.train_console import TrainingConsole
-            callbacks.append(TrainingConsole(console, problems={cfg.task.target: cfg.task.problem},
-                                             limit=cfg.data.limit, replace_library_output=not verbose))
-            libraries.append("transformers")
-        with quiet_libraries(libraries, enabled=not verbose):
-            run_dir = run_training(cfg, config_path=config, callbacks=callbacks, progress=stages)
+        console = _TrainingOutput(verbose)
+        with quiet_libraries(console.libraries(cfg), enabled=not verbose):
+            run_dir = console.train(cfg, config)
             lines = summary_lines(run_dir, cfg)
     except TrainerError as exc:
         _fail(exc)
     finally:
-        for item in (*callbacks, stages):
-            if item is not None:
-                item.close()   # a bar or spinner left running would garble the terminal
+        if console is not None:
+            console.close()   # a bar or spinner left running would garble the terminal
     for line in lines:
         typer.echo(line)
+
+
+class _TrainingOutput:
+    """What `train` and `sweep` show while a run trains: the training table (transformer runs) and the stages of
+    a first-use dataset build and of the evaluation."""
+
+    def __init__(self, verbose: bool):
+        from trainer.workflows.console import StageLog, stderr_console
+        self.verbose = verbose
+        self.console = stderr_console()
+        self.stages = StageLog(self.console)
+        self.table = None
+
+    @staticmethod
+    def libraries(cfg) -> list[str]:
+        return ["datasets", "transformers"] if cfg.model.type == "transformer" else ["datasets"]
+
+    def train(self, cfg, config_path) -> Path:
+        from trainer.workflows.train import train as run_training
+        callbacks = []
+        if cfg.model.type == "transformer":
+            from trainer.workflows.train_console import TrainingConsole
+            self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
+                                         limit=cfg.data.limit, replace_library_output=not self.verbose)
+            callbacks.append(self.table)
+        try:
+            return run_training(cfg, config_path=config_path, callbacks=callbacks, progress=self.stages)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.table is not None:
+            self.table.close()
+        self.stages.close()
 
 
 @app.command("evaluate")
@@ -300,13 +324,22 @@ def _print_comparison(comp, fmt: str) -> None:
 def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
           overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides for every run: train.epochs=2"),
           grid: List[str] = typer.Option(..., "--grid", help="key=v1,v2 (repeatable): every combination is one run."),
-          metric: str = typer.Option("micro_f1", help="Sort key of the final comparison.")):
+          metric: str = typer.Option("micro_f1", help="Sort key of the final comparison."),
+          verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Train every combination of the --grid values (one run directory each), then compare them."""
+    output = None
     try:
+        from trainer.workflows.console import quiet_libraries
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
-        result = run_sweep(config, parse_grid(grid), overrides or [], on_event=lambda m: typer.echo(m, err=True))
+        output = _TrainingOutput(verbose)
+        with quiet_libraries(["datasets", "transformers"], enabled=not verbose):
+            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=output.train,
+                               on_event=lambda m: typer.echo(m, err=True))
     except TrainerError as exc:
         _fail(exc)
+    finally:
+        if output is not None:
+            output.close()
     for run in result.failed:
         if run.traceback:   # an unexpected exception (a bug, not a user error): show where it happened
             typer.echo(run.traceback, err=True)

@@ -191,10 +191,11 @@ def co_confusion_heatmap(gold: np.ndarray, pred: np.ndarray, labels: Sequence[st
     np.fill_diagonal(shown, np.nan)    # drawn grey: not a confusion
     from matplotlib import colormaps
     cmap = colormaps["Reds"].with_extremes(bad="#d0d7de")
-    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=max(float(np.nanmax(shown)) if n > 1 else 1.0, 1.0))
+    top = max(float(np.nanmax(shown)) if n > 1 else 1.0, 1.0)
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=top)
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
     bar.set_label("documents (log scale)")
-    ticks = [t for t in bar.get_ticks() if t >= 0]
+    ticks = [t for t in bar.get_ticks() if 0 <= t <= top]
     bar.set_ticks(ticks, labels=[f"{np.expm1(t):.0f}" for t in ticks])
     ax.set_xticks(range(n), names, rotation=90, fontsize=8)
     ax.set_yticks(range(n), names, fontsize=8)

@@ -161,7 +161,7 @@ class StageLog:
     def line(self, event: dict) -> str:
         stage = event["stage"]
         name = STAGE_NAMES.get(stage, stage)
-        seconds = f"{event['seconds']:6.1f} s" if number(event.get("seconds")) else ""
+        seconds = f"{event['seconds']:.1f} s" if number(event.get("seconds")) else ""
         detail = ""
         if stage == "score":
             name = f"score {event.get('split', '')}".strip()
@@ -190,4 +190,4 @@ class StageLog:
             if stage == "written" and event.get("output"):
                 detail += f"  -> {event['output']}"
             self.previous = documents
-        return f"  {name:<18} {detail:<56} {seconds}".rstrip()
+        return f"  {name:<18} {seconds:>8}   {detail}".rstrip()
