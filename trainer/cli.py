@@ -149,7 +149,7 @@ class _TrainingOutput:
                                          limit=cfg.data.limit, replace_library_output=not self.verbose)
             callbacks.append(self.table)
         try:
-            return run_training(cfg, config_path=config_path, callbacks=callbacks, progress=self.stages)
+            return run_training(cfg, config_path, callbacks=callbacks, progress=self.stages)
         finally:
             self.close()
 
