@@ -17,11 +17,18 @@ MAX_HEATMAP_LABELS = 25    # co-confusion heatmap: the labels most involved in e
 DPI = 96
 
 
-def _figure(width: float, height: float):
+CHAR_INCHES = 0.065        # width of a character of an 8-point tick label, for margins
+
+
+def _figure(width: float, height: float, left: float = 0.6, bottom: float = 0.55, right: float = 0.2,
+            top: float = 0.35, wspace: float = 0.25):
+    """A figure with margins given in inches (a layout engine would cost as much as the drawing)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=wspace)
     return fig
 
 
@@ -76,12 +83,12 @@ def label_f1_bars(per_label: dict[str, dict], max_labels: int = MAX_BAR_LABELS) 
     labels = [label for label, _ in present][::-1]
     f1 = np.array([m["f1"] for _, m in present][::-1], dtype=float)
     support = [m["support"] for _, m in present][::-1]
-    fig = _figure(6.2, 0.2 * len(labels) + 1.0)
+    fig = _figure(6.2, 0.2 * len(labels) + 1.0, left=CHAR_INCHES * max(map(len, labels)) + 0.25, top=0.15)
     ax = fig.add_subplot()
     from matplotlib import colormaps
     ax.barh(range(len(labels)), f1, color=colormaps["RdYlGn"](0.15 + 0.7 * f1), edgecolor="none")
     for y, (value, n) in enumerate(zip(f1, support)):
-        ax.text(min(value, 0.86) + 0.01, y, f"{value:.2f}  (n={n})", va="center", fontsize=7)
+        ax.text(min(value, 0.8) + 0.01, y, f"{value:.2f}  (n={n})", va="center", fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel("F1 (n = gold documents)")
@@ -184,8 +191,9 @@ def co_confusion_heatmap(gold: np.ndarray, pred: np.ndarray, labels: Sequence[st
     sub = matrix[np.ix_(keep, keep)]
     names = [labels[j] for j in keep]
     n = len(keep)
-    size = max(4.0, 0.32 * n + 2.2)
-    fig = _figure(size + 1.2, size)
+    margin = CHAR_INCHES * max(map(len, names)) + 0.45
+    cells = max(2.0, 0.32 * n)
+    fig = _figure(cells + margin + 1.4, cells + margin + 0.4, left=margin, bottom=margin, right=1.4, top=0.2)
     ax = fig.add_subplot()
     shown = np.log1p(sub).astype(float)
     np.fill_diagonal(shown, np.nan)    # drawn grey: not a confusion
@@ -193,7 +201,7 @@ def co_confusion_heatmap(gold: np.ndarray, pred: np.ndarray, labels: Sequence[st
     cmap = colormaps["Reds"].with_extremes(bad="#d0d7de")
     top = max(float(np.nanmax(shown)) if n > 1 else 1.0, 1.0)
     image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=top)
-    bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    bar = fig.colorbar(image, ax=ax, fraction=0.05, pad=0.03)
     bar.set_label("documents (log scale)")
     ticks = [t for t in bar.get_ticks() if 0 <= t <= top]
     bar.set_ticks(ticks, labels=[f"{np.expm1(t):.0f}" for t in ticks])

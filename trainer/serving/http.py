@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from trainer.data.article import join_title_body
-from trainer.errors import ConfigError
+from trainer.errors import ConfigError, TrainerError
 
 MAX_BODY_BYTES = 1 << 20
 MAX_TEXTS = 64
@@ -170,7 +170,10 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
         if not data.strip():
             raise HTTPException(422, f"{name} is empty: send a saved page with an article in it")
         from trainer.data.article import Rejected
-        items = await run_in_threadpool(read_page, data, name)
+        try:
+            items = await run_in_threadpool(read_page, data, name)
+        except TrainerError as exc:   # a reader's own complaint about the file: the client's to fix
+            raise HTTPException(422, f"{name}: {exc}") from None
         articles = [a for a in items if not isinstance(a, Rejected)][:max_texts]
         if not articles:
             reason = items[0].reason if items else "no article found"
