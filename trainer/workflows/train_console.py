@@ -87,6 +87,8 @@ class TrainingConsole(TrainerCallback):
 
     # -- the table
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, description="training")
         if not state.is_world_process_zero or not metrics:
             return
         if self.columns is None:
