@@ -109,6 +109,9 @@ class _Build:
         if self.progress is not None:
             self.progress(event)
 
+    def begin(self, name: str) -> None:
+        self.tell({"stage": name, "done": False, "documents": len(self.docs)})
+
 
 def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
                   articles: Iterable[Article | Rejected] | None = None,
@@ -125,16 +128,16 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
         inputs = describe_inputs(cfg)
         articles = read_articles(cfg.source)
     b = _Build(cfg, progress)
-    b.tell({"stage": "read", "done": False, "documents": 0})
+    b.begin("read")
     _ingest(b, articles)
-    for name, step in (("labelled", _label), ("deduplicated", _dedup), ("split", _split),
-                       ("label_filtered", _filter_labels)):
-        b.tell({"stage": name, "done": False, "documents": len(b.docs)})
-        step(b)
+    _label(b)
+    _dedup(b)
+    _split(b)
+    _filter_labels(b)
     out = Path(output if output is not None else cfg.output)
     _require_training_documents(b)
     manifest = make_manifest(b, config_path, inputs, out)
-    b.tell({"stage": "written", "done": False, "documents": len(b.docs)})
+    b.begin("written")
     write_output(b, manifest, out, started)
     b.tell({"stage": "written", "done": True, "documents": len(b.docs), "by_split": manifest["counts"],
             "seconds": round(time.perf_counter() - b._clock, 3), "output": str(out)})
@@ -177,6 +180,7 @@ def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
 
 
 def _label(b: _Build) -> None:
+    b.begin("labelled")
     topic_cfg, region_cfg = b.cfg.labels.topic, b.cfg.labels.region
     if topic_cfg is not None:
         from trainer.data.topics import topic_labels
@@ -202,6 +206,7 @@ def _unlabelled(d: Doc, cfg: DataConfig) -> str | None:
 
 
 def _dedup(b: _Build) -> None:
+    b.begin("deduplicated")
     cfg = b.cfg
     b.dedup = {"groups": 0, "exact_links": 0, "near_links": 0, "removed": 0,
                "cross_split_groups": [], "cross_split_dropped": []}
@@ -228,6 +233,7 @@ def _dedup(b: _Build) -> None:
 
 
 def _split(b: _Build) -> None:
+    b.begin("split")
     strat = [d.topics if b.cfg.labels.topic is not None else d.regions for d in b.docs]
     result = assign_splits(strat, b.cfg.split, predefined=[d.article.split for d in b.docs],
                            published=[d.article.published for d in b.docs], groups=[d.group for d in b.docs])
@@ -241,6 +247,7 @@ def _split(b: _Build) -> None:
 def _filter_labels(b: _Build) -> None:
     """Keep labels a model can learn: topics with >= min_count training documents (and >= 1 test
     document with require_in_test); regions seen in train. Rows left without a target are rejected."""
+    b.begin("label_filtered")
     topic_cfg = b.cfg.labels.topic
     if topic_cfg is not None:
         from trainer.data.topics import filter_labels
