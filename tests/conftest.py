@@ -187,3 +187,65 @@ def make_run_dir(tmp_path):
     def make(name: str, **parts) -> Path:
         return write_run_dir(tmp_path / "runs" / name, **parts)
     return make
+
+
+# ---- a two-target model by hand: keyword scores, real Predictor (fast; for the console, page and report) ----
+def _keyword_model_class():
+    from trainer.models.base import Model
+
+    class KeywordModel(Model):
+        """Scores texts per target by keywords: a Model for Predictor, serve and the page, without training."""
+        type = "keyword"
+
+        def __init__(self, spec):
+            self.spec = spec
+
+        @classmethod
+        def fit(cls, ctx):
+            raise NotImplementedError
+
+        @classmethod
+        def load(cls, model_dir, spec, options):
+            return cls(spec)
+
+        def save_weights(self, model_dir):
+            pass
+
+        @property
+        def num_parameters(self):
+            return 0
+
+        def score_targets(self, texts, chunking=None):
+            return _keyword_scores(self.spec, texts)
+    return KeywordModel
+
+
+def KeywordModel(spec):   # noqa: N802 - reads as the class it builds (the base class imports torch-free trainer.models)
+    return _keyword_model_class()(spec)
+
+
+def _keyword_scores(spec, texts):
+    import numpy as np
+    out = {}
+    for target in spec.targets:
+        words = TINY_TOPICS if target.name == "topics" else TINY_REGIONS
+        rows = []
+        for text in texts:
+            hits = [sum(w.lower() in text.lower() for w in words[label]) for label in target.labels]
+            rows.append([min(0.95, 0.05 + 0.45 * h) for h in hits])
+        out[target.name] = np.asarray(rows, dtype=float).reshape(len(texts), len(target.labels))
+    return out
+
+
+@pytest.fixture
+def two_target_predictor(tmp_path):
+    """A Predictor over a hand-made model with targets topics (multi-label) and regions (multi-label), in a run
+    directory named `two-targets` (model/trainer.json written as format 2)."""
+    from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec
+    from trainer.serving.predictor import Predictor
+    spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(sorted(TINY_TOPICS))),
+                                 Target("regions", "multi_label", tuple(sorted(TINY_REGIONS)))])
+    model_dir = tmp_path / "two-targets" / "model"
+    model_dir.mkdir(parents=True)
+    write_spec(model_dir, spec)
+    return Predictor(KeywordModel(spec), default_thresholds(spec), model_dir)

@@ -147,3 +147,89 @@ def test_config_explain_cli(tmp_path):
     from trainer.cli import app
     result = CliRunner().invoke(app, ["validate", "--explain", "eval.at_least_one"])
     assert result.exit_code == 0 and "top-scoring label" in result.output
+
+
+# ---- relative paths in a config file: taken from its base folder, not the current directory ----
+RUN_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("cwd", ["repo", "elsewhere"])
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
+def test_config_shipped_paths_resolve_from_the_repo_wherever_trainer_runs(path, cwd, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO if cwd == "repo" else tmp_path)
+    cfg = load_config(path, RunConfig)
+    assert Path(cfg.data.build).is_file(), cfg.data.build       # the data config is found
+    assert cfg.data.build == str(REPO / "configs" / "data" / Path(cfg.data.build).name)
+    assert cfg.data.dataset == str(REPO / "data" / "processed" / Path(cfg.data.dataset).name)
+    assert cfg.output.dir == str(REPO / "runs")                  # the default too
+    from trainer.data.config import DataConfig
+    data_cfg = load_config(cfg.data.build, DataConfig)
+    assert data_cfg.output == cfg.data.dataset                  # the build writes where the run reads
+
+
+def test_config_outside_a_configs_folder_resolves_against_its_own_folder(tmp_path, monkeypatch):
+    project = tmp_path / "exp"
+    project.mkdir()
+    _write(project / "run.yaml", "data: {dataset: ds, build: data.yaml}\noutput: {dir: out, predict: [page.txt, "
+                                 "'${HOME}/x', /abs/p]}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(project / "run.yaml", RunConfig, ["output.name=cli-given"])
+    assert (cfg.data.dataset, cfg.data.build, cfg.output.dir) == (str(project / "ds"), str(project / "data.yaml"),
+                                                                   str(project / "out"))
+    assert cfg.output.predict == [str(project / "page.txt"), "${HOME}/x", "/abs/p"]   # $VARS expand later
+
+
+def test_config_command_line_paths_stay_relative_to_the_current_directory(tmp_path):
+    (tmp_path / "configs").mkdir()
+    cfg_file = _write(tmp_path / "configs" / "run.yaml", "data: {dataset: data/d}\n")
+    cfg = load_config(cfg_file, RunConfig, ["data.dataset=mine/d"])
+    assert cfg.data.dataset == "mine/d" and cfg.output.dir == str(tmp_path / "runs")
+
+
+def test_config_extended_parent_paths_resolve_against_the_parent(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "child").mkdir()
+    _write(tmp_path / "shared" / "base.yaml", "data: {dataset: parent-ds}\noutput: {dir: parent-runs}\n")
+    child = _write(tmp_path / "child" / "run.yaml", "extends: ../shared/base.yaml\noutput: {dir: child-runs}\n")
+    cfg = load_config(child, RunConfig)
+    assert cfg.data.dataset == str(tmp_path / "shared" / "parent-ds")
+    assert cfg.output.dir == str(tmp_path / "child" / "child-runs")
+
+
+def test_config_run_directory_config_keeps_its_recorded_paths(tmp_path):
+    from trainer.contracts import read_run_config
+    run = tmp_path / "runs" / "old"
+    run.mkdir(parents=True)
+    _write(run / "config.yaml", "data: {dataset: data/processed/x}\n")
+    assert read_run_config(run).data.dataset == "data/processed/x"   # cwd-relative, as older runs recorded it
+
+
+def test_config_missing_data_build_names_the_key(tmp_path):
+    from trainer.data.dataset_io import resolve_dataset_dir
+    (tmp_path / "configs").mkdir()
+    cfg = load_config(_write(tmp_path / "configs" / "run.yaml", "data: {dataset: data/d, build: configs/nope.yaml}\n"),
+                      RunConfig)
+    with pytest.raises(ConfigError) as err:
+        resolve_dataset_dir(cfg.data)
+    assert "data.build" in str(err.value) and str(tmp_path / "configs" / "nope.yaml") in str(err.value)
+
+
+@pytest.mark.integration
+def test_config_train_cli_from_another_folder_finds_the_dataset(tiny_dataset_dir, tmp_path, monkeypatch):
+    """`trainer train /abs/path/configs/x.yaml` run elsewhere: data and runs go where the config says."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    project = tmp_path / "project"
+    shutil.copytree(tiny_dataset_dir, project / "data" / "tiny")
+    (project / "configs").mkdir()
+    _write(project / "configs" / "lin.yaml", "data: {dataset: data/tiny}\nmodel: {type: tfidf-linear, tfidf: "
+                                            "{min_df: 1}}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(app, ["train", str(project / "configs" / "lin.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (project / "runs" / "lin" / "metrics.json").is_file()
+    assert not (tmp_path / "elsewhere" / "runs").exists()

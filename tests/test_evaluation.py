@@ -181,7 +181,7 @@ def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
     shutil.copytree(tiny_run_dir, run)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--split", "validation"])
     assert result.exit_code == 0, result.output
-    assert "validation" in result.output and "micro_f1=" in result.output
+    assert "validation (10 documents): micro-F1" in result.output and "report.html" in result.output
     assert set(contracts.read_metrics(run)["topics"]) == {"validation"}
 
 
@@ -205,3 +205,92 @@ def test_evaluation_overrides_outside_eval_are_refused(tiny_run_dir, tmp_path):
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")
     with pytest.raises(ConfigError, match="eval section only"):
         evaluate(run, overrides=["train.epochs=3"])
+
+
+# ---- report.html: one self-contained page of pictures per evaluation, per target ----
+def _page_checks(page: str) -> list[str]:
+    """The page's sections; it loads nothing from elsewhere (inline CSS, data: images only)."""
+    import re
+    assert page.startswith("<!doctype html>") and "<style>" in page
+    assert not re.search(r"<(script|link|iframe)\b", page) and "http://" not in page and "https://" not in page
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    import base64
+    assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, data in images)
+    return [alt for alt, _ in images]
+
+
+def test_evaluation_html_report_multi_label(evaluated_multi):
+    run, _ = evaluated_multi
+    page = (run / "report.html").read_text(encoding="utf-8")
+    pictures = _page_checks(page)
+    assert pictures == ["Loss and validation scores", "F1 per label (test)",
+                        "Precision-recall, most frequent labels (test)",
+                        "Micro-F1 against one threshold for every label", "Label co-confusions (test)"]
+    assert 'id="target-topics"' in page and "Decision rule:" in page and "test at 0.5" in page
+
+
+def test_evaluation_html_report_single_label_has_a_confusion_matrix(evaluated_single):
+    run, _ = evaluated_single
+    pictures = _page_checks((run / "report.html").read_text(encoding="utf-8"))
+    assert "Confusion matrix (test)" in pictures and "Label co-confusions (test)" not in pictures
+
+
+def test_evaluation_two_target_model_gets_a_section_per_target(tiny_dataset_dir, tmp_path, monkeypatch):
+    """A model with topics + regions (written by hand; multi-target training is built elsewhere): evaluate
+    writes metrics, report.md and report.html for both."""
+    from conftest import KeywordModel
+
+    from trainer.contracts import ModelSpec, Target, write_spec
+    from trainer.evaluation import run as evaluation_run
+    from trainer.workflows.summary import summary_lines
+    from trainer.config import RunConfig
+    labels = {c: json.loads((tiny_dataset_dir / "manifest.json").read_text())["labels"][c] for c in ("topics", "regions")}
+    spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(labels["topics"])),
+                                 Target("regions", "multi_label", tuple(labels["regions"]))])
+    run = tmp_path / "two"
+    (run / "model").mkdir(parents=True)
+    write_spec(run / "model", spec)
+    monkeypatch.setattr(evaluation_run, "load_model", lambda model_dir, options: KeywordModel(spec))
+    metrics = evaluation_run.evaluate(run, data=tiny_dataset_dir)
+    assert set(metrics) == {"topics", "regions"} and metrics["regions"]["test"]["micro_f1"] > 0.5
+    page = (run / "report.html").read_text(encoding="utf-8")
+    pictures = _page_checks(page)
+    assert 'id="target-topics"' in page and 'id="target-regions"' in page
+    assert pictures.count("F1 per label (test)") == 2
+    assert pictures.count("Label co-confusions (test)") + page.count("No label co-confusions on test") == 2
+    assert "No train_log.jsonl" in page
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert "target topics" in report and "target regions" in report
+    lines = summary_lines(run, RunConfig.model_validate({"data": {"dataset": str(tiny_dataset_dir)}}))
+    assert any(line.startswith("topics test (10 documents)") for line in lines)
+    assert any(line.startswith("regions validation (10 documents)") for line in lines)
+
+
+def test_evaluation_figures_co_confusions_and_pr_points_hand_computed():
+    from trainer.evaluation.figures import _pr_points, co_confusion_matrix
+    gold = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
+    pred = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0]], dtype=bool)
+    # doc 0 (gold a) also got b; doc 1 (gold a, b) also got c; doc 2 (gold c) got a
+    assert co_confusion_matrix(gold, pred).tolist() == [[0, 1, 1], [0, 0, 1], [1, 0, 0]]
+    precision, recall, cut = _pr_points(np.array([0.9, 0.8, 0.8, 0.1]), np.array([1, 0, 1, 1]))
+    assert cut.tolist() == [0.9, 0.8, 0.1]
+    assert precision.tolist() == [1.0, 2 / 3, 0.75] and recall.tolist() == [1 / 3, 2 / 3, 1.0]
+
+
+def test_evaluation_cli_help_names_report_html_not_a_multi_label_confusion_png():
+    result = CliRunner().invoke(app_for_help(), ["evaluate", "--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    assert "report.html" in text and "confusion.png for single-label" in text
+
+
+def app_for_help():
+    from trainer.cli import app
+    return app
+
+
+def test_evaluation_reports_name_the_run_not_its_staging_folder(evaluated_multi, tiny_run_dir):
+    """Training evaluates inside runs/.NAME.partial; the reports still say NAME (config.yaml's output.name)."""
+    run, _ = evaluated_multi
+    for report in (tiny_run_dir / "report.md", tiny_run_dir / "report.html", run / "report.md"):
+        text = report.read_text(encoding="utf-8")
+        assert "Evaluation: tiny" in text and ".partial" not in text

@@ -137,7 +137,7 @@ def test_train_unknown_target_column_is_a_config_error(tiny_dataset_dir):
 def test_train_builds_a_missing_dataset_from_data_build(tmp_path, monkeypatch):
     built = []
 
-    def fake_build(data_cfg, config_path=None):
+    def fake_build(data_cfg, config_path=None, progress=None):
         built.append((data_cfg.output, config_path))
         make_tiny_dataset(Path(data_cfg.output))
 
@@ -187,7 +187,7 @@ def test_train_cli_prints_test_metrics(tiny_dataset_dir, tmp_path):
     config.write_text(yaml.safe_dump(tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", None)))
     result = CliRunner().invoke(app, ["train", str(config), "train.max_steps=2", "train.eval_every=2"])
     assert result.exit_code == 0, result.output
-    assert "test: micro-F1" in result.output
+    assert "test (10 documents): micro-F1" in result.output
     assert (tmp_path / "runs" / "cli-run" / "model" / "trainer.json").is_file()   # named after the config
 
 

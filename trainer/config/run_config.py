@@ -5,7 +5,7 @@ on `model.type`: each model kind has its own section, and keys of another kind a
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_serializer, model_validator
 
@@ -14,9 +14,12 @@ from trainer.config.loader import StrictModel
 
 class DataRef(StrictModel):
     """Which dataset the run trains and evaluates on."""
-    dataset: str | None = Field(None, description="Dataset directory written by `trainer data build`.")
+    dataset: str | None = Field(None, description="Dataset directory written by `trainer data build`. A relative "
+                                                  "path is taken from the config's base folder (the folder holding "
+                                                  "its configs/ folder, else the config's own folder).")
     build: str | None = Field(None, description="Data config that builds `data.dataset` on first use, when that "
-                                                "directory does not exist yet.")
+                                                "directory does not exist yet (relative: from the config's base "
+                                                "folder, like data.dataset).")
     limit: int | None = Field(None, ge=1, description="Use at most this many examples of each split (smoke tests).")
 
     @model_validator(mode="after")
@@ -220,7 +223,8 @@ class EvalSection(StrictModel):
 
 class OutputSection(StrictModel):
     """Where the run directory goes."""
-    dir: str = Field("runs", description="Folder holding run directories.")
+    dir: str = Field("runs", description="Folder holding run directories; relative (and the default): from the "
+                                         "config's base folder (the folder holding its configs/ folder).")
     name: str | None = Field(None, description="Run directory name; default: the config file's stem.")
     predict: list[str] = Field(default_factory=list,
                                description="Article files or folders classified after training (demo); $VARS are "
@@ -232,12 +236,15 @@ class OutputSection(StrictModel):
 class TrackingSection(StrictModel):
     """Experiment tracking."""
     backend: Literal["none", "mlflow"] = Field("none", description="mlflow: log params, metrics and artifacts.")
-    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/mlflow.db.")
+    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/.mlflow/mlflow.db "
+                                              "(browse it: mlflow ui --backend-store-uri sqlite:///runs/.mlflow/mlflow.db).")
     experiment: str = Field("trainer", description="MLflow experiment name.")
 
 
 class RunConfig(StrictModel):
     """A training run: data, task, model, optimisation, evaluation, output and tracking."""
+    # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
+    path_keys: ClassVar[tuple[str, ...]] = ("data.dataset", "data.build", "output.dir", "output.predict")
     data: DataRef = Field(description="Dataset.")
     task: TaskConfig = Field(default_factory=TaskConfig, description="Target and problem type.")
     model: ModelConfig = Field(default_factory=TransformerModel, description="Model kind and its settings.")

@@ -26,6 +26,7 @@ PREDICTIONS = "predictions.jsonl"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
 REPORT = "report.md"
+REPORT_HTML = "report.html"                 # the same evaluation as one self-contained page with pictures
 CONFUSION = "confusion.png"
 TRACKING = "tracking.json"
 

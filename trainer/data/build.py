@@ -3,6 +3,10 @@
 Every document read is accounted for: it is kept, rejected (with a reason, in rejects.jsonl) or
 removed as a duplicate (in duplicates.jsonl), and manifest.json checks read == kept + rejected +
 deduplicated. Each stage's document counts are in manifest["stages"].
+
+`progress`, when given, is called with one dict per event: {"stage", "done": False, "documents"} when a
+stage starts (and every READ_TICK documents while reading), and the stage's manifest record plus
+"done": True when it ends; the last event is {"stage": "written", "done": True, "documents", "seconds"}.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ NO_REGION = "no region label"
 NO_LABEL = "neither a topic nor a region label"
 SEVERAL_TOPICS = "several topic labels (single-label dataset)"
 FILTERED = "no topic label left after label filtering (min_count / require_in_test)"
+READ_TICK = 1000               # a progress event every this many documents read
 
 
 @dataclass
@@ -69,8 +74,9 @@ class BuildResult:
 class _Build:
     """State of one build: the documents still in, the rejects, and the stage counts."""
 
-    def __init__(self, cfg: DataConfig):
+    def __init__(self, cfg: DataConfig, progress: Callable[[dict], None] | None = None):
         self.cfg = cfg
+        self.progress = progress
         self.docs: list[Doc] = []
         self.rejects: list[dict] = []
         self.duplicates: list[dict] = []
@@ -100,14 +106,23 @@ class _Build:
         self.stages.append({"stage": name, "documents": len(self.docs), "by_split": dict(sorted(by_split.items())),
                             "seconds": round(now - self._clock, 3)})  # since the previous stage
         self._clock = now
+        self.tell({**self.stages[-1], "done": True})
+
+    def tell(self, event: dict) -> None:
+        if self.progress is not None:
+            self.progress(event)
+
+    def begin(self, name: str) -> None:
+        self.tell({"stage": name, "done": False, "documents": len(self.docs)})
 
 
 def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
                   articles: Iterable[Article | Rejected] | None = None,
-                  output: str | Path | None = None) -> BuildResult:
+                  output: str | Path | None = None, progress: Callable[[dict], None] | None = None) -> BuildResult:
     """Build the dataset `cfg` describes and write it to `output` (default cfg.output).
 
-    `articles` replaces the configured reader (tests, or callers that read in their own way).
+    `articles` replaces the configured reader (tests, or callers that read in their own way);
+    `progress` receives an event per stage (see the module docstring).
     """
     started = time.perf_counter()
     out = Path(output if output is not None else cfg.output)
@@ -117,7 +132,8 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
         from trainer.data.readers import read_articles
         inputs = describe_inputs(cfg, out)
         articles = read_articles(cfg.source)
-    b = _Build(cfg)
+    b = _Build(cfg, progress)
+    b.begin("read")
     _ingest(b, articles)
     _label(b)
     _dedup(b)
@@ -125,7 +141,10 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
     _filter_labels(b)
     _require_training_documents(b)
     manifest = make_manifest(b, config_path, inputs, out)
+    b.begin("written")
     write_output(b, manifest, out, started)
+    b.tell({"stage": "written", "done": True, "documents": len(b.docs), "by_split": manifest["counts"],
+            "seconds": round(time.perf_counter() - b._clock, 3), "output": str(out)})
     return BuildResult(out, manifest)
 
 
@@ -190,6 +209,8 @@ def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
     seen_ids: set[str] = set()
     for item in articles:
         b.read += 1
+        if b.read % READ_TICK == 0:
+            b.tell({"stage": "read", "done": False, "documents": b.read})
         if isinstance(item, Rejected):
             b.rejects.append({"input": item.input, "reason": item.reason})
         elif item.id in seen_ids:   # ids name rows in the dataset, duplicates.jsonl and predictions: unique
@@ -206,6 +227,7 @@ def _ingest(b: _Build, articles: Iterable[Article | Rejected]) -> None:
 
 
 def _label(b: _Build) -> None:
+    b.begin("labelled")
     topic_cfg, region_cfg = b.cfg.labels.topic, b.cfg.labels.region
     if topic_cfg is not None:
         from trainer.data.topics import topic_labels
@@ -233,6 +255,7 @@ def _unlabelled(d: Doc, cfg: DataConfig) -> str | None:
 
 
 def _dedup(b: _Build) -> None:
+    b.begin("deduplicated")
     cfg = b.cfg
     b.dedup = {"groups": 0, "exact_links": 0, "near_links": 0, "removed": 0,
                "cross_split_groups": [], "cross_split_dropped": []}
@@ -259,6 +282,7 @@ def _dedup(b: _Build) -> None:
 
 
 def _split(b: _Build) -> None:
+    b.begin("split")
     strat = [d.topics if b.cfg.labels.topic is not None else d.regions for d in b.docs]
     result = assign_splits(strat, b.cfg.split, predefined=[d.article.split for d in b.docs],
                            published=[d.article.published for d in b.docs], groups=[d.group for d in b.docs])
@@ -272,6 +296,7 @@ def _split(b: _Build) -> None:
 def _filter_labels(b: _Build) -> None:
     """Keep labels a model can learn: topics with >= min_count training documents (and >= 1 test
     document with require_in_test); regions seen in train. Rows left without a target are rejected."""
+    b.begin("label_filtered")
     topic_cfg = b.cfg.labels.topic
     if topic_cfg is not None:
         from trainer.data.topics import filter_labels

@@ -2,7 +2,7 @@
 else; `trainer validate --explain data.KEY` prints a field's description."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,7 +31,7 @@ class ScrapedProfile(StrictModel):
     outlet: str | None = Field(None, description="Source name recorded on each article; null: the outlet's folder name.")
     date_line: int = Field(0, description="Index of the non-empty line holding the date.")
     date_formats: list[str] = Field(default_factory=lambda: ["%H:%M GMT%d %B %Y", "%d %B %Y", "%Y-%m-%d"],
-                                    description="strptime formats tried, in order, for the date line.")
+                                    description="Date formats (Python format codes, e.g. %d %B %Y) tried in order on the date line.")
     section_after: list[str] = Field(default_factory=lambda: ["Listen Live"],
                                      description="The section is the line after one of these lines.")
     section_line: int | None = Field(None, description="Or: the index of the non-empty line holding the section.")
@@ -130,6 +130,9 @@ class SplitConfig(StrictModel):
 
 class DataConfig(StrictModel):
     """A dataset build: source, labels, dedup, split, output."""
+    # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
+    path_keys: ClassVar[tuple[str, ...]] = ("source.path", "output")
+
     source: SourceConfig = Field(description="The raw articles.")
     labels: LabelsConfig = Field(default_factory=LabelsConfig, description="Label columns.")
     dedup: DedupConfig = Field(default_factory=DedupConfig, description="Duplicate detection.")

@@ -138,6 +138,20 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def decision_rule_text(kind: str, at_least_one: bool, values=()) -> str:
+    """A multi-label decision rule in words, e.g. "a global threshold of 0.30 tuned on validation, plus the
+    at-least-one rule"."""
+    if kind == "global" and len(values):
+        text = f"a global threshold of {values[0]:.2f} tuned on validation"
+    elif kind == "per_label":
+        text = "one threshold per label tuned on validation"
+    else:
+        text = "0.5 for every label"
+    if at_least_one:
+        text += ", plus the at-least-one rule (a text with no label over its threshold gets its top-scoring label)"
+    return text
+
+
 def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
     """A few lines for the terminal: per target, the headline metrics per split (at 0.5 too, for multi-label)."""
     lines = []

@@ -1,14 +1,16 @@
 """`trainer evaluate RUN_DIR`: score validation and a test split, tune thresholds, write the run's reports.
 
 Writes into the run directory, each file atomically: metrics.json, predictions.jsonl, report.md,
-confusion.png (single-label), and model/thresholds.json (multi-label). Every target of the model is
+report.html (the same evaluation with pictures, one self-contained page), confusion.png (single-label),
+and model/thresholds.json (multi-label). Every target of the model is
 evaluated on the documents that carry a label for it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +27,7 @@ from trainer.evaluation.split_metrics import Scored, split_metrics, tune
 from trainer.models import ScoreOptions, load_model
 
 SCORE_DIGITS = 5
+SCORE_BLOCK = 512          # texts scored per call, so progress can be reported while a split is scored
 
 
 @dataclass
@@ -38,25 +41,33 @@ class TargetResult:
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
-             overrides: Sequence[str] = ()) -> dict:
+             overrides: Sequence[str] = (), progress: Callable[[dict], None] | None = None) -> dict:
     """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics per target.
 
     `overrides` change the eval section for this evaluation, e.g. ["eval.thresholds=global",
-    "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing."""
+    "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing.
+    `progress` is called with {"stage", "done", ...} events: load, score (per split, with "documents" done of
+    "total"), tune, report."""
+    tell = _Stages(progress)
     run_dir = Path(run_dir)
     model_dir = contracts.model_dir_of(run_dir)
     spec = contracts.read_spec(model_dir)
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
+    tell.start("load")
     dsd, _ = load_dataset_dir(dataset_dir)
     targets = _present_targets(dsd, dataset_dir, split, spec)
     splits = _pick_splits(dsd, dataset_dir, split)
     # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
     model = load_model(model_dir, ScoreOptions(batch_size=eval_cfg.batch_size, precision="fp32", device="auto"))
-    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"))
-    chunked = ({name: model.score(list(ds["text"]), eval_cfg.chunking) for name, ds in splits.items()}
+    tell.done("load", documents=sum(len(ds) for ds in splits.values()),
+              by_split={name: len(ds) for name, ds in splits.items()}, model_type=spec.model_type)
+    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell)
+    chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
+                             f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
+    tell.start("tune")
     results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split) for t in targets]
     for r in results:
         if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
@@ -66,6 +77,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
                 m["fusion"] = rules[r.target.name]
     if rules:
         contracts.write_fusion(model_dir, rules)
+    tell.done("tune", thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
+              on="validation" if "validation" in splits else None)
+    tell.start("report")
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
     if tuned:
@@ -73,24 +87,28 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     metrics = {r.target.name: r.metrics for r in results}
     contracts.write_metrics(run_dir, metrics)
     contracts.write_predictions(run_dir, _prediction_rows(splits[split], results, split))
-    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1)
+    name = _run_name(run_dir, cfg)
+    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name)
                for r in results]
     atomic_write_text(run_dir / contracts.REPORT, "\n".join(reports))
+    atomic_write_text(run_dir / contracts.REPORT_HTML,
+                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results, name))
     for r in results:
         if not r.target.multi_label:
             name = contracts.CONFUSION if r.target == spec.primary else f"confusion-{r.target.name}.png"
             _write_confusion(run_dir / name, r.scored[split], r.pred, list(r.target.labels),
-                             f"{run_dir.resolve().name}: {r.target.name}, {split}")
+                             f"{name}: {r.target.name}, {split}")
     if overrides:   # last, so config.yaml never names settings the outputs above do not reflect
         atomic_write_text(run_dir / contracts.CONFIG, to_yaml(cfg))
+    tell.done("report", run_dir=str(run_dir))
     return metrics
 
 
-def _score_splits(model, splits: dict, eval_cfg: EvalSection, train):
+def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
     """Scores per split and target. A target the config combines with the gazetteer gets the combination
     that scores best on validation (eval.metric, decisions as the run makes them); returns the scores,
     the rules picked, and the two parts' scores per split."""
-    raw = {name: model.score_targets(list(ds["text"])) for name, ds in splits.items()}
+    raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
     parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
     combined = sorted({target for p in parts.values() for target in p})
     if not combined:
@@ -135,6 +153,42 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
                   eval_cfg.threshold_min_positives, at_least_one)
         out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
     return out
+
+
+class _Stages:
+    """evaluate's progress events, with each stage's seconds."""
+
+    def __init__(self, progress: Callable[[dict], None] | None):
+        self.progress = progress
+        self.started: dict[str, float] = {}
+
+    def start(self, stage: str, **info) -> None:
+        self.started.setdefault(f"{stage}:{info.get('split')}", time.perf_counter())
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": False, **info})
+
+    def done(self, stage: str, **info) -> None:
+        seconds = time.perf_counter() - self.started.pop(f"{stage}:{info.get('split')}", time.perf_counter())
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": True, "seconds": round(seconds, 3), **info})
+
+
+def _score(score_fn, texts: list[str], split: str, tell: _Stages) -> dict[str, np.ndarray]:
+    """`score_fn` (texts -> scores per target) over `texts` in blocks of SCORE_BLOCK, telling how many are
+    done after each."""
+    stage = "score"
+    tell.start(stage, split=split, documents=0, total=len(texts))
+    if len(texts) <= SCORE_BLOCK:
+        scores = score_fn(texts)
+    else:
+        parts = []
+        for start in range(0, len(texts), SCORE_BLOCK):
+            parts.append(score_fn(texts[start:start + SCORE_BLOCK]))
+            if start + SCORE_BLOCK < len(texts):
+                tell.start(stage, split=split, documents=start + SCORE_BLOCK, total=len(texts))
+        scores = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    tell.done(stage, split=split, documents=len(texts), total=len(texts))
+    return scores
 
 
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
@@ -254,14 +308,19 @@ def _prediction_rows(ds, results: list[TargetResult], split: str):
         yield contracts.prediction_row(doc_id, per_target)
 
 
+def _run_name(run_dir: Path, cfg: RunConfig | None) -> str:
+    """The run's name: config.yaml's output.name (during training the folder is the staging `.NAME.partial`)."""
+    return cfg.output.name if cfg is not None and cfg.output.name else run_dir.resolve().name
+
+
 def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: TargetResult, eval_cfg: EvalSection,
-            model, several: bool) -> str:
+            model, several: bool, run_name: str) -> str:
     labels, problem = list(r.target.labels), r.target.problem
     test = r.scored[split]
     gold = test.gold_matrix(labels, problem)
     variants = {name: {"tuned": m, **{k: m[k] for k in ("at_0.5", "chunked") if k in m}} for name, m in r.metrics.items()}
     return render_report(ReportInput(
-        run_name=run_dir.resolve().name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
+        run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
@@ -282,6 +341,69 @@ def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_valid
             effect = "those labels are ignored" if problem == "multi_label" else "they count as errors"
             notes.append(f"{name}: {outside} document(s) have gold labels the model does not know; {effect}")
     return notes
+
+
+def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, splits: dict,
+                 results: list[TargetResult], run_name: str) -> str:
+    from trainer.evaluation import figures
+    from trainer.evaluation.html_report import Picture, ReportPage, TargetPage, render_html
+
+    rows = contracts.read_train_log(run_dir)
+    curves = figures.training_curves(rows)
+    note = ("" if curves is not None else
+            "No training curve: the model was fitted in one step." if rows else "No train_log.jsonl in this run.")
+    pages = []
+    for r in results:
+        labels, problem = list(r.target.labels), r.target.problem
+        multi = r.target.multi_label
+        test = r.scored[split]
+        gold = test.gold_matrix(labels, problem)
+        columns = []
+        for name, m in r.metrics.items():
+            columns.append((f"{name}" + (" (saved rule)" if multi else ""), m))
+            if multi and "at_0.5" in m:
+                columns.append((f"{name} at 0.5", m["at_0.5"]))
+            if "chunked" in m:
+                columns.append((f"{name} chunked", m["chunked"]))
+        pictures, notes = [], []
+        bars = figures.label_f1_bars(r.metrics[split]["per_label"])
+        if bars:
+            pictures.append(Picture(f"F1 per label ({split})", bars,
+                                    f"sorted by support, the {figures.MAX_BAR_LABELS} most frequent labels at most; "
+                                    "every label is in report.md"))
+        pr = figures.pr_curves(test.probs, gold, labels, r.thresholds.array() if multi else None)
+        if pr:
+            pictures.append(Picture(f"Precision-recall, most frequent labels ({split})", pr,
+                                    "one label against the rest, every score as a threshold"))
+        if multi:
+            by_split = {name: (s.probs, s.gold_matrix(labels, problem)) for name, s in r.scored.items()}
+            chosen = r.thresholds.values[0] if r.thresholds.kind == "global" and r.thresholds.values else None
+            curve = figures.threshold_curves(by_split, chosen)
+            if curve:
+                pictures.append(Picture("Micro-F1 against one threshold for every label", curve,
+                                        "without the at-least-one rule; 0.5 is what the table during training used"))
+            heat = figures.co_confusion_heatmap(gold, r.pred, labels)
+            if heat:
+                pictures.append(Picture(f"Label co-confusions ({split})", heat,
+                                        "row: a gold label; column: a label also predicted for the same document "
+                                        "that is not gold (the labels most involved in such errors); missed labels "
+                                        "are counted per label in report.md", wide=True))
+            else:
+                notes.append(f"No label co-confusions on {split}: no document got a label besides its gold ones.")
+        else:
+            from trainer.evaluation.confusion_plot import render_confusion
+            known = gold.any(axis=1)
+            matrix = confusion_matrix(gold[known].argmax(axis=1), r.pred[known].argmax(axis=1), len(labels))
+            pictures.append(Picture(f"Confusion matrix ({split})", render_confusion(matrix, labels, ""),
+                                    "rows: gold, columns: predicted; colour: share of the gold row", wide=True))
+        rule = ""
+        if multi:
+            from trainer.evaluation.report import decision_rule_text
+            rule = decision_rule_text(r.thresholds.kind, r.thresholds.at_least_one, r.thresholds.values)
+        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes))
+    return render_html(ReportPage(run_name, model_type, str(dataset_dir), split,
+                                  {name: len(ds) for name, ds in splits.items()}, pages,
+                                  Picture("Loss and validation scores", curves) if curves else None, note))
 
 
 def _write_confusion(path: Path, scored: Scored, pred, labels: list[str], title: str) -> None:

@@ -7,10 +7,11 @@ from trainer.models import FitData
 from trainer.training import distributed
 
 
-def load_fit_data(cfg) -> FitData:
-    """Dataset and label spaces of a run config; every input error is raised here, before the run starts."""
+def load_fit_data(cfg, progress=None) -> FitData:
+    """Dataset and label spaces of a run config; every input error is raised here, before the run starts.
+    `progress` receives the dataset build's stage events when the dataset is built on first use."""
     with distributed.main_first():
-        dataset_dir = resolve_dataset_dir(cfg.data, is_main=distributed.is_main())
+        dataset_dir = resolve_dataset_dir(cfg.data, is_main=distributed.is_main(), progress=progress)
     dsd, manifest = load_dataset_dir(dataset_dir)
     if cfg.data.limit:
         dsd = limit_splits(dsd, cfg.data.limit)

@@ -67,7 +67,8 @@ def fit_network(ctx: FitContext):
     stats = {**throughput.summary(per_step), "train_wall_seconds": round(wall, 2), "precision": precision,
              "torch_threads": torch.get_num_threads(),
              "resumed_from": str(checkpoint.relative_to(ctx.run_dir)) if checkpoint else None,
-             "best_checkpoint": trainer.state.best_model_checkpoint, "global_step": trainer.state.global_step}
+             "best_checkpoint": _relative(trainer.state.best_model_checkpoint, ctx.run_dir),
+             "global_step": trainer.state.global_step}
     return trainer.model, prepared.tokenizer, stats
 
 
@@ -135,7 +136,17 @@ def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=(
         data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
         compute_metrics=metrics_fn(prepared.spaces), callbacks=callbacks,
         head_lr_multiplier=cfg.train.head_lr_multiplier)
+    if any(getattr(cb, "replaces_progress", False) for cb in extra_callbacks):
+        drop_progress_printing(trainer)
     return trainer, throughput
+
+
+def drop_progress_printing(trainer) -> None:
+    """Remove the Trainer's own progress bar (ProgressCallback) and log-dict printing (PrinterCallback):
+    a caller's callback shows progress instead. train_log.jsonl keeps the full record either way."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def build_network(cfg, prepared: Prepared):
@@ -173,6 +184,16 @@ def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
             print(f"removing incomplete checkpoint {folder}", file=sys.stderr)
             shutil.rmtree(folder, ignore_errors=True)
     return max(complete)[1] if complete else None
+
+
+def _relative(path: str | None, run_dir: Path) -> str | None:
+    """A checkpoint path as the run directory holds it: the staging folder is renamed once the run completes."""
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+    except ValueError:
+        return str(path)
 
 
 def checkpoint_step(folder: Path) -> int:
