@@ -48,6 +48,7 @@ class ScoreOptions:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     quantize: Literal["none", "int8"] = "none"
     device: str = "cpu"              # "auto": a GPU when there is one
+    runtime: Literal["torch", "onnx"] = "torch"   # onnx: the model's ONNX export (`trainer export`), no torch
 
 
 class Model(ABC):
@@ -55,6 +56,7 @@ class Model(ABC):
 
     type: ClassVar[str]                       # the registry key, = `model.type` in run configs
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
+    export_formats: ClassVar[tuple[str, ...]] = ()   # portable formats `export` writes (e.g. "onnx")
 
     spec: ModelSpec
 
@@ -81,6 +83,14 @@ class Model(ABC):
     @abstractmethod
     def num_parameters(self) -> int:
         """Trainable numbers of the model (for meta.json and compare)."""
+
+    def export(self, model_dir: Path, fmt: str = "onnx", quantize: str = "none") -> Path:
+        """Write a portable copy of the model beside its own files (model/<fmt>/); return the written file.
+        Kinds listing `fmt` in `export_formats` override this."""
+        from trainer.errors import ConfigError
+        raise ConfigError(f"{self.type} models cannot be exported to {fmt}"
+                          + (f" (formats: {', '.join(self.export_formats)})" if self.export_formats else
+                             "; they already score without torch"))
 
     def set_options(self, options: ScoreOptions) -> None:
         """Score from now on as `options` says (a fitted model scores with the defaults until told)."""
