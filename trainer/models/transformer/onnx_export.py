@@ -130,7 +130,8 @@ def _export_fp32(network, tokenizer, spec: ModelSpec, inputs: list[str], path: P
                         return_tensors="pt")
     args = tuple(example[name] for name in inputs)
     batch = torch.export.Dim("batch", min=1, max=4096)
-    seq = torch.export.Dim("sequence", min=2, max=int(network.config.encoder.get("max_position_embeddings", 512)))
+    encoder_cfg = getattr(getattr(network, "config", None), "encoder", None) or {}
+    seq = torch.export.Dim("sequence", min=2, max=int(encoder_cfg.get("max_position_embeddings", 512)))
     tmp = path.with_name(f".{path.name}.tmp")
     import warnings
     with warnings.catch_warnings(), torch.no_grad():
