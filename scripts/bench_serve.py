@@ -144,9 +144,10 @@ def main() -> int:
 
     from trainer import hardware
     texts = short_texts(a.reuters, 500, a.chars)
-    servers = {"unbatched (baseline)": ["--no-batching"], "batched": []}
+    servers = {"unbatched (baseline)": ["--no-batching"], "batched": ["--batching"]}
     if a.onnx:
-        servers["batched, onnx"] = ["--runtime", "onnx"]
+        servers["unbatched, onnx"] = ["--no-batching", "--runtime", "onnx"]
+        servers["batched, onnx"] = ["--batching", "--runtime", "onnx"]
     print(f"{a.clients} clients x one text ({np.mean([len(t) for t in texts]):.0f} chars on average), "
           f"{a.requests} requests per server; {hardware.cpu_model()}, {hardware.cores_available()} cores, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)

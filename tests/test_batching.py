@@ -182,12 +182,13 @@ def test_serve_cli_passes_runtime_and_batching(tiny_run_dir, monkeypatch):
     from trainer.cli import app as cli
     seen = {}
     monkeypatch.setattr(uv, "run", lambda app, host, port, **kw: seen.update(app=app, host=host))
-    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--max-batch", "16", "--batch-wait-ms", "3"])
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--batching", "--max-batch", "16",
+                                      "--batch-wait-ms", "3"])
     assert result.exit_code == 0, result.output
     batcher = seen["app"].state.batcher
     assert batcher.max_batch == 64 and batcher.wait == pytest.approx(0.003)   # 64: the largest valid request fits
     batcher.close()
-    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--no-batching"])
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir)])   # off by default
     assert result.exit_code == 0 and seen["app"].state.batcher is None
     result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--runtime", "onnx"])
     assert result.exit_code == 1 and "trainer export" in result.output and "Traceback" not in result.output

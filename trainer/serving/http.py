@@ -11,9 +11,11 @@ invalid JSON or a body not matching the schema -> 422; an empty (whitespace-only
 which one, since it carries nothing to classify; more than `max_pending` texts waiting -> 503.
 Binds 127.0.0.1 unless told otherwise.
 
-Batching (on by default): concurrent requests are scored together by one worker
+Batching (`trainer serve --batching`): concurrent requests are scored together by one worker
 (`trainer.serving.batching.MicroBatcher`: a short wait window, at most `max_batch` texts per model call,
-length-sorted forward passes); off, each request is scored on its own, one at a time.
+length-sorted forward passes). Off (the default), each request is scored on its own, one at a time: on
+the 2-core reference machine batching did not pay (scripts/bench_serve.py): bf16 kernels are compiled per
+input shape, and batches bring many new shapes; ONNX Runtime's fp32 forward is compute-bound already.
 """
 from __future__ import annotations
 
