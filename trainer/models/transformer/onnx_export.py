@@ -14,7 +14,6 @@ int8's difference and label agreement are recorded (users then see what quantiza
 """
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +178,3 @@ def _check(network, tokenizer, spec: ModelSpec, info: ExportInfo, path: Path, st
         raise DataError(f"ONNX export of {path.parent.parent} changed the outputs (max |logit diff| {diff:.2e} > "
                         f"{FP32_TOLERANCE}); not written. Report it with the versions of torch and onnx")
     return {"max_abs_logit_diff": round(diff, 6), "probe_labels_agree": all(same), "probe_texts": len(PROBE_TEXTS)}
-
-
-def remove_export(model_dir: str | Path) -> None:
-    shutil.rmtree(export_dir_of(model_dir), ignore_errors=True)
