@@ -198,6 +198,8 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
             top_k: Optional[int] = typer.Option(None, "--top-k", help="At most K labels and the K best scores."),
             threshold: Optional[float] = typer.Option(None, help="One threshold for every label instead of the tuned ones."),
             quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
+            runtime: str = typer.Option("torch", help="torch, or onnx: the run's ONNX export (`trainer export`), "
+                                                      "scored by ONNX Runtime without torch."),
             batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass."),
             verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Predict labels for texts (--text), article files or JSONL: a table at a terminal, JSON lines
@@ -218,10 +220,11 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
                 hint = (f"; to label this text itself use --text {shlex.quote(name)}" if (" " in name or len(name) > 80)
                         else "; give article files, or a text with --text \"...\"")
                 raise TrainerError(f"{name if len(name) <= 80 else name[:77] + '...'}: no such file{hint}")
-        if quantize not in ("none", "int8"):
-            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        _check_runtime_options(quantize, runtime)
+        if batch_size < 1:
+            raise TrainerError(f"--batch-size {batch_size}: give at least 1")
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
-            predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size)
+            predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size, runtime=runtime)
             records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin,
                                      texts=text or [])
     except TrainerError as exc:
@@ -258,21 +261,62 @@ def serve(run_dir: Path = typer.Argument(..., help="Run directory from `trainer 
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
           port: int = typer.Option(8000, help="TCP port (1-65535)."),
           quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
+          runtime: str = typer.Option("torch", help="torch, or onnx: the run's ONNX export (`trainer export`)."),
+          batching: bool = typer.Option(False, "--batching/--no-batching",
+                                        help="Score concurrent requests together (dynamic batching). Off by "
+                                             "default: on the 2-core reference machine it did not pay "
+                                             "(scripts/bench_serve.py)."),
+          max_batch: int = typer.Option(64, "--max-batch", help="Most texts scored in one batch."),
+          batch_wait_ms: float = typer.Option(2.0, "--batch-wait-ms",
+                                              help="How long a batch waits for more requests once one arrives."),
           api_docs: bool = typer.Option(False, "--api-docs", help="Also serve /docs and /openapi.json (Swagger UI "
                                                                   "loads its scripts from a CDN).")):
     """Serve the run's model over HTTP: GET / (a page to label an article), POST /predict, POST /predict-file,
     GET /health, GET /labels. A port in use is reported before the model loads."""
     try:
         from trainer.serving.http import serve as run_server
-        if quantize not in ("none", "int8"):
-            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        _check_runtime_options(quantize, runtime)
         if not 1 <= port <= 65535:
             raise TrainerError(f"--port {port}: give a TCP port from 1 to 65535")
-        run_server(run_dir, host=host, port=port, quantize=quantize, api_docs=api_docs,
+        if not 1 <= max_batch <= 1024:
+            raise TrainerError(f"--max-batch {max_batch}: give 1 to 1024 texts")
+        if not 0 <= batch_wait_ms <= 1000:
+            raise TrainerError(f"--batch-wait-ms {batch_wait_ms}: give 0 to 1000 milliseconds")
+        batcher = {"max_batch": max_batch, "wait_ms": batch_wait_ms} if batching else None
+        run_server(run_dir, host=host, port=port, api_docs=api_docs, batching=batcher, quantize=quantize,
+                   runtime=runtime,
                    on_ready=lambda url: typer.echo(f"serving {run_dir} on {url}  (the page; POST {url}predict; "
                                                    "Ctrl+C stops)", err=True))
     except TrainerError as exc:
         _fail(exc)
+
+
+@app.command("export")
+def export(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train` (or its model/)."),
+           fmt: str = typer.Option("onnx", "--format", help="onnx (the only format so far)."),
+           quantize: str = typer.Option("none", help="none, or int8: also write the dynamically quantized graph.")):
+    """Write a portable copy of the model into model/onnx/ (ONNX Runtime scores it without torch), checked
+    against the torch model on probe texts; predict/serve use it with --runtime onnx."""
+    try:
+        from trainer.contracts import read_export_info
+        from trainer.models import export_model
+        if fmt != "onnx":
+            raise TrainerError(f"--format {fmt!r}: use onnx")
+        if quantize not in ("none", "int8"):
+            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        path = export_model(run_dir, fmt, quantize)
+        variant = read_export_info(path.parent.parent, quantize).variants[quantize]
+    except TrainerError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path} (max |logit diff| vs torch fp32 on probe texts: {variant['max_abs_logit_diff']:.2g}, "
+               f"labels {'agree' if variant['probe_labels_agree'] else 'DIFFER'})")
+
+
+def _check_runtime_options(quantize: str, runtime: str) -> None:
+    if quantize not in ("none", "int8"):
+        raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+    if runtime not in ("torch", "onnx"):
+        raise TrainerError(f"--runtime {runtime!r}: use torch or onnx")
 
 
 @app.command("compare")

@@ -34,6 +34,10 @@ TRACKING = "tracking.json"
 SPEC = "trainer.json"
 THRESHOLDS = "thresholds.json"
 FUSION = "fusion.json"
+EXPORT_DIR = "onnx"                         # model/onnx/: portable exports; model/'s own weights stay the source
+EXPORT_INFO = "export.json"                 # model/onnx/export.json: what was exported, from which weights
+ONNX_FILES = {"none": "model.onnx", "int8": "model.int8.onnx"}   # per quantization
+REEXPORT = "rerun `trainer export RUN_DIR --format onnx` (add --quantize int8 for the int8 file)"
 
 REBUILD_DATASET = "rebuild it with `trainer data build CONFIG`"
 REEVALUATE = "rerun `trainer evaluate RUN_DIR` to write it again"

@@ -61,6 +61,7 @@ class ScoreOptions:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     quantize: Literal["none", "int8"] = "none"
     device: str = "cpu"              # "auto": a GPU when there is one
+    runtime: Literal["torch", "onnx"] = "torch"   # onnx: the model's ONNX export (`trainer export`), no torch
 
 
 class Model(ABC):
@@ -69,6 +70,7 @@ class Model(ABC):
     type: ClassVar[str]                       # the registry key, = `model.type` in run configs
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
     problems: ClassVar[tuple[str, ...]] = ("multi_label", "single_label")   # the target problems it can learn
+    export_formats: ClassVar[tuple[str, ...]] = ()   # portable formats `export` writes (e.g. "onnx")
 
     spec: ModelSpec
     fusion: dict[str, dict] = {}               # combined targets' rules (contracts.read_fusion), set by load_model
@@ -130,6 +132,14 @@ class Model(ABC):
     @abstractmethod
     def num_parameters(self) -> int:
         """Trainable numbers of the model (for meta.json and compare)."""
+
+    def export(self, model_dir: Path, fmt: str = "onnx", quantize: str = "none") -> Path:
+        """Write a portable copy of the model beside its own files (model/<fmt>/); return the written file.
+        Kinds listing `fmt` in `export_formats` override this."""
+        from trainer.errors import ConfigError
+        raise ConfigError(f"{self.type} models cannot be exported to {fmt}"
+                          + (f" (formats: {', '.join(self.export_formats)})" if self.export_formats else
+                             "; they already score without torch"))
 
     def set_options(self, options: ScoreOptions) -> None:
         """Score from now on as `options` says (a fitted model scores with the defaults until told)."""

@@ -12,10 +12,19 @@
 
 Limits: a request body over `max_body_bytes` (1 MiB) or more than `max_texts` (64) texts -> 413;
 invalid JSON or a body not matching the schema -> 422; an empty (whitespace-only) text -> 422 naming
-which one, since it carries nothing to classify. Binds 127.0.0.1 unless told otherwise.
+which one, since it carries nothing to classify; more than `max_pending` texts waiting -> 503.
+Binds 127.0.0.1 unless told otherwise.
+
+Batching (`trainer serve --batching`): concurrent requests are scored together by one worker
+(`trainer.serving.batching.MicroBatcher`: a short wait window, at most `max_batch` texts per model call,
+length-sorted forward passes). Off (the default), each request is scored on its own, one at a time: on
+the 2-core reference machine batching did not pay (scripts/bench_serve.py): bf16 kernels are compiled per
+input shape, and batches bring many new shapes; ONNX Runtime's fp32 forward is compute-bound already.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import tempfile
 import threading
@@ -34,6 +43,7 @@ from trainer.errors import ConfigError, TrainerError
 MAX_BODY_BYTES = 1 << 20
 MAX_TEXTS = 64
 PAGE_KINDS = {".txt": "scraped", ".text": "scraped", ".html": "html", ".htm": "html", ".xhtml": "html"}
+DEFAULT_BATCHING = {"max_batch": 64, "wait_ms": 2.0, "max_pending": 1024}   # `trainer serve`'s defaults
 
 
 class ArticleIn(BaseModel):
@@ -146,11 +156,28 @@ def read_page(data: bytes, name: str) -> list:
 
 
 def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int = MAX_TEXTS,
-               api_docs: bool = False, run_name: str | None = None) -> FastAPI:
+               api_docs: bool = False, run_name: str | None = None, batching: dict | None = None) -> FastAPI:
     """The app. `api_docs`: also serve /docs, /redoc and /openapi.json (off by default: Swagger UI loads its
-    scripts from a CDN, which an offline browser cannot reach, and the schema is not needed to call the API)."""
+    scripts from a CDN, which an offline browser cannot reach, and the schema is not needed to call the API).
+    `batching`: None scores each request on its own; a dict (max_batch, wait_ms, max_pending) batches
+    concurrent requests (`MicroBatcher`)."""
+    from trainer.serving.batching import Busy, MicroBatcher
+
+    batcher = None
+    if batching is not None:
+        settings = {**DEFAULT_BATCHING, **batching}
+        settings["max_batch"] = max(settings["max_batch"], max_texts)   # any valid request fits in one batch
+        settings["max_pending"] = max(settings["max_pending"], settings["max_batch"])
+        batcher = MicroBatcher(predictor, **settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        if batcher is not None:
+            batcher.close()
+
     docs = {} if api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
-    app = FastAPI(title="trainer", summary="Topic/region labels for news articles", **docs)
+    app = FastAPI(title="trainer", summary="Topic/region labels for news articles", lifespan=lifespan, **docs)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
 
     @app.exception_handler(RequestValidationError)
@@ -159,17 +186,32 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                   for e in exc.errors()]
         return JSONResponse({"detail": detail}, status_code=422)
+    app.state.batcher = batcher
     lock = threading.Lock()   # one forward pass at a time: parallel ones only fight over the CPU cores
 
-    @app.post("/predict")
-    def predict(request: PredictRequest):
+    def checked_inputs(request: PredictRequest) -> list[str]:
         texts = request.inputs()
         if len(texts) > max_texts:
             raise HTTPException(413, f"{len(texts)} texts in one request; send at most {max_texts}")
-        with lock:
-            predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold,
-                                            explain=request.explain)
-        return {"predictions": predictions}
+        return texts
+
+    if batcher is None:
+        @app.post("/predict")
+        def predict(request: PredictRequest):
+            texts = checked_inputs(request)
+            with lock:
+                predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold,
+                                                explain=request.explain)
+            return {"predictions": predictions}
+    else:
+        @app.post("/predict")
+        async def predict_batched(request: PredictRequest):
+            texts = checked_inputs(request)
+            try:
+                future = batcher.submit(texts, request.top_k, request.threshold, request.explain)
+            except Busy as exc:
+                raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
+            return {"predictions": await asyncio.wrap_future(future)}
 
     @app.post("/predict-file")
     async def predict_file(request: Request,
@@ -200,7 +242,8 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
     @app.get("/health")
     def health():
         return {"status": "ok", "run": shown_name, "model_type": predictor.spec.model_type, "problem": predictor.problem,
-                "n_labels": len(predictor.labels), "targets": predictor.spec.target_names}
+                "n_labels": len(predictor.labels), "targets": predictor.spec.target_names,
+                "batching": batcher.stats.to_dict() if batcher is not None else None}
 
     def targets() -> dict:
         return {t.name: {"labels": list(t.labels), "problem": t.problem,
@@ -262,15 +305,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_docs: bool = False,
-          on_ready=None, **predictor_options) -> None:
+          on_ready=None, batching: dict | None = None, **predictor_options) -> None:
     """Check the address, load the run's model and serve it until interrupted (`on_ready(url)` is called
-    just before the server starts)."""
+    just before the server starts). `batching`: see `create_app` (None: off)."""
     import uvicorn
 
     from trainer.serving.predictor import Predictor
 
     check_address(host, port)
-    app = create_app(Predictor.load(run_dir, **predictor_options), api_docs=api_docs)
+    app = create_app(Predictor.load(run_dir, **predictor_options), api_docs=api_docs, batching=batching)
     if on_ready is not None:
         shown = f"[{host}]" if ":" in host else host
         on_ready(f"http://{shown}:{port}/")

@@ -59,6 +59,9 @@ class TfidfLinearClassifier(Model):
         if options.quantize != "none":
             raise ConfigError(f"quantize {options.quantize}: tfidf-linear models are sparse linear models "
                               "and have nothing to quantize; leave quantize at none")
+        if options.runtime != "torch":
+            raise ConfigError(f"runtime {options.runtime}: tfidf-linear models score with numpy and scikit-learn "
+                              "and have no export; leave the runtime at its default")
         return cls(load_tfidf(model_dir, primary=spec.primary.name), spec)
 
     def save_weights(self, model_dir: Path) -> None:

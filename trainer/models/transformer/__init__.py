@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from trainer.contracts import ModelSpec, RETRAIN
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.models.base import FitContext, Fitted, Model, ScoreOptions
 
 WEIGHT_FILES = ("config.json", "model.safetensors")
@@ -20,10 +20,13 @@ WEIGHT_FILES = ("config.json", "model.safetensors")
 class TransformerClassifier(Model):
     type = "transformer"
     supports_chunking = True
+    export_formats = ("onnx",)
 
-    def __init__(self, network, tokenizer, spec: ModelSpec, options: ScoreOptions | None = None):
+    def __init__(self, network, tokenizer, spec: ModelSpec, options: ScoreOptions | None = None,
+                 model_dir: Path | None = None):
         self.network, self.tokenizer, self.spec = network, tokenizer, spec
         self.options = options or ScoreOptions()
+        self.model_dir = model_dir   # where it was loaded from (the ONNX runtime reads model/onnx/ there)
         self._scorer = None
 
     @classmethod
@@ -52,6 +55,12 @@ class TransformerClassifier(Model):
 
     @classmethod
     def load(cls, model_dir: Path, spec: ModelSpec, options: ScoreOptions) -> "TransformerClassifier":
+        if options.runtime == "onnx":   # no torch: the export and its tokenizer only
+            model = cls(None, None, spec, options, Path(model_dir))
+            model.scorer   # load the session now: a missing or stale export fails at load, not at first use
+            return model
+        if options.runtime != "torch":
+            raise ConfigError(f"runtime {options.runtime!r}: use torch or onnx")
         missing = [name for name in WEIGHT_FILES if not (Path(model_dir) / name).is_file()]
         if missing:
             raise DataError(f"{model_dir}: {', '.join(missing)} missing: the run did not finish writing its model; "
@@ -62,7 +71,7 @@ class TransformerClassifier(Model):
         except (OSError, ValueError, KeyError) as exc:
             raise DataError(f"{model_dir}: the saved network cannot be loaded ({type(exc).__name__}: "
                             f"{str(exc).splitlines()[0] if str(exc) else ''}); {RETRAIN}") from None
-        return cls(network, tokenizer, spec, options)
+        return cls(network, tokenizer, spec, options, Path(model_dir))
 
     def set_options(self, options: ScoreOptions) -> None:
         self.options, self._scorer = options, None
@@ -71,9 +80,22 @@ class TransformerClassifier(Model):
         self.network.save_pretrained(model_dir, safe_serialization=True)
         self.tokenizer.save_pretrained(model_dir)
 
+    def export(self, model_dir: Path, fmt: str = "onnx", quantize: str = "none") -> Path:
+        if fmt != "onnx":
+            raise ConfigError(f"--format {fmt!r}: transformer models export to onnx")
+        from trainer.models.transformer.onnx_export import export_onnx
+        return export_onnx(model_dir, self.spec, quantize)
+
     @property
     def scorer(self):
-        if self._scorer is None:
+        if self._scorer is None and self.options.runtime == "onnx":
+            if self.model_dir is None:
+                raise ConfigError("runtime onnx scores a saved model's export: save it, export it, load it")
+            from trainer.models.transformer.onnx_scoring import OnnxScorer
+            self._scorer = OnnxScorer(self.model_dir, self.spec, self.options)
+        elif self._scorer is None:
+            if self.network is None:
+                raise ConfigError("this model was loaded for the onnx runtime; load it again for torch")
             from trainer.models.transformer.scoring import TransformerScorer
             self._scorer = TransformerScorer(self.network, self.tokenizer, self.spec, self.options)
         return self._scorer
@@ -83,4 +105,6 @@ class TransformerClassifier(Model):
 
     @property
     def num_parameters(self) -> int:
+        if self.network is None:
+            return self.scorer.info.parameters
         return sum(p.numel() for p in self.network.parameters())
