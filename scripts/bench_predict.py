@@ -3,6 +3,8 @@
 
     flock /tmp/trainer-cpu.lock python scripts/bench_predict.py --run runs/reuters-topics-minilm --n 500
     python scripts/bench_predict.py --n 300            # MiniLM + a linear-probe head, no trained run needed
+    python scripts/bench_predict.py --run runs/reuters-multitask-minilm --targets-vs runs/reuters-topics-minilm
+                                                       # what answering topic AND region costs over topic alone
 
 Per max length (--lengths, default 128 and 256; the run's own length is the trained one, shorter ones
 truncate the same model), on the Reuters-21578 ModApte test texts:
@@ -252,10 +254,16 @@ def main() -> None:
     parser.add_argument("--reuters", default=None, help="reuters21578.tar.gz (default: the data mirror)")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per recipe (the fastest counts)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--targets-vs", default=None, metavar="SINGLE_RUN",
+                        help="only compare --run (several targets) with this one-target run: docs/s of Predictor "
+                             "for each on the same texts, and the cost ratio")
     args = parser.parse_args()
     global REPEATS
     REPEATS = max(1, args.repeats)
     args.pipeline_batch_sizes = [int(b) for b in args.pipeline_batch_sizes.split(",")]
+
+    if args.targets_vs:
+        return bench_targets(args)
 
     import torch
     import transformers
@@ -291,6 +299,27 @@ def main() -> None:
         slim = {str(k): {**v, "rows": {n: {kk: vv for kk, vv in r.items() if kk != "scores"}
                                        for n, r in v["rows"].items()}} for k, v in results.items()}
         args.json.write_text(json.dumps(slim, indent=2) + "\n", encoding="utf-8")
+
+
+def bench_targets(args) -> None:
+    """Predictor docs/s of a several-target run and of a one-target run on the same texts (bf16 where the CPU
+    has it, batch --batch-size): what the second target (its head, and the gazetteer when its answer combines
+    the two) adds to one encoder pass."""
+    from trainer import hardware
+    from trainer.serving.predictor import Predictor
+    texts, _ = reuters_docs(args.reuters, "test", args.n)
+    rates = {}
+    for name, run in (("several targets", args.run), ("one target", args.targets_vs)):
+        predictor = Predictor.load(run, batch_size=args.batch_size)
+        _, seconds = timed(lambda batch: predictor.predict(batch), texts)
+        rates[name] = len(texts) / seconds
+        heads = ", ".join(t.name for t in predictor.targets)
+        combined = predictor.spec.settings.get("gazetteer", {}).get("targets", [])
+        note = f" (+ gazetteer for {', '.join(combined)})" if combined else ""
+        print(f"{name:<16} {rates[name]:8.1f} docs/s   {run}: {heads}{note}")
+    print(f"{len(texts)} texts, {hardware.cpu_model()}, {hardware.cores_available()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}; cost of both targets: {rates['one target'] / rates['several targets']:.3f}x "
+          "the time of the one-target model (target <= 1.10x)")
 
 
 if __name__ == "__main__":
