@@ -199,7 +199,8 @@ class ChunkingConfig(StrictModel):
     """Chunk-and-pool scoring of long texts (transformer kinds)."""
     enabled: bool = Field(False, description="Also score strided windows over the whole text, pooled per text "
                                              "(reported beside head truncation).")
-    stride: int = Field(128, ge=1, description="Tokens between window starts.")
+    stride: int | None = Field(None, ge=1, description="Text tokens between window starts; null: half a window "
+                                                       "(overlapping). Longer than the window is refused.")
     max_chunks: int = Field(8, ge=1, description="At most this many windows per text.")
     pool: Literal["mean", "max"] = Field("max", description="How window logits combine into the text's.")
 

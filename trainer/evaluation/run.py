@@ -286,7 +286,8 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
 
 def _chunking_note(model, eval_cfg: EvalSection) -> str:
     c = eval_cfg.chunking
-    return (f"windows of {model.spec.settings.get('max_length')} tokens every {c.stride} tokens, at most "
+    every = f"every {c.stride} tokens" if c.stride else "every half window"
+    return (f"windows of {model.spec.settings.get('max_length')} tokens {every}, at most "
             f"{c.max_chunks} per article, logits pooled by {c.pool}")
 
 
