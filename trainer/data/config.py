@@ -36,6 +36,7 @@ class ScrapedProfile(StrictModel):
     boilerplate: list[str] = Field(default_factory=lambda: ["Listen Live", "Get short URL"])
     boilerplate_min_fraction: float = Field(0.5, ge=0, le=1)  # lines in >= this share of files are boilerplate
     boilerplate_min_files: int = Field(5, ge=2)                # frequency needs at least this many files
+    boilerplate_sample: int = Field(2000, ge=2)   # outlets with more files: counted on this many, evenly spaced
 
 
 class SourceConfig(StrictModel):
