@@ -99,12 +99,20 @@ class SplitConfig(StrictModel):
     drop_cross_split_duplicates: bool = False  # predefined: drop test docs duplicated in train
 
 
+class BuildConfig(StrictModel):
+    """How the build runs; the dataset it writes does not depend on it."""
+    engine: Literal["local", "ray"] = "local"   # ray: Ray Data on $RAY_ADDRESS, else a local Ray started in-process
+    batch_size: int = Field(2000, ge=1)   # records per batch: one spill shard on disk, one task on an engine
+    workers: int | None = Field(None, ge=1)   # ray: concurrent tasks (a local Ray gets this many CPUs); None: all
+
+
 class DataConfig(StrictModel):
     source: SourceConfig
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     output: str = "data/processed/dataset"
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
     @model_validator(mode="after")
     def _check(self):

@@ -28,13 +28,16 @@ class Limiter:
 
     def take(self, record: Article | Rejected) -> bool:
         """Whether `record` is read (False: the limit was reached before it)."""
+        return self.take_kind(isinstance(record, Article), getattr(record, "fatal", None))
+
+    def take_kind(self, is_article: bool, fatal: str | None) -> bool:
         if self.full:
             return False
-        if isinstance(record, Rejected) and record.fatal:
-            self.fatal.append(record.fatal)        # not counted against the limit
+        if fatal:
+            self.fatal.append(fatal)        # not counted against the limit
         else:
             self.count += 1
-            self.articles += isinstance(record, Article)
+            self.articles += is_article
         return True
 
     @property
