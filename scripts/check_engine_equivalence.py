@@ -61,14 +61,26 @@ def compare(a: Path, b: Path) -> list[str]:
             continue
         va, vb = man_a.get(key), man_b.get(key)
         if key == "config":
-            va, vb = ({k: v for k, v in (va or {}).items() if k != "build"},
-                      {k: v for k, v in (vb or {}).items() if k != "build"})
+            va, vb = ({k: v for k, v in (va or {}).items() if k not in ("build", "output")},
+                      {k: v for k, v in (vb or {}).items() if k not in ("build", "output")})
         if key == "stages":
             va = [{k: v for k, v in s.items() if k != "seconds"} for s in va or []]
             vb = [{k: v for k, v in s.items() if k != "seconds"} for s in vb or []]
         if va != vb:
-            out.append(f"manifest {key}: {json.dumps(va)[:300]} != {json.dumps(vb)[:300]}")
+            out.append(f"manifest {key}: " + _first_difference(va, vb))
     return out
+
+
+def _first_difference(a, b, path: str = "") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if a.get(k) != b.get(k):
+                return _first_difference(a.get(k), b.get(k), f"{path}.{k}")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{path}[{i}]")
+    return f"{path or 'value'}: {json.dumps(a, default=str)[:200]} != {json.dumps(b, default=str)[:200]}"
 
 
 def build(config: Path, overrides: list[str], output: Path) -> tuple[float, dict]:

@@ -128,10 +128,11 @@ def _local_phase1(cfg: DataConfig, articles, work: Path, timings: Counter):
         timings["read"] += time.perf_counter() - start
         if not batch:
             break
-        collector.add(process_batch(cfg, batch, shard_path(work, shard), processor), shard)
+        path = shard_path(work, shard)
+        collector.add(process_batch(cfg, batch, path, processor), path)
         shard += 1
     timings.update(processor.seconds)
-    spill = SpillReader(lambda k: shard_path(work, k))
+    spill = SpillReader(collector.shards)
     bands = len(processor.bands)
     return collector, spill, lambda: local_candidates(collector.docs, bands), {"workers": 1}
 

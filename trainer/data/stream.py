@@ -223,6 +223,7 @@ class Collector:
         self.seen_ids: set[str] = set()
         self._interned: dict = {}
         self.limiter = Limiter(limit) if limit is not None else None
+        self.shards: list[str] = []           # spill shard files, in input order
         self.keep_published = cfg.split.kind == "time"
         self._phase1 = self.stages[: self.stages.index("labelled") + 1]
 
@@ -234,8 +235,11 @@ class Collector:
         for meta in metas:
             self._add(meta, None)
 
-    def add(self, metas: Iterable[dict], shard: int) -> bool:
-        """Add one batch; False when the reader's limit is reached (the rest is not read)."""
+    def add(self, metas: Iterable[dict], shard_file: str | os.PathLike) -> bool:
+        """Add one batch, whose documents were spilled to `shard_file`; False when the reader's limit is
+        reached (the rest is not read)."""
+        shard = len(self.shards)
+        self.shards.append(str(shard_file))
         for meta in metas:
             if self.limiter is not None and not self.limiter.take_kind(meta["article"], meta.get("fatal")):
                 return False
@@ -298,16 +302,16 @@ class Decisions:
 
 
 class SpillReader:
-    """Random access to the signatures of spilled rows (memory-mapped: only the rows asked for are read)."""
+    """The spilled rows; signatures by random access (memory-mapped: only the rows asked for are read)."""
 
-    def __init__(self, shard_path):
-        self.shard_path = shard_path
+    def __init__(self, shards: list[str]):
+        self.shards = shards
         self._open: dict[int, object] = {}
 
     def table(self, shard: int):
         import pyarrow as pa
         if shard not in self._open:
-            self._open[shard] = pa.ipc.open_file(pa.memory_map(str(self.shard_path(shard)))).read_all()
+            self._open[shard] = pa.ipc.open_file(pa.memory_map(self.shards[shard])).read_all()
         return self._open[shard]
 
     def signatures(self, docs: Docs, indices: np.ndarray, num_perm: int) -> np.ndarray:

@@ -17,6 +17,7 @@ class ReadPlan:
     state: Any = None                     # what every unit needs (scraped: boilerplate lines per outlet)
     leading: list[Rejected] = field(default_factory=list)
     limit: int | None = None
+    unit_records: int = 1                 # about how many records a unit holds (how many units make a task)
 
 
 class Limiter:

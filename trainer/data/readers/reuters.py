@@ -47,7 +47,7 @@ def inputs(source: SourceConfig) -> list[Path]:
 def plan(source: SourceConfig) -> ReadPlan:
     """Units: (where, raw bytes, None) per SGML file, or (where, None, reason) for one the OS cannot read,
     streamed from the archive; at most source.limit records are read from them."""
-    return ReadPlan(_members(_root(source)), limit=source.limit)
+    return ReadPlan(_members(_root(source)), limit=source.limit, unit_records=1000)   # ~1,000 documents a file
 
 
 def read_unit(source: SourceConfig, unit: tuple[str, bytes | None, str | None], state=None) -> Iterator[Article | Rejected]:

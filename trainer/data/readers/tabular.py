@@ -50,7 +50,8 @@ def inputs(source: SourceConfig) -> list[Path]:
 def plan(source: SourceConfig) -> ReadPlan:
     check_encoding(source.encoding)
     found = scan(source)
-    return ReadPlan([str(p) for p in found.files], leading=found.rejects, limit=source.limit)
+    return ReadPlan([str(p) for p in found.files], leading=found.rejects, limit=source.limit,
+                    unit_records=1_000_000)   # unknown: a file per task
 
 
 def read_unit(source: SourceConfig, unit: str, state=None) -> Iterator[Article | Rejected]:
