@@ -89,3 +89,21 @@ def test_ray_engine_stops_on_a_column_no_file_has(local_ray, tmp_path):
     with pytest.raises(DataError, match="source.columns.body"):
         build_dataset(cfg)
     assert not (tmp_path / "ds").exists()
+
+
+def test_cli_engine_flag_selects_ray(local_ray, tmp_path):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    rows = [{"text": f"oil prices rose {i} percent in march as output fell", "topics": [["crude"], ["earn"]][i % 2]}
+            for i in range(40)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = tmp_path / "data.yaml"
+    config.write_text(json.dumps({"source": {"kind": "jsonl", "path": str(tmp_path / "in.jsonl"),
+                                             "columns": {"topics": "topics"}},
+                                  "labels": {"region": None}, "output": str(tmp_path / "ds")}))
+    result = CliRunner().invoke(app, ["data", "build", str(config), "--engine", "ray", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert "engine ray" in result.output
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["engine"]["name"] == "ray" and manifest["config"]["build"]["workers"] == 2

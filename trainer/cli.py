@@ -25,13 +25,17 @@ def _fail(exc: Exception) -> None:
 
 @data_app.command("build")
 def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
-               overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: key.sub=value")):
+               overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: key.sub=value"),
+               engine: Optional[str] = typer.Option(None, help="local | ray (same as build.engine=...); ray joins "
+                                                               "$RAY_ADDRESS or starts a Ray in this process."),
+               workers: Optional[int] = typer.Option(None, help="Ray tasks at once (same as build.workers=...).")):
     """Read raw articles, label them, deduplicate, split, and write a dataset directory."""
     try:
         from trainer.data.build import build_dataset
         from trainer.data.config import DataConfig
         from trainer.config import load_config
-        result = build_dataset(load_config(config, DataConfig, overrides or []), config_path=config)
+        extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
+        result = build_dataset(load_config(config, DataConfig, (overrides or []) + extra), config_path=config)
     except TrainerError as exc:
         _fail(exc)
     typer.echo(result.summary())

@@ -36,7 +36,9 @@ class ScrapedProfile(StrictModel):
     boilerplate: list[str] = Field(default_factory=lambda: ["Listen Live", "Get short URL"])
     boilerplate_min_fraction: float = Field(0.5, ge=0, le=1)  # lines in >= this share of files are boilerplate
     boilerplate_min_files: int = Field(5, ge=2)                # frequency needs at least this many files
-    boilerplate_sample: int = Field(2000, ge=2)   # outlets with more files: counted on this many, evenly spaced
+    boilerplate_sample: int = Field(2000, ge=2, description=(
+        "Line frequency of an outlet with more files is counted on this many of them, evenly spaced through "
+        "its sorted file list, so that memory does not grow with the crawl."))
 
 
 class SourceConfig(StrictModel):
@@ -101,9 +103,13 @@ class SplitConfig(StrictModel):
 
 class BuildConfig(StrictModel):
     """How the build runs; the dataset it writes does not depend on it."""
-    engine: Literal["local", "ray"] = "local"   # ray: Ray Data on $RAY_ADDRESS, else a local Ray started in-process
-    batch_size: int = Field(2000, ge=1)   # records per batch: one spill shard on disk, one task on an engine
-    workers: int | None = Field(None, ge=1)   # ray: concurrent tasks (a local Ray gets this many CPUs); None: all
+    engine: Literal["local", "ray"] = Field("local", description=(
+        "Who runs the per-document work: this process (local), or Ray Data (ray) on the cluster $RAY_ADDRESS "
+        "names, else on a Ray started in-process (pip install 'trainer[ray]'). Both write the same dataset."))
+    batch_size: int = Field(2000, ge=1, description=(
+        "Records per batch: one spill shard on disk, and about one Ray task. Memory per batch grows with it."))
+    workers: int | None = Field(None, ge=1, description=(
+        "ray: tasks run at once (a Ray started in-process gets this many CPUs); null: as many as the cluster has."))
 
 
 class DataConfig(StrictModel):
