@@ -34,6 +34,7 @@ from trainer.data.stream import Collector, Processor, SpillReader, band_array, p
 from trainer.errors import DataError
 
 ADDRESS_ENV = "RAY_ADDRESS"
+NICENESS_ENV = "RAY_worker_niceness"
 LOCAL_OBJECT_STORE_BYTES = 1 << 30
 _BAND_MIX = np.uint64(0x9E3779B97F4A7C15)   # a Ray started here: meta rows and band keys pass through it, never texts
 
@@ -102,9 +103,18 @@ def _connect(ray, workers: int | None) -> bool:
         return False
     if os.environ.get(ADDRESS_ENV):
         ray.init(address=os.environ[ADDRESS_ENV], log_to_driver=False)
-    else:
+        return True
+    # Ray lowers its workers' priority to nice 15 so that they never starve a driver; here the workers
+    # do the build's work, so they get the priority the build was started with (unless RAY_worker_niceness says)
+    own = NICENESS_ENV not in os.environ
+    if own:
+        os.environ[NICENESS_ENV] = str(os.nice(0))
+    try:
         ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False,
                  object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+    finally:
+        if own:
+            del os.environ[NICENESS_ENV]
     return True
 
 
@@ -113,9 +123,6 @@ def _data_context(ray) -> None:
     ctx.execution_options.preserve_order = True   # meta rows come back in input order
     ctx.enable_progress_bars = False
     ctx.print_on_execution_start = False
-    # the band-key groupby: a sort-based shuffle of plain tasks; the default (shuffle_v2) starts
-    # aggregator actors first, ~10 s before any work on a small local Ray
-    ctx.shuffle_strategy = ray.data.context.ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
 
 
 def _phase1_task(batch, cfg: DataConfig, state, work: str):

@@ -27,7 +27,7 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -594,13 +594,3 @@ def write_dataset(c: Collector, dec: Decisions, spill: SpillReader, tmp: Path) -
         json.dump({"splits": list(SPLITS)}, fh)
     return duplicates
 
-
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
