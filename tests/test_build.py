@@ -164,22 +164,23 @@ def test_build_without_training_documents_is_a_user_error(tmp_path):
 
 
 def test_build_failure_leaves_no_output_and_no_temp_dir(tmp_path, monkeypatch):
-    import datasets
+    """Spill shards and half-written splits live in the output's temporary folder: all go on failure."""
+    from trainer.data.stream import SplitWriter
 
-    def broken_save(self, path, **kw):
+    def broken_finish(self):
         (tmp_path / "half").write_text("")  # some work happened before the failure
         raise RuntimeError("disk full")
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", broken_save)
+    monkeypatch.setattr(SplitWriter, "finish", broken_finish)
     with pytest.raises(RuntimeError):
         build_dataset(_cfg(), articles=_articles(), output=tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
 
 
 def test_build_failure_keeps_an_existing_output_intact(tmp_path, monkeypatch):
-    import datasets
+    from trainer.data.stream import SplitWriter
     _build(tmp_path, _articles())
     before = (tmp_path / "ds" / "manifest.json").read_text()
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(SplitWriter, "write", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         build_dataset(_cfg(), articles=_articles(seed=9), output=tmp_path / "ds")
     assert (tmp_path / "ds" / "manifest.json").read_text() == before

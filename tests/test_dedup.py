@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from trainer.data.config import DedupConfig
 from trainer.data.dedup import DuplicateGroups, choose_representatives, find_duplicates, normalise, text_key
 
@@ -146,3 +148,23 @@ def test_dedup_normalising_in_chunks_changes_nothing(monkeypatch):
         monkeypatch.setattr(dedup, "_CHUNK_CHARS", size)
         assert normalise(text) == whole
         assert text_key(text) == hashlib.blake2b(whole.encode(), digest_size=16).hexdigest()
+
+
+def test_dedup_band_keys_find_the_pairs_of_datasketchs_lsh_index():
+    """The streaming build's near duplicates (band keys sorted per band, pairs confirmed on the signatures)
+    are the pairs of datasketch's MinHashLSH query + Jaccard check, over documents of every similarity."""
+    from trainer.data.dedup import (band_keys, candidate_pairs, confirm_pairs, group_duplicates, lsh_bands,
+                                    minhash_signatures, near_duplicate_pairs)
+    base = [_doc(s) for s in range(40)]
+    docs = base + [_edit(base[i], k, seed=i) for i, k in zip(range(40), [1, 3, 6, 10, 15, 25, 40] * 6)]
+    docs += [base[0].upper(), "", "short text"]          # exact copy, no shingles, one shingle
+    for threshold in (0.5, 0.8, 0.9):
+        cfg = DedupConfig(threshold=threshold)
+        sig, has = minhash_signatures(docs, cfg)
+        bands = lsh_bands(cfg)
+        index = np.flatnonzero(has)
+        candidates = {(int(index[i]), int(index[j])) for i, j in candidate_pairs(band_keys(sig[index], bands))}
+        pairs = confirm_pairs(candidates, lambda idx: sig[idx], bands, threshold)
+        assert pairs == near_duplicate_pairs(docs, cfg) and len(pairs) >= 4
+        keys = np.array([np.frombuffer(bytes.fromhex(text_key(t)), np.uint8) for t in docs])
+        assert group_duplicates(len(docs), keys, pairs) == find_duplicates(docs, cfg)

@@ -40,6 +40,9 @@ def _model_libraries(run_dir: Path) -> list[str]:
 @data_app.command("build")
 def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
                overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: key.sub=value"),
+               engine: Optional[str] = typer.Option(None, help="local | ray (same as build.engine=...); ray joins "
+                                                               "$RAY_ADDRESS or starts a Ray in this process."),
+               workers: Optional[int] = typer.Option(None, help="Ray tasks at once (same as build.workers=...)."),
                verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Read raw articles, label them, deduplicate, split, and write a dataset directory (a line per stage)."""
     stages = None
@@ -48,7 +51,8 @@ def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
         from trainer.data.config import DataConfig
         from trainer.config import load_config
         from trainer.workflows.console import StageLog, quiet_libraries
-        cfg = load_config(config, DataConfig, overrides or [])
+        extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
+        cfg = load_config(config, DataConfig, (overrides or []) + extra)
         stages = StageLog()
         with quiet_libraries(["datasets"], enabled=not verbose):
             result = build_dataset(cfg, config_path=config, progress=stages)

@@ -46,6 +46,9 @@ class ScrapedProfile(StrictModel):
                                                                          "outlet's files is boilerplate.")
     boilerplate_min_files: int = Field(5, ge=2, description="Line frequency is used only for outlets with at least "
                                                             "this many files.")
+    boilerplate_sample: int = Field(2000, ge=2, description=(
+        "Line frequency of an outlet with more files is counted on this many of them, evenly spaced through "
+        "its sorted file list, so that memory does not grow with the crawl."))
 
 
 class SourceConfig(StrictModel):
@@ -128,6 +131,17 @@ class SplitConfig(StrictModel):
                                                                  "training document.")
 
 
+class BuildConfig(StrictModel):
+    """How the build runs; the dataset it writes does not depend on it."""
+    engine: Literal["local", "ray"] = Field("local", description=(
+        "Who runs the per-document work: this process (local), or Ray Data (ray) on the cluster $RAY_ADDRESS "
+        "names, else on a Ray started in-process (pip install 'trainer[ray]'). Both write the same dataset."))
+    batch_size: int = Field(2000, ge=1, description=(
+        "Records per batch: one spill shard on disk, and about one Ray task. Memory per batch grows with it."))
+    workers: int | None = Field(None, ge=1, description=(
+        "ray: tasks run at once (a Ray started in-process gets this many CPUs); null: as many as the cluster has."))
+
+
 class DataConfig(StrictModel):
     """A dataset build: source, labels, dedup, split, output."""
     # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
@@ -139,6 +153,7 @@ class DataConfig(StrictModel):
     split: SplitConfig = Field(default_factory=SplitConfig, description="Splits.")
     output: str = Field("data/processed/dataset", description="Dataset folder to write (refused if it holds "
                                                               "anything but a dataset of ours, or an input).")
+    build: BuildConfig = Field(default_factory=BuildConfig, description="How the build runs: engine, batch size, workers.")
 
     @model_validator(mode="after")
     def _check(self):

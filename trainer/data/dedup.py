@@ -198,3 +198,94 @@ def choose_representatives(groups: DuplicateGroups, splits: Sequence[str | None]
                     removed[m] = train[0]
                     dropped.append(m)
     return Selection(sorted(removed), removed, cross, sorted(dropped))
+
+
+# ---- near duplicates on a stream: signatures per batch, LSH bands as arrays ----------------------------
+# The build does not keep datasketch's MinHashLSH index (a dict of sets per band: several KB per
+# document, see scripts/bench_build.py) nor every signature in memory. Each document leaves a 64-bit
+# key per LSH band (the same bands MinHashLSH(threshold, num_perm) uses); documents whose keys agree
+# in a band are candidates, and a candidate pair is linked when its signatures agree exactly in at
+# least one band (MinHashLSH's candidate rule) and in >= threshold of all positions (the estimated
+# Jaccard check of near_duplicate_pairs). So the links are those of near_duplicate_pairs, whatever
+# engine finds the candidates: a sort per band here, a groupby on (band, key) on a cluster.
+_FNV_PRIME = np.uint64(0x100000001B3)
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+
+
+def lsh_bands(cfg: DedupConfig) -> list[tuple[int, int]]:
+    """The (start, end) signature ranges of MinHashLSH's bands for cfg.threshold and cfg.num_perm."""
+    from datasketch import MinHashLSH
+    return [(int(s), int(e)) for s, e in MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm).hashranges]
+
+
+def band_keys(sig: np.ndarray, bands: Sequence[tuple[int, int]]) -> np.ndarray:
+    """[n, len(bands)] uint64: an FNV-1a style hash of each band of each signature (a collision only
+    adds a candidate, which confirm_pairs then checks)."""
+    out = np.empty((len(sig), len(bands)), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for b, (start, end) in enumerate(bands):
+            h = np.full(len(sig), _FNV_OFFSET, dtype=np.uint64)
+            for k in range(start, end):
+                h = (h ^ sig[:, k].astype(np.uint64)) * _FNV_PRIME
+            out[:, b] = h
+    return out
+
+
+def bucket_pairs(members: np.ndarray) -> Iterator[tuple[int, int]]:
+    """Every pair (i < j) of one LSH bucket's sorted member indices."""
+    members = np.sort(members)
+    for a in range(len(members) - 1):
+        for b in range(a + 1, len(members)):
+            yield int(members[a]), int(members[b])
+
+
+def candidate_pairs(keys: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs (i < j) of rows of `keys` ([n, bands] uint64) that share a key in some band."""
+    pairs: set[tuple[int, int]] = set()
+    n = len(keys)
+    for b in range(keys.shape[1] if n else 0):
+        order = np.argsort(keys[:, b], kind="stable")
+        column = keys[order, b]
+        starts = np.flatnonzero(np.r_[True, column[1:] != column[:-1]])
+        ends = np.r_[starts[1:], n]
+        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1]):
+            pairs.update(bucket_pairs(order[s:e]))
+    return pairs
+
+
+def confirm_pairs(pairs: Iterable[tuple[int, int]], signatures, bands: Sequence[tuple[int, int]],
+                  threshold: float) -> list[tuple[int, int]]:
+    """The sorted pairs that share a band exactly and whose signatures agree on >= threshold positions.
+    `signatures(indices)` returns their signature rows ([k, num_perm] uint32), in that order."""
+    pairs = sorted(pairs)
+    if not pairs:
+        return []
+    needed = np.unique(np.array(pairs, dtype=np.int64).ravel())
+    sig = signatures(needed)
+    row = {int(i): k for k, i in enumerate(needed)}
+    out = []
+    for i, j in pairs:
+        a, b = sig[row[i]], sig[row[j]]
+        if np.mean(a == b) >= threshold and any(np.array_equal(a[s:e], b[s:e]) for s, e in bands):
+            out.append((i, j))
+    return out
+
+
+def exact_key(text: str) -> bytes:
+    """text_key as 16 raw bytes."""
+    return bytes.fromhex(text_key(text))
+
+
+def group_duplicates(n: int, keys: np.ndarray | None, near_pairs: Iterable[tuple[int, int]]) -> DuplicateGroups:
+    """find_duplicates' groups from precomputed parts: `keys` ([n, 16] uint8 exact keys, or None when
+    exact matching is off) and the confirmed near-duplicate pairs."""
+    uf = _UnionFind(n)
+    exact = near = 0
+    if keys is not None and n:
+        _, first_index, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        first = first_index[inverse.ravel()]
+        for i in np.flatnonzero(first != np.arange(n)):
+            exact += uf.union(int(first[i]), int(i))
+    for i, j in sorted(near_pairs):
+        near += uf.union(i, j)
+    return DuplicateGroups(uf.groups(), exact_links=exact, near_links=near)

@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 
 # library loggers whose info/warning lines are noise in a command's output (their errors still show)
 NOISY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "sklearn", "trafilatura",
-                 "htmldate", "urllib3", "filelock", "fsspec", "mlflow", "alembic", "httpx")
+                 "htmldate", "urllib3", "filelock", "fsspec", "mlflow", "alembic", "httpx", "ray")
 NOISY_MODULES = r"(transformers|datasets|accelerate|huggingface_hub|torch|sklearn|trafilatura|htmldate|courlan|" \
                 r"justext|mlflow|pydantic|pyarrow|multiprocess|dill)(\..*)?$"
 

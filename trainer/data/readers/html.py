@@ -12,6 +12,7 @@ from typing import Iterator
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers.files import check_encoding, decode_text, list_files, read_file, scan
+from trainer.data.readers.plan import ReadPlan
 from trainer.errors import DataError
 
 # trafilatura falls back to any text it finds ("Home" from a navigation-only page): that is no article.
@@ -25,18 +26,21 @@ def inputs(source: SourceConfig) -> list[Path]:
     return files[: source.limit] if source.limit else files
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    root = Path(source.path).expanduser()
+def plan(source: SourceConfig) -> ReadPlan:
     found = scan(source)
-    yield from found.rejects
-    for path in found.files[: source.limit] if source.limit else found.files:
-        html, (data, reason) = None, read_file(path)
-        if data is not None:
-            html, reason = decode_text(data, source.encoding, _declared_charset(data))
-        if html is None:
-            yield Rejected(str(path), reason)
-            continue
-        yield extract_article(html, path, root, source)
+    files = found.files[: source.limit] if source.limit else found.files
+    return ReadPlan([str(p) for p in files], leading=found.rejects)
+
+
+def read_unit(source: SourceConfig, unit: str, state=None) -> Iterator[Article | Rejected]:
+    path = Path(unit)
+    html, (data, reason) = None, read_file(path)
+    if data is not None:
+        html, reason = decode_text(data, source.encoding, _declared_charset(data))
+    if html is None:
+        yield Rejected(str(path), reason)
+        return
+    yield extract_article(html, path, Path(source.path).expanduser(), source)
 
 
 def _declared_charset(data: bytes) -> str | None:

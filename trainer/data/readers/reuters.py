@@ -17,6 +17,7 @@ from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.dates import parse_reuters_date
 from trainer.data.readers.files import read_file
+from trainer.data.readers.plan import ReadPlan
 from trainer.data.sources import REGISTRY, locate
 from trainer.errors import DataError
 
@@ -43,19 +44,16 @@ def inputs(source: SourceConfig) -> list[Path]:
     return _sgm_files(root) if root.is_dir() else [root]
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    """Every document of the collection as an Article, or a Rejected saying why it could not be read."""
-    members = _members(_root(source))
-    try:
-        count = 0
-        for where, raw, reason in members:
-            for record in parse_sgml(raw, where) if raw is not None else [Rejected(where, reason)]:
-                yield record
-                count += 1
-                if source.limit is not None and count >= source.limit:
-                    return
-    finally:
-        members.close()  # stop reading the archive early when the limit is reached
+def plan(source: SourceConfig) -> ReadPlan:
+    """Units: (where, raw bytes, None) per SGML file, or (where, None, reason) for one the OS cannot read,
+    streamed from the archive; at most source.limit records are read from them."""
+    return ReadPlan(_members(_root(source)), limit=source.limit, unit_records=1000)   # ~1,000 documents a file
+
+
+def read_unit(source: SourceConfig, unit: tuple[str, bytes | None, str | None], state=None) -> Iterator[Article | Rejected]:
+    """Every document of one SGML file as an Article, or a Rejected saying why it could not be read."""
+    where, raw, reason = unit
+    yield from parse_sgml(raw, where) if raw is not None else [Rejected(where, reason)]
 
 
 def parse_sgml(raw: bytes, where: str) -> Iterator[Article | Rejected]:

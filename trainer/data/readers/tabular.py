@@ -24,6 +24,7 @@ from typing import Any, Iterator
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ColumnMap, SourceConfig
 from trainer.data.dates import parse_iso_or_formats
+from trainer.data.readers.plan import ReadPlan
 from trainer.data.readers.files import (EMPTY_FILE, ENCODING_SAMPLE_BYTES, check_encoding, has_lone_surrogate,
                                         line_encoding, looks_binary, scan, splits_on_newline_byte, unreadable)
 from trainer.errors import DataError
@@ -46,25 +47,22 @@ def inputs(source: SourceConfig) -> list[Path]:
     return scan(source).files
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
+def plan(source: SourceConfig) -> ReadPlan:
     check_encoding(source.encoding)
     found = scan(source)
-    yield from found.rejects
+    return ReadPlan([str(p) for p in found.files], leading=found.rejects, limit=source.limit,
+                    unit_records=1_000_000)   # unknown: a file per task
+
+
+def read_unit(source: SourceConfig, unit: str, state=None) -> Iterator[Article | Rejected]:
+    """The rows of one file; a file lacking a configured column ends with a Rejected whose `fatal` error
+    stops the build when no file had the column (the mapping is wrong, not the files)."""
+    path = Path(unit)
     rows = read_jsonl if source.kind == "jsonl" else read_csv
-    count, missing, articles = 0, [], 0
-    for path in found.files:
-        try:
-            for record in rows(path, source):
-                yield record
-                articles += isinstance(record, Article)
-                count += 1
-                if source.limit and count >= source.limit:
-                    return
-        except _ColumnMissing as exc:
-            missing.append(exc)
-            yield Rejected(str(path), exc.reason)
-    if missing and not articles:   # no file had the column: the mapping is wrong, not the files
-        raise DataError(str(missing[0]))
+    try:
+        yield from rows(path, source)
+    except _ColumnMissing as exc:
+        yield Rejected(str(path), exc.reason, fatal=str(exc))
 
 
 # ---- lines, decoded ------------------------------------------------------------------------------
