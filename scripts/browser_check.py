@@ -12,10 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sys
-import threading
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,30 +23,10 @@ SAMPLE = ("Saudi Arabia raised its crude oil output to 10 million barrels per da
           "oil prices fell and refinery supply grew. Net profit of the state oil company rose.")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
 def serving(app):
-    """Serve the FastAPI `app` with uvicorn on a free loopback port, in a thread; yield its base URL."""
-    import uvicorn
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    """The app on a free loopback port, in a thread (trainer.serving.http.serving_in_thread); yields its URL."""
+    from trainer.serving.http import serving_in_thread
+    return serving_in_thread(app)
 
 
 @contextmanager

@@ -2,17 +2,16 @@
 and the bounds (texts per call, texts waiting) hold."""
 from __future__ import annotations
 
-import socket
+import contextlib
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 
 from trainer.serving.batching import Busy, MicroBatcher
-from trainer.serving.http import create_app
+from trainer.serving.http import create_app, serving_in_thread
 from trainer.serving.predictor import Predictor
 
 
@@ -93,33 +92,14 @@ def test_predict_many_equals_predict_per_request(tiny_run_dir):
     assert p.predict_many(requests) == [p.predict(*r) for r in requests]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def serve_app():
-    """Start an app on a free loopback port; yield (client, app); stop it."""
-    servers = []
-
-    def start(app):
-        config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-        srv = uvicorn.Server(config)
-        thread = threading.Thread(target=srv.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not srv.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        servers.append((srv, thread))
-        return httpx.Client(base_url=f"http://127.0.0.1:{config.port}", timeout=30)
-
-    yield start
-    for srv, thread in servers:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    """Start an app on a free loopback port; yield a function that does it and returns a client; stop them."""
+    with contextlib.ExitStack() as stack:
+        def start(app):
+            url = stack.enter_context(serving_in_thread(app))
+            return stack.enter_context(httpx.Client(base_url=url.rstrip("/"), timeout=30))
+        yield start
 
 
 TEXTS = ["oil prices in Tokyo", "net profit rose in Paris", "wheat harvest and corn exports", "trade deficit widened",

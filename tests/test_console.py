@@ -8,7 +8,6 @@ import logging
 import re
 import shutil
 import warnings
-from pathlib import Path
 from types import SimpleNamespace as NS
 
 import pytest

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 
 import httpx
 import pytest
 import uvicorn
 
 from trainer.serving.predictor import Predictor
-from trainer.serving.http import create_app
+from trainer.serving.http import create_app, serving_in_thread
 
 pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
@@ -19,28 +17,11 @@ MAX_BODY = 4096
 MAX_TEXTS = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tiny_run_dir):
     app = create_app(Predictor.load(tiny_run_dir), max_body_bytes=MAX_BODY, max_texts=MAX_TEXTS)
-    config = uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{config.port}", timeout=30) as client:
+    with serving_in_thread(app) as url, httpx.Client(base_url=url.rstrip("/"), timeout=30) as client:
         yield client
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def _labels(run_dir):
@@ -157,7 +138,6 @@ def test_serve_predict_file_refuses_bad_files_with_a_reason(server):
 
 
 def test_serve_cli_binds_loopback_by_default(tiny_run_dir, monkeypatch):
-    import uvicorn
     from typer.testing import CliRunner
 
     from trainer.cli import app
@@ -173,7 +153,6 @@ def test_serve_cli_binds_loopback_by_default(tiny_run_dir, monkeypatch):
 
 def test_serve_busy_port_is_reported_before_the_model_loads(tiny_run_dir, monkeypatch):
     """Another server on the port: one line naming --port and a free one, no uvicorn start, no traceback."""
-    import uvicorn
     from typer.testing import CliRunner
 
     from trainer.cli import app

@@ -118,7 +118,7 @@ def process_batch(cfg: DataConfig, records: Sequence[Article | Rejected], shard:
     from trainer.data.dedup import band_keys, exact_key, minhash_signatures
 
     p = processor or Processor(cfg)
-    metas, texts, spilled = [], [], []
+    metas, spilled = [], []
     for record in records:
         if isinstance(record, Rejected):
             metas.append({"article": False, "input": record.input, "reason": record.reason, "fatal": record.fatal})
@@ -558,7 +558,7 @@ def write_dataset(c: Collector, dec: Decisions, spill: SpillReader, tmp: Path) -
             table = spill.table(shard)
             rows = {s: [] for s in SPLITS}
             labels = {s: ([], []) for s in SPLITS}
-            ids, inputs = table.column("id"), table.column("input")
+            inputs = table.column("input")
             for k in range(i, j):
                 row = docs.row[k]
                 if k in dec.duplicate_of:

@@ -304,6 +304,30 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+@contextlib.contextmanager
+def serving_in_thread(app, host: str = "127.0.0.1", start_timeout: float = 30.0):
+    """Serve `app` with uvicorn on a free port of `host`, in a daemon thread; yield its base URL
+    (`http://HOST:PORT/`) once it accepts connections, stop it when the block ends. For notebooks, tests
+    and benchmarks that need a real HTTP server beside their own code."""
+    import time
+
+    import uvicorn
+    config = uvicorn.Config(app, host=host, port=free_port(host), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + start_timeout
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"uvicorn did not start on {host}:{config.port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{config.port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, api_docs: bool = False,
           on_ready=None, batching: dict | None = None, **predictor_options) -> None:
     """Check the address, load the run's model and serve it until interrupted (`on_ready(url)` is called
