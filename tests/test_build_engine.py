@@ -91,19 +91,24 @@ def test_ray_engine_stops_on_a_column_no_file_has(local_ray, tmp_path):
     assert not (tmp_path / "ds").exists()
 
 
-def test_cli_engine_flag_selects_ray(local_ray, tmp_path):
+def test_cli_engine_flag_selects_ray(tmp_path, monkeypatch):
+    """--engine/--workers are build.engine/build.workers (the Ray build itself is tested above, without the
+    CLI: a second Ray Data pipeline here would cost ~14 s of worker start-up)."""
     from typer.testing import CliRunner
 
+    import trainer.data.build as build_module
     from trainer.cli import app
-    rows = [{"text": f"oil prices rose {i} percent in march as output fell", "topics": [["crude"], ["earn"]][i % 2]}
-            for i in range(40)]
-    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    seen = {}
+
+    def fake_build(cfg, **kwargs):
+        seen.update(engine=cfg.build.engine, workers=cfg.build.workers)
+        raise DataError("stop here")
+    monkeypatch.setattr(build_module, "build_dataset", fake_build)
+    (tmp_path / "in.jsonl").write_text(json.dumps({"text": "oil prices rose", "topics": ["crude"]}) + "\n")
     config = tmp_path / "data.yaml"
     config.write_text(json.dumps({"source": {"kind": "jsonl", "path": str(tmp_path / "in.jsonl"),
                                              "columns": {"topics": "topics"}},
                                   "labels": {"region": None}, "output": str(tmp_path / "ds")}))
     result = CliRunner().invoke(app, ["data", "build", str(config), "--engine", "ray", "--workers", "2"])
-    assert result.exit_code == 0, result.output
-    assert "engine ray" in result.output
-    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
-    assert manifest["engine"]["name"] == "ray" and manifest["config"]["build"]["workers"] == 2
+    assert result.exit_code == 1 and "stop here" in result.output
+    assert seen == {"engine": "ray", "workers": 2}
