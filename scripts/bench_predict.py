@@ -308,15 +308,24 @@ def bench_targets(args) -> None:
     from trainer import hardware
     from trainer.serving.predictor import Predictor
     texts, _ = reuters_docs(args.reuters, "test", args.n)
-    rates = {}
-    for name, run in (("several targets", args.run), ("one target", args.targets_vs)):
-        predictor = Predictor.load(run, batch_size=args.batch_size)
-        _, seconds = timed(lambda batch: predictor.predict(batch), texts)
-        rates[name] = len(texts) / seconds
+    runs = {"several targets": args.run, "one target": args.targets_vs}
+    predictors = {name: Predictor.load(run, batch_size=args.batch_size) for name, run in runs.items()}
+    for predictor in predictors.values():
+        predictor.predict(texts)                               # warm-up (first-call kernel compilation)
+    # passes alternate between the two models, so that a change of load on a shared machine hits both alike;
+    # the fastest pass of each counts
+    best = {name: float("inf") for name in runs}
+    for _ in range(REPEATS):
+        for name, predictor in predictors.items():
+            start = time.perf_counter()
+            predictor.predict(texts)
+            best[name] = min(best[name], time.perf_counter() - start)
+    rates = {name: len(texts) / seconds for name, seconds in best.items()}
+    for name, predictor in predictors.items():
         heads = ", ".join(t.name for t in predictor.targets)
         combined = predictor.spec.settings.get("gazetteer", {}).get("targets", [])
         note = f" (+ gazetteer for {', '.join(combined)})" if combined else ""
-        print(f"{name:<16} {rates[name]:8.1f} docs/s   {run}: {heads}{note}")
+        print(f"{name:<16} {rates[name]:8.1f} docs/s   {runs[name]}: {heads}{note}")
     print(f"{len(texts)} texts, {hardware.cpu_model()}, {hardware.cores_available()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; cost of both targets: {rates['one target'] / rates['several targets']:.3f}x "
           "the time of the one-target model (target <= 1.10x)")
