@@ -219,6 +219,10 @@ class EvalSection(StrictModel):
         "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
                             "on when every training document has a label (then an empty answer is always wrong).")
     batch_size: int = Field(64, ge=1, description="Texts per forward pass when scoring.")
+    fusion_metric: Literal["mean_f1", "micro_f1", "macro_f1"] = Field(
+        "mean_f1", description="A target combined with the gazetteer (task.targets[].gazetteer): the validation "
+                               "figure that picks the combination; mean_f1 is the mean of micro- and macro-F1, so "
+                               "neither the frequent nor the rare labels are given up for the other.")
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig, description="Chunk-and-pool scoring.")
 
 

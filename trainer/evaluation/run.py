@@ -106,7 +106,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
 
 def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
     """Scores per split and target. A target the config combines with the gazetteer gets the combination
-    that scores best on validation (eval.metric, decisions as the run makes them); returns the scores,
+    that scores best on validation (eval.fusion_metric, decisions as the run makes them); returns the scores,
     the rules picked, and the two parts' scores per split."""
     raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
     parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
@@ -136,10 +136,11 @@ def _pick_fusion(target: Target, splits: dict, parts: dict, eval_cfg: EvalSectio
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
                   at_least_one)
         m = split_metrics(scored, labels, target.problem, th)
-        key = (round(m[eval_cfg.metric], 6), round(m["macro_f1"], 6))
+        m["mean_f1"] = (m["micro_f1"] + m["macro_f1"]) / 2
+        key = (round(m[eval_cfg.fusion_metric], 6), round(m["micro_f1"], 6))
         if best_key is None or key > best_key:   # ties keep the earlier rule: less of the gazetteer
             best, best_key = rule, key
-    return {**best, "picked_on": f"validation {eval_cfg.metric} {best_key[0]:.4f}"}
+    return {**best, "picked_on": f"validation {eval_cfg.fusion_metric} {best_key[0]:.4f}"}
 
 
 def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_cfg: EvalSection) -> dict:
