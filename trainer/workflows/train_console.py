@@ -145,7 +145,8 @@ class TrainingConsole(TrainerCallback):
                            soft_wrap=True)
         heads = ["epoch", "step", "loss", "val loss", *(h for _, h in self.columns), "time"]
         widths = self._widths()
-        self.console.print("  ".join(h.rjust(w) for h, w in zip(heads, widths)), style="bold", highlight=False, soft_wrap=True)
+        self.console.print("  ".join(h.rjust(w) for h, w in zip(heads, widths)), style="bold", highlight=False,
+                           soft_wrap=True)
         self.console.print("  ".join("-" * w for w in widths), highlight=False, soft_wrap=True)
 
     def _widths(self) -> list[int]:
