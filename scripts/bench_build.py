@@ -169,11 +169,12 @@ def pages_child(folder: Path, engine: str, out: Path) -> None:
 def bench_pages(n: int, engines: list[str], folder: str | None) -> None:
     import shutil
     root = pages_dir(n, folder)
-    out = Path(__file__).resolve().parents[1] / "data" / "processed" / f"bench-pages-{n}"
+    out = Path(tempfile.mkdtemp(prefix=f"bench-pages-{n}-")) / "dataset"   # ours alone, removed after each build
     print(f"{n:,} pages in {root}; cpus available: {len(os.sched_getaffinity(0))}", flush=True)
     for engine in engines:
         proc = subprocess.run([sys.executable, __file__, "--pages-child", str(root), "--engine", engine,
                                "--out", str(out)], capture_output=True, text=True)
+        shutil.rmtree(out, ignore_errors=True)   # the result is in the child's output; the next build starts clean
         lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
         if proc.returncode or not lines:
             print(f"{engine}: failed\n{proc.stderr[-3000:]}")
@@ -184,7 +185,7 @@ def bench_pages(n: int, engines: list[str], folder: str | None) -> None:
               f"peak PSS {r['peak_tree_pss_mib']:,.0f} MiB (with the processes it started); "
               f"duplicate groups {r['dedup']['groups']}")
         print("         timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["timings"].items()), flush=True)
-        shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(out.parent, ignore_errors=True)   # the mkdtemp folder: created here
 
 
 def main() -> None:

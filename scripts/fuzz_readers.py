@@ -261,6 +261,15 @@ def reason_key(reason: str) -> str:
     return re.sub(r"'[^']*'", "'…'", reason)[:110]
 
 
+def _fresh(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`, ... : the first that does not exist yet."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30, help="run for about this long (default 30)")
@@ -287,8 +296,7 @@ def main() -> None:
                 reasons[kind][reason_key(reason)] += n
             shutil.rmtree(root, ignore_errors=True)
         else:
-            keep = Path(args.keep) / f"{kind}-{rounds[kind]}"
-            shutil.rmtree(keep, ignore_errors=True)
+            keep = _fresh(Path(args.keep) / f"seed{args.seed}-{kind}-{rounds[kind]}")   # never over an older copy
             shutil.copytree(root / "in", keep, symlinks=True, ignore_dangling_symlinks=True,
                             ignore=lambda d, names: [n for n in names if Path(d, n).is_fifo()])
             shutil.rmtree(root, ignore_errors=True)
