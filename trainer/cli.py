@@ -30,11 +30,11 @@ def _model_libraries(run_dir: Path) -> list[str]:
     """The libraries whose noise a command on this run should silence: transformers only for transformer runs
     (importing it just to silence it costs a second)."""
     from trainer import contracts
+    from trainer.models.registry import model_class
     try:
-        model_type = contracts.read_spec(contracts.model_dir_of(run_dir)).model_type
+        return list(model_class(contracts.read_spec(contracts.model_dir_of(run_dir)).model_type).libraries)
     except TrainerError:
-        model_type = None   # the command itself reports the broken run
-    return ["datasets", "transformers"] if model_type in (None, "transformer") else ["datasets"]
+        return ["datasets", "transformers"]   # the command itself reports the broken run
 
 
 @data_app.command("build")
@@ -142,12 +142,14 @@ class _TrainingOutput:
 
     @staticmethod
     def libraries(cfg) -> list[str]:
-        return ["datasets", "transformers"] if cfg.model.type == "transformer" else ["datasets"]
+        from trainer.models.registry import model_class
+        return list(model_class(cfg.model.type).libraries)
 
     def train(self, cfg, config_path) -> Path:
         from trainer.workflows.train import train as run_training
         callbacks = []
-        if cfg.model.type == "transformer":
+        from trainer.models.registry import model_class
+        if model_class(cfg.model.type).trains_in_steps:
             from trainer.workflows.train_console import TrainingConsole
             self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
                                          limit=cfg.data.limit, replace_library_output=not self.verbose)

@@ -71,6 +71,8 @@ class Model(ABC):
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
     problems: ClassVar[tuple[str, ...]] = ("multi_label", "single_label")   # the target problems it can learn
     export_formats: ClassVar[tuple[str, ...]] = ()   # portable formats `export` writes (e.g. "onnx")
+    trains_in_steps: ClassVar[bool] = False   # fits by optimizer steps with evaluations (a training table, steps/s)
+    libraries: ClassVar[tuple[str, ...]] = ("datasets",)   # what it loads whose console noise commands silence
 
     spec: ModelSpec
     fusion: dict[str, dict] = {}               # combined targets' rules (contracts.read_fusion), set by load_model

@@ -19,7 +19,7 @@ def summary_lines(run_dir: Path, cfg) -> list[str]:
     if meta.get("train_seconds") is not None:
         lines.append(training_line(meta))
     metrics = contracts.read_metrics(run_dir)
-    lines += evaluation_lines(run_dir, meta.get("model_type", "transformer") == "transformer", metrics)
+    lines += evaluation_lines(run_dir, _trains_in_steps(meta), metrics)
     limit = getattr(cfg.data, "limit", None)
     if limit and any("validation" in s for s in metrics.values()):
         lines.append(f"  (the table during training scored the first {limit} validation documents, data.limit; "
@@ -45,9 +45,16 @@ def evaluation_lines(run_dir: Path, training_table: bool = False, metrics: dict 
 def training_line(meta: dict) -> str:
     steps, seconds, speed = meta.get("global_step"), meta["train_seconds"], meta.get("train_examples_per_s")
     rate = f" ({speed:,} examples/s)" if isinstance(speed, (int, float)) else ""
-    if meta.get("model_type", "transformer") == "transformer" and isinstance(steps, int):
+    if _trains_in_steps(meta) and isinstance(steps, int):
         return f"trained {steps:,} step{'s' if steps != 1 else ''} in {seconds:.0f} s{rate}"
     return f"fitted in {seconds:.1f} s{rate}"   # one fit, no optimizer steps (tfidf-linear)
+
+
+def _trains_in_steps(meta: dict) -> bool:
+    """Whether the run's kind trains by optimizer steps (a training table, "trained N steps"); meta.json
+    files written before model_type was recorded come from transformer runs."""
+    from trainer.models.registry import model_class
+    return model_class(meta.get("model_type", "transformer")).trains_in_steps
 
 
 def metric_line(split: str, m: dict) -> str:

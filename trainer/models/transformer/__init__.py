@@ -21,6 +21,8 @@ class TransformerClassifier(Model):
     type = "transformer"
     supports_chunking = True
     export_formats = ("onnx",)
+    trains_in_steps = True
+    libraries = ("datasets", "transformers")
 
     def __init__(self, network, tokenizer, spec: ModelSpec, options: ScoreOptions | None = None,
                  model_dir: Path | None = None):
