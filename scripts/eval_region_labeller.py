@@ -19,7 +19,7 @@ from sklearn.preprocessing import MultiLabelBinarizer
 
 from trainer.data.article import Article
 from trainer.data.config import RegionLabels, SourceConfig
-from trainer.data.readers import reuters
+from trainer.data.readers import read_articles
 from trainer.data.regions import RegionLabeller, leading_dateline
 from trainer.errors import TrainerError
 
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     try:
         source = SourceConfig(kind="reuters", path=args.path, limit=args.limit)
-        docs = [a for a in reuters.read(source)
+        docs = [a for a in read_articles(source)
                 if isinstance(a, Article) and a.places]
     except TrainerError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,12 +1,18 @@
-"""Shared fixtures. Real-data fixtures skip with a reason when the data mirror is absent."""
+"""Shared fixtures. Real-data fixtures skip with a reason when no data mirror is configured, and fail
+when $TRAINER_DATA_MIRROR is set but lacks the data (see missing_data)."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytester"]   # tests/test_fixtures_mirror.py runs the fixtures in a pytest of its own
+
 REPO = Path(__file__).resolve().parents[1]
+# test-data generators shared with the benchmarks (scripts/synthetic_pages.py) live in scripts/
+sys.path.insert(0, str(REPO / "scripts"))
 # Fixtures that train a model, start a server or read the real corpus: a test using one (directly or
 # through another fixture) is an integration test. `make test-unit` leaves those out for an inner loop.
 INTEGRATION_FIXTURES = {"tiny_run_dir", "tiny_single_label_run_dir", "reuters_archive", "scraped_sample_dir",
@@ -19,21 +25,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
-def _mirror() -> Path | None:
-    env = os.environ.get("TRAINER_DATA_MIRROR")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO.parent / "shared" / "data")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
+MIRROR_ENV = "TRAINER_DATA_MIRROR"
+
+
+def find_mirror(environ=os.environ, fallback: Path = REPO.parent / "shared" / "data") -> Path | None:
+    """The data mirror: $TRAINER_DATA_MIRROR when set (no fallback then: a wrong value must show),
+    else the shared folder beside the checkout; None when there is none."""
+    env = environ.get(MIRROR_ENV)
+    if env:
+        return Path(env) if Path(env).is_dir() else None
+    return fallback if fallback.is_dir() else None
+
+
+def missing_data(reason: str, environ=os.environ) -> None:
+    """A real-data test without its data: skipped where no mirror is configured, failed where
+    $TRAINER_DATA_MIRROR is set (CI sets it, and a skip there would hide a broken mirror lookup)."""
+    if environ.get(MIRROR_ENV):
+        pytest.fail(f"{reason} ({MIRROR_ENV}={environ[MIRROR_ENV]} is set, so the data must be there)",
+                    pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
-    d = _mirror()
+    d = find_mirror()
     if d is None:
-        pytest.skip("data mirror absent: set TRAINER_DATA_MIRROR to a folder holding reuters21578.tar.gz")
+        missing_data(f"data mirror absent: set {MIRROR_ENV} to a folder holding reuters21578.tar.gz")
     return d
 
 
@@ -41,7 +58,7 @@ def mirror_dir() -> Path:
 def reuters_archive(mirror_dir) -> Path:
     p = mirror_dir / "reuters21578.tar.gz"
     if not p.is_file():
-        pytest.skip(f"{p} absent: the Reuters-21578 archive is needed for this test")
+        missing_data(f"{p} absent: the Reuters-21578 archive is needed for this test")
     return p
 
 
@@ -49,7 +66,7 @@ def reuters_archive(mirror_dir) -> Path:
 def scraped_sample_dir(mirror_dir) -> Path:
     d = mirror_dir / "samples" / "scraped"
     if not d.is_dir() or not any(d.iterdir()):
-        pytest.skip(f"{d} absent: the shared scraped sample page is needed for this test")
+        missing_data(f"{d} absent: the shared scraped sample page is needed for this test")
     return d
 
 
@@ -66,8 +83,8 @@ TINY_TOPICS = {
     "crude": ["oil prices", "barrels per day", "opec output", "crude refinery", "petroleum supply"],
     "trade": ["trade deficit", "import tariffs", "export surplus", "trade talks", "customs duties"],
 }
-TINY_REGIONS = {"western-europe": ["Paris", "Berlin"], "eastern-asia": ["Tokyo", "Beijing"],
-                "northern-america": ["New York", "Chicago"]}
+TINY_REGIONS = {"Western Europe": ["Paris", "Berlin"], "Eastern Asia": ["Tokyo", "Beijing"],
+                "Northern America": ["New York", "Chicago"]}   # UN M49 subregions, as the region labeller names them
 FILLER = "the company said on monday that officials expect further changes later this year".split()
 
 
@@ -94,7 +111,7 @@ def make_tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
     cut = {"train": rows[:40], "validation": rows[40:50], "test": rows[50:]}
     dsd = datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in cut.items()})
     dsd.save_to_disk(str(path))
-    manifest = {"config": {"source": {"kind": "synthetic"}}, "counts": {k: len(v) for k, v in cut.items()},
+    manifest = {"format": "trainer-dataset/1", "config": {"source": {"kind": "synthetic"}}, "counts": {k: len(v) for k, v in cut.items()},
                 "labels": {"topics": topics, "topic": topics, "regions": regions},
                 "accounting": {"read": n, "kept": n, "rejected": 0, "deduplicated": 0}}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
@@ -170,3 +187,65 @@ def make_run_dir(tmp_path):
     def make(name: str, **parts) -> Path:
         return write_run_dir(tmp_path / "runs" / name, **parts)
     return make
+
+
+# ---- a two-target model by hand: keyword scores, real Predictor (fast; for the console, page and report) ----
+def _keyword_model_class():
+    from trainer.models.base import Model
+
+    class KeywordModel(Model):
+        """Scores texts per target by keywords: a Model for Predictor, serve and the page, without training."""
+        type = "keyword"
+
+        def __init__(self, spec):
+            self.spec = spec
+
+        @classmethod
+        def fit(cls, ctx):
+            raise NotImplementedError
+
+        @classmethod
+        def load(cls, model_dir, spec, options):
+            return cls(spec)
+
+        def save_weights(self, model_dir):
+            pass
+
+        @property
+        def num_parameters(self):
+            return 0
+
+        def score_targets(self, texts, chunking=None):
+            return _keyword_scores(self.spec, texts)
+    return KeywordModel
+
+
+def KeywordModel(spec):   # noqa: N802 - reads as the class it builds (the base class imports torch-free trainer.models)
+    return _keyword_model_class()(spec)
+
+
+def _keyword_scores(spec, texts):
+    import numpy as np
+    out = {}
+    for target in spec.targets:
+        words = TINY_TOPICS if target.name == "topics" else TINY_REGIONS
+        rows = []
+        for text in texts:
+            hits = [sum(w.lower() in text.lower() for w in words[label]) for label in target.labels]
+            rows.append([min(0.95, 0.05 + 0.45 * h) for h in hits])
+        out[target.name] = np.asarray(rows, dtype=float).reshape(len(texts), len(target.labels))
+    return out
+
+
+@pytest.fixture
+def two_target_predictor(tmp_path):
+    """A Predictor over a hand-made model with targets topics (multi-label) and regions (multi-label), in a run
+    directory named `two-targets` (model/trainer.json written as format 2)."""
+    from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec
+    from trainer.serving.predictor import Predictor
+    spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(sorted(TINY_TOPICS))),
+                                 Target("regions", "multi_label", tuple(sorted(TINY_REGIONS)))])
+    model_dir = tmp_path / "two-targets" / "model"
+    model_dir.mkdir(parents=True)
+    write_spec(model_dir, spec)
+    return Predictor(KeywordModel(spec), default_thresholds(spec), model_dir)

@@ -14,7 +14,6 @@ from trainer.data.article import Article, Rejected
 from trainer.data.build import build_dataset
 from trainer.data.config import DataConfig
 from trainer.data.dataset_io import load_dataset_dir
-from trainer.data.dedup import text_key
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -72,14 +71,32 @@ def test_build_accounting_holds_with_rejects_and_duplicates(tmp_path):
     assert {"input": "broken.txt", "reason": "undecodable bytes"} in rejects
 
 
-def test_build_duplicate_groups_never_straddle_splits(tmp_path):
+def _near_copies(arts: list[Article]) -> list[Article]:
+    """A copy of each article that differs by a suffix: a near duplicate, not an exact one."""
+    return [Article(id=f"c{a.id}", source="test", title=a.title, body=a.body + " reuter", topics=a.topics,
+                    split=a.split) for a in arts]
+
+
+def test_build_random_split_removes_near_copies_before_splitting(tmp_path):
     arts = _articles(90)
-    copies = [Article(id=f"c{i}", source="test", title=a.title, body=a.body + " reuter", topics=a.topics)
-              for i, a in enumerate(arts[:30])]
-    _, dsd, manifest = _build(tmp_path, arts + copies)
-    keys = [{text_key(t) for t in dsd[s]["text"]} for s in dsd]
-    assert not (keys[0] & keys[1] or keys[0] & keys[2] or keys[1] & keys[2])
-    assert manifest["accounting"]["deduplicated"] == 30
+    _, dsd, manifest = _build(tmp_path, arts + _near_copies(arts[:30]))
+    duplicates = [json.loads(l) for l in (tmp_path / "ds" / "duplicates.jsonl").read_text().splitlines()]
+    assert {(d["id"], d["duplicate_of"]) for d in duplicates} == {(f"cd{i}", f"d{i}") for i in range(30)}
+    assert manifest["accounting"]["deduplicated"] == 30 and manifest["dedup"]["near_links"] == 30
+    assert not any(i.startswith("c") for s in dsd for i in dsd[s]["id"])
+
+
+def test_build_validation_carve_out_keeps_duplicate_groups_together(tmp_path):
+    """A predefined split keeps its duplicates, so groups reach the splitter in the validation
+    carve-out: each near copy must land in the split of its original (train or validation)."""
+    arts = [a for a in _articles(120, split=True) if a.split == "train"][:60]
+    _, dsd, manifest = _build(tmp_path, arts + _near_copies(arts[:30]),
+                              split={"kind": "predefined", "validation_size": 0.3})
+    split_of = {i: s for s in dsd for i in dsd[s]["id"]}
+    originals = [a.id for a in arts[:30]]
+    assert manifest["dedup"]["groups"] == 30 and len(split_of) == 90
+    assert {split_of[i] for i in originals} == {"train", "validation"}   # groups on both sides
+    assert [i for i in originals if split_of[f"c{i}"] != split_of[i]] == []
 
 
 def test_build_predefined_rejects_documents_outside_the_split(tmp_path):
@@ -147,22 +164,23 @@ def test_build_without_training_documents_is_a_user_error(tmp_path):
 
 
 def test_build_failure_leaves_no_output_and_no_temp_dir(tmp_path, monkeypatch):
-    import datasets
+    """Spill shards and half-written splits live in the output's temporary folder: all go on failure."""
+    from trainer.data.stream import SplitWriter
 
-    def broken_save(self, path, **kw):
+    def broken_finish(self):
         (tmp_path / "half").write_text("")  # some work happened before the failure
         raise RuntimeError("disk full")
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", broken_save)
+    monkeypatch.setattr(SplitWriter, "finish", broken_finish)
     with pytest.raises(RuntimeError):
         build_dataset(_cfg(), articles=_articles(), output=tmp_path / "ds")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half"]
 
 
 def test_build_failure_keeps_an_existing_output_intact(tmp_path, monkeypatch):
-    import datasets
+    from trainer.data.stream import SplitWriter
     _build(tmp_path, _articles())
     before = (tmp_path / "ds" / "manifest.json").read_text()
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(SplitWriter, "write", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         build_dataset(_cfg(), articles=_articles(seed=9), output=tmp_path / "ds")
     assert (tmp_path / "ds" / "manifest.json").read_text() == before
@@ -229,7 +247,7 @@ def test_build_scraped_config_labels_the_sample_page(tmp_path, scraped_sample_di
     import shutil
 
     from trainer.config import load_config
-    from trainer.data.readers.scraped_synth import write_pages
+    from synthetic_pages import write_pages
 
     pages = tmp_path / "pages" / "sputnik"
     write_pages(pages, 60, layout="sputnik", seed=3)

@@ -144,6 +144,39 @@ def test_compare_refuses_different_test_sets(make_run_dir):
         compare([a, b], baseline=a)
 
 
+def test_compare_refuses_same_documents_with_other_gold_labels(make_run_dir):
+    gold, pred = _random_case()
+    other_gold = [g if i % 10 else ["grain"] for i, g in enumerate(gold)]   # another build or label mapping
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(other_gold, pred), metrics=_metrics(0.8))
+    for resamples in (1000, 0):   # refused with intervals and without
+        with pytest.raises(CompareError, match="different gold labels"):
+            compare([a, b], n_resamples=resamples)
+
+
+def test_compare_refuses_other_label_spaces(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS)
+    b = make_run_dir("b", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS[:3])
+    with pytest.raises(CompareError, match="different topics label spaces"):
+        compare([a, b], n_resamples=0)
+
+
+def test_compare_refuses_a_target_a_run_does_not_have(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8), labels=LABELS)
+    with pytest.raises(CompareError, match="no target 'regions'"):
+        compare([a], target="regions")
+
+
+def test_compare_checks_test_sets_without_resamples(make_run_dir):
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    b = make_run_dir("b", predictions=_preds(gold[:-1], pred[:-1]), metrics=_metrics(0.8))
+    with pytest.raises(CompareError, match="different test sets"):
+        compare([a, b], n_resamples=0)
+
+
 def test_compare_refuses_reordered_test_sets(make_run_dir):
     gold, pred = _random_case()
     rows = _preds(gold, pred)
@@ -245,3 +278,84 @@ def test_compare_transformer_and_linear_runs_on_one_dataset(tiny_run_dir, tiny_d
     row = next(r for r in comp.rows if r["run"] == "tiny-tfidf")
     assert row["delta_low"] <= row["delta_micro_f1"] <= row["delta_high"]
     assert all(r["parameters"] and r["model_bytes"] for r in comp.rows)
+
+
+@pytest.fixture
+def long_named_runs(make_run_dir):
+    gold, pred = _random_case()
+    _, pred2 = _random_case(seed=4)
+    a = make_run_dir("reuters-topics-tfidf", config={"model": {"tfidf": {"C": 1.0, "classifier": "svm"}},
+                                                     "train": {"class_weights": "balanced"}},
+                     predictions=_preds(gold, pred), metrics=_metrics(0.8), meta={"train_seconds": 3.5})
+    b = make_run_dir("reuters-topics-tfidf-C0.3-logreg-no-weights",
+                     config={"model": {"tfidf": {"C": 0.3, "classifier": "logreg"}}, "train": {"class_weights": "none"}},
+                     predictions=_preds(gold, pred2), metrics=_metrics(0.7), meta={"train_seconds": 40.0})
+    return compare([a, b], baseline=a)
+
+
+@pytest.mark.parametrize("width", [160, 120, 100])
+def test_compare_terminal_table_keeps_names_and_settings_readable(long_named_runs, width):
+    """At a terminal the run names and the differing settings keep their width (the issue: squeezed to zero
+    at 160 columns with --baseline); metrics and costs give way instead."""
+    from rich.console import Console
+
+    from trainer.compare.render import to_rich_table
+    out = io.StringIO()
+    Console(file=out, width=width, force_terminal=True, color_system=None).print(to_rich_table(long_named_runs, width))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    flat = text.replace("│", " ").replace("\n", " ")
+    if width >= 160:   # wide enough: every name on one line
+        assert "reuters-topics-tfidf-C0.3-logreg-no-weights" in text
+    else:              # narrower: long names wrap, at least MIN_NAME_WIDTH characters a line
+        from trainer.compare.render import MIN_NAME_WIDTH
+        assert "reuters-topics-tfidf-C0.3-logreg-no-weights"[:MIN_NAME_WIDTH] in text
+    for value in ("svm", "logreg", "balanced", "none", "0.3", "1.0"):
+        assert f" {value} " in flat
+    assert "settings: C = model.tfidf.C" in flat.replace("  ", " ") or "model.tfidf.C" in text
+    assert "-0." in text    # the delta is shown
+    if width < 160:
+        assert "left out at this width" in text
+
+
+def test_compare_terminal_table_squeezes_nothing_at_160_columns(long_named_runs):
+    from rich.console import Console
+
+    from trainer.compare.render import to_rich_table
+    out = io.StringIO()
+    Console(file=out, width=160, force_terminal=True, color_system=None).print(to_rich_table(long_named_runs, 160))
+    header = next(line for line in out.getvalue().splitlines() if "run" in line and "┃" in line)
+    cells = [c.strip() for c in header.strip("┃").split("┃")]
+    assert cells[:4] == ["run", "classifier", "C", "class_weights"]
+    assert all(cells)   # no header folded to nothing
+
+
+def test_compare_plot_names_the_differing_settings_and_shows_two_metrics(long_named_runs, monkeypatch):
+    from trainer.compare import render
+    labels = render.run_labels(long_named_runs)
+    assert labels[0] == "reuters-topics-tfidf\nclassifier=svm, C=1.0, class_weights=balanced"
+    assert render.plot_metrics(long_named_runs) == ["micro_f1", "macro_f1"]
+    assert render.plot_metrics(long_named_runs, ["accuracy"]) == ["accuracy"]
+    panels = []
+    real = render._errorbars
+    monkeypatch.setattr(render, "_errorbars", lambda ax, names, values, lows, highs: (
+        panels.append((ax.get_subplotspec().rowspan.start, values)), real(ax, names, values, lows, highs)))
+    png = render.plot_png_bytes(long_named_runs, ["micro_f1", "macro_f1", "accuracy"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(panels) == 6                       # 3 metrics x (values, deltas against the baseline)
+    assert panels[0][1] == [0.7, 0.8] and panels[2][1] == [0.35, 0.4]   # best at the top: reversed
+    deltas = [p for p in panels if p[0] == 1]
+    assert deltas[0][1][1] == 0.0 and deltas[0][1][0] < 0   # the baseline's delta is 0
+
+
+def test_compare_cli_plot_metric_is_checked(two_runs, make_run_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    gold, pred = _random_case()
+    a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
+    result = CliRunner().invoke(app, ["compare", str(a), "--plot", str(tmp_path / "p.png"), "--plot-metric", "f2"])
+    assert result.exit_code == 1 and "--plot-metric 'f2'" in result.output
+    ok = CliRunner().invoke(app, ["compare", str(a), "--plot", str(tmp_path / "p.png"), "--plot-metric", "macro_f1",
+                                  "--plot-metric", "accuracy"])
+    assert ok.exit_code == 0, ok.output and (tmp_path / "p.png").is_file()

@@ -74,3 +74,162 @@ def test_config_shipped_run_configs_start_with_their_command():
     for path in sorted((REPO / "configs").glob("*.yaml")):
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first.startswith("# trainer train ") or first.startswith("# torchrun"), path
+
+
+@pytest.mark.parametrize("override, message", [
+    ('train.batch_size="16"', "train.batch_size: Input should be a valid integer (got '16')"),
+    ("train.resume=yes", "train.resume: Input should be a valid boolean (got 'yes')"),
+    ("train.learning_rate=.inf", "train.learning_rate: must be a finite number"),
+    ("train.epochs=.nan", "train.epochs: must be a finite number"),
+])
+def test_config_values_are_not_coerced(override, message):
+    with pytest.raises(ConfigError) as err:
+        load_config(None, RunConfig, [override], tree=MINIMAL)
+    assert message in str(err.value)
+
+
+def test_config_yaml_1_2_scalars(tmp_path):
+    cfg = _write(tmp_path / "run.yaml", "data: {dataset: d}\ntrain: {learning_rate: 1e-4, resume: true}\n")
+    loaded = load_config(cfg, RunConfig, ["train.weight_decay=5e-3"])
+    assert (loaded.train.learning_rate, loaded.train.resume, loaded.train.weight_decay) == (1e-4, True, 5e-3)
+
+
+def test_config_model_keys_of_another_kind_are_refused(tmp_path):
+    cfg = _write(tmp_path / "run.yaml", "data: {dataset: d}\nmodel: {type: tfidf-linear, pooling: cls}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg, RunConfig)
+    assert "model.pooling: unknown key for model.type tfidf-linear" in str(err.value)
+    with pytest.raises(ConfigError, match="unknown key model.tfidf for model.type transformer"):
+        load_config(None, RunConfig, ["model.tfidf.C=3"], tree=MINIMAL)
+    tfidf = load_config(None, RunConfig, ["model.type=tfidf-linear", "model.tfidf.C=3"], tree=MINIMAL)
+    assert tfidf.model.tfidf.C == 3
+
+
+def test_config_unknown_model_type_names_the_kinds():
+    with pytest.raises(ConfigError, match="unknown model.type; use transformer, tfidf-linear, gazetteer or ensemble"):
+        load_config(None, RunConfig, ["model.type=bert"], tree=MINIMAL)
+
+
+def test_config_every_field_is_documented():
+    from pydantic import BaseModel
+
+    from trainer.config.explain import _models_in
+    from trainer.data.config import DataConfig
+    seen, todo = set(), [RunConfig, DataConfig]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            assert field.description, f"{model.__name__}.{name} has no description"
+            todo += [m for m in _models_in(field.annotation) if issubclass(m, BaseModel)]
+
+
+def test_config_explain_prints_description_type_and_default():
+    from trainer.workflows.validate import explain_key
+    text = explain_key("train.epochs")
+    assert "Passes over the training split." in text and "type: float" in text and "default: 4" in text
+    model = explain_key("model")
+    assert "keys with type: transformer" in model and "keys with type: tfidf-linear" in model
+    with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
+        explain_key("train.epoch")
+
+
+def test_config_explain_data_config_keys():
+    from trainer.workflows.validate import explain_key
+    assert "(data config)" in explain_key("data.dedup.threshold") and "Jaccard" in explain_key("data.dedup.threshold")
+    assert "Dataset directory written by" in explain_key("data.dataset")   # the run config's own data section
+
+
+def test_config_explain_cli(tmp_path):
+    from typer.testing import CliRunner
+    from trainer.cli import app
+    result = CliRunner().invoke(app, ["validate", "--explain", "eval.at_least_one"])
+    assert result.exit_code == 0 and "top-scoring label" in result.output
+
+
+# ---- relative paths in a config file: taken from its base folder, not the current directory ----
+RUN_CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("cwd", ["repo", "elsewhere"])
+@pytest.mark.parametrize("path", RUN_CONFIGS, ids=lambda p: p.name)
+def test_config_shipped_paths_resolve_from_the_repo_wherever_trainer_runs(path, cwd, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO if cwd == "repo" else tmp_path)
+    cfg = load_config(path, RunConfig)
+    assert Path(cfg.data.build).is_file(), cfg.data.build       # the data config is found
+    assert cfg.data.build == str(REPO / "configs" / "data" / Path(cfg.data.build).name)
+    assert cfg.data.dataset == str(REPO / "data" / "processed" / Path(cfg.data.dataset).name)
+    assert cfg.output.dir == str(REPO / "runs")                  # the default too
+    from trainer.data.config import DataConfig
+    data_cfg = load_config(cfg.data.build, DataConfig)
+    assert data_cfg.output == cfg.data.dataset                  # the build writes where the run reads
+
+
+def test_config_outside_a_configs_folder_resolves_against_its_own_folder(tmp_path, monkeypatch):
+    project = tmp_path / "exp"
+    project.mkdir()
+    _write(project / "run.yaml", "data: {dataset: ds, build: data.yaml}\noutput: {dir: out, predict: [page.txt, "
+                                 "'${HOME}/x', /abs/p]}\n")
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(project / "run.yaml", RunConfig, ["output.name=cli-given"])
+    assert (cfg.data.dataset, cfg.data.build, cfg.output.dir) == (str(project / "ds"), str(project / "data.yaml"),
+                                                                   str(project / "out"))
+    assert cfg.output.predict == [str(project / "page.txt"), "${HOME}/x", "/abs/p"]   # $VARS expand later
+
+
+def test_config_command_line_paths_stay_relative_to_the_current_directory(tmp_path):
+    (tmp_path / "configs").mkdir()
+    cfg_file = _write(tmp_path / "configs" / "run.yaml", "data: {dataset: data/d}\n")
+    cfg = load_config(cfg_file, RunConfig, ["data.dataset=mine/d"])
+    assert cfg.data.dataset == "mine/d" and cfg.output.dir == str(tmp_path / "runs")
+
+
+def test_config_extended_parent_paths_resolve_against_the_parent(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "child").mkdir()
+    _write(tmp_path / "shared" / "base.yaml", "data: {dataset: parent-ds}\noutput: {dir: parent-runs}\n")
+    child = _write(tmp_path / "child" / "run.yaml", "extends: ../shared/base.yaml\noutput: {dir: child-runs}\n")
+    cfg = load_config(child, RunConfig)
+    assert cfg.data.dataset == str(tmp_path / "shared" / "parent-ds")
+    assert cfg.output.dir == str(tmp_path / "child" / "child-runs")
+
+
+def test_config_run_directory_config_keeps_its_recorded_paths(tmp_path):
+    from trainer.contracts import read_run_config
+    run = tmp_path / "runs" / "old"
+    run.mkdir(parents=True)
+    _write(run / "config.yaml", "data: {dataset: data/processed/x}\n")
+    assert read_run_config(run).data.dataset == "data/processed/x"   # cwd-relative, as older runs recorded it
+
+
+def test_config_missing_data_build_names_the_key(tmp_path):
+    from trainer.data.dataset_io import resolve_dataset_dir
+    (tmp_path / "configs").mkdir()
+    cfg = load_config(_write(tmp_path / "configs" / "run.yaml", "data: {dataset: data/d, build: configs/nope.yaml}\n"),
+                      RunConfig)
+    with pytest.raises(ConfigError) as err:
+        resolve_dataset_dir(cfg.data)
+    assert "data.build" in str(err.value) and str(tmp_path / "configs" / "nope.yaml") in str(err.value)
+
+
+@pytest.mark.integration
+def test_config_train_cli_from_another_folder_finds_the_dataset(tiny_dataset_dir, tmp_path, monkeypatch):
+    """`trainer train /abs/path/configs/x.yaml` run elsewhere: data and runs go where the config says."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    project = tmp_path / "project"
+    shutil.copytree(tiny_dataset_dir, project / "data" / "tiny")
+    (project / "configs").mkdir()
+    _write(project / "configs" / "lin.yaml", "data: {dataset: data/tiny}\nmodel: {type: tfidf-linear, tfidf: "
+                                            "{min_df: 1}}\n")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = CliRunner().invoke(app, ["train", str(project / "configs" / "lin.yaml")])
+    assert result.exit_code == 0, result.output
+    assert (project / "runs" / "lin" / "metrics.json").is_file()
+    assert not (tmp_path / "elsewhere" / "runs").exists()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from trainer.data.config import DedupConfig
 from trainer.data.dedup import DuplicateGroups, choose_representatives, find_duplicates, normalise, text_key
 
@@ -100,3 +102,69 @@ def test_dedup_drop_cross_split_keeps_only_train_members():
     assert sel.removed == [0, 3]
     assert sel.dropped_cross_split == [0, 3]
     assert sel.kept_for[0] == 1
+
+
+def _long_doc(n_words: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    return " ".join(f"w{rng.randrange(1_000_000)}" for _ in range(n_words))
+
+
+def test_dedup_work_per_document_is_bounded(monkeypatch):
+    """datasketch hashes every shingle with every permutation at once: a 48 MB document took 8 GB.
+    No document may hand it more than MAX_SHINGLED_WORDS shingles, however long it is."""
+    from datasketch import MinHash
+
+    from trainer.data import dedup
+    sizes = []
+    real_bulk = MinHash.bulk.__func__
+
+    def spy(cls, sets, **kw):
+        sets = list(sets)
+        sizes.extend(len(s) for s in sets)
+        return real_bulk(cls, sets, **kw)
+    monkeypatch.setattr(MinHash, "bulk", classmethod(spy))
+    find_duplicates([_long_doc(3 * dedup.MAX_SHINGLED_WORDS), _doc(1)], DedupConfig())
+    assert sizes and max(sizes) <= dedup.MAX_SHINGLED_WORDS
+
+
+def test_dedup_exact_duplicates_compare_the_whole_text():
+    from trainer.data.dedup import MAX_SHINGLED_WORDS
+    head = _long_doc(MAX_SHINGLED_WORDS + 100)
+    a, b = head + " " + _long_doc(50, seed=1), head + " " + _long_doc(50, seed=2)
+    assert find_duplicates([a, b, a.upper()], DedupConfig(near=False)).groups == [[0, 2]]
+    # near duplicates see only the capped prefix: these two share it, so they are near duplicates
+    assert find_duplicates([a, b], DedupConfig(exact=False)).groups == [[0, 1]]
+
+
+def test_dedup_normalising_in_chunks_changes_nothing(monkeypatch):
+    import hashlib
+    import re
+    import unicodedata
+
+    from trainer.data import dedup
+    text = ("Ｆｕｌｌ-width ＡＢＣ, Straße ÉTÉ cafe\u0301 ﬁne  \u00b4accent x\u0301 " * 40) + "end"
+    whole = " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
+    for size in (12, 16, 64, 1000):   # windows that hold a space (a window without one is cut as is)
+        monkeypatch.setattr(dedup, "_CHUNK_CHARS", size)
+        assert normalise(text) == whole
+        assert text_key(text) == hashlib.blake2b(whole.encode(), digest_size=16).hexdigest()
+
+
+def test_dedup_band_keys_find_the_pairs_of_datasketchs_lsh_index():
+    """The streaming build's near duplicates (band keys sorted per band, pairs confirmed on the signatures)
+    are the pairs of datasketch's MinHashLSH query + Jaccard check, over documents of every similarity."""
+    from trainer.data.dedup import (band_keys, candidate_pairs, confirm_pairs, group_duplicates, lsh_bands,
+                                    minhash_signatures, near_duplicate_pairs)
+    base = [_doc(s) for s in range(40)]
+    docs = base + [_edit(base[i], k, seed=i) for i, k in zip(range(40), [1, 3, 6, 10, 15, 25, 40] * 6)]
+    docs += [base[0].upper(), "", "short text"]          # exact copy, no shingles, one shingle
+    for threshold in (0.5, 0.8, 0.9):
+        cfg = DedupConfig(threshold=threshold)
+        sig, has = minhash_signatures(docs, cfg)
+        bands = lsh_bands(cfg)
+        index = np.flatnonzero(has)
+        candidates = {(int(index[i]), int(index[j])) for i, j in candidate_pairs(band_keys(sig[index], bands))}
+        pairs = confirm_pairs(candidates, lambda idx: sig[idx], bands, threshold)
+        assert pairs == near_duplicate_pairs(docs, cfg) and len(pairs) >= 4
+        keys = np.array([np.frombuffer(bytes.fromhex(text_key(t)), np.uint8) for t in docs])
+        assert group_duplicates(len(docs), keys, pairs) == find_duplicates(docs, cfg)

@@ -11,9 +11,10 @@ import yaml
 from typer.testing import CliRunner
 
 from trainer import contracts
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.evaluation import evaluate
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, worst_labels
+from trainer.models.transformer.reading import encode_windows, pool_logits, resolve_stride, window_starts
 from trainer.metrics import compute_metrics
 
 
@@ -86,13 +87,17 @@ def test_evaluation_predictions_follow_saved_thresholds(evaluated_multi):
 def test_evaluation_at_least_one_auto_follows_the_training_labels(tiny_dataset_dir):
     import datasets
 
+    from trainer.contracts import Target
     from trainer.evaluation.run import _at_least_one
+    topics, topic = Target("topics", "multi_label", ("a",)), Target("topic", "single_label", ("a", "b"))
     train = datasets.load_from_disk(str(tiny_dataset_dir))["train"]
-    assert _at_least_one("auto", train, "topics", "multi_label")   # every tiny train doc has a topic
-    assert not _at_least_one("auto", train, "topics", "single_label")
+    assert _at_least_one("auto", train, topics)   # every tiny train doc has a topic
+    assert not _at_least_one("auto", train, topic)
     unlabelled = train.map(lambda row, i: {"topics": [] if i == 0 else row["topics"]}, with_indices=True)
-    assert not _at_least_one("auto", unlabelled, "topics", "multi_label")
-    assert _at_least_one(True, unlabelled, "topics", "multi_label")
+    assert not _at_least_one("auto", unlabelled, topics)
+    assert _at_least_one(True, unlabelled, topics)
+    # a multi-task target skips unlabelled documents: the rule follows the labelled ones
+    assert _at_least_one("auto", unlabelled, Target("topics", "multi_label", ("a",), skip_unlabelled=True))
 
 
 def test_evaluation_reports_metrics_at_half_and_tuned(evaluated_multi):
@@ -137,7 +142,72 @@ def test_evaluation_chunking_adds_a_comparison(tiny_run_dir, tmp_path):
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     metrics = evaluate(run)["topics"]
     assert set(metrics["test"]["chunked"]["per_label"]) == set(metrics["test"]["per_label"])
-    assert "chunk-and-pool" in (run / "report.md").read_text()
+    assert "head truncation vs chunk-and-pool" in (run / "report.md").read_text()
+
+
+def test_evaluation_chunk_and_pool_reads_past_the_first_window(tiny_run_dir):
+    """End to end on the trained tiny model: a text several windows long is scored window by window and
+    the pooled logits are the max (mean) of its windows' logits, not the head's."""
+    from trainer.config.run_config import ChunkingConfig
+    from trainer.serving.predictor import Predictor
+    scorer = Predictor.load(tiny_run_dir, precision="fp32").model.scorer
+    long_text = " ".join(["Grain exports rose sharply as wheat and corn shipments left the port."] * 6
+                         + ["Crude oil prices fell after the OPEC meeting in Vienna on output quotas."] * 8)
+    texts = ["Short story about wheat.", long_text]
+    chunking = ChunkingConfig(enabled=True, max_chunks=8, pool="max")
+    enc, owner = encode_windows(scorer.tokenizer, texts, scorer.max_length, None, 8)
+    assert list(owner).count(0) == 1 and list(owner).count(1) > 2          # the long text needs several windows
+    windows = scorer.forward_encoded(enc)
+    head = scorer.logits(texts)
+    pooled = scorer.logits(texts, chunking)
+    np.testing.assert_allclose(pooled[1], windows[owner == 1].max(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(pooled[0], head[0], rtol=1e-4, atol=1e-4)   # one window: the head itself
+    assert not np.allclose(pooled[1], head[1], atol=1e-4)
+    mean = scorer.logits(texts, ChunkingConfig(enabled=True, max_chunks=8, pool="mean"))
+    np.testing.assert_allclose(mean[1], windows[owner == 1].mean(axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_evaluation_chunk_stride_longer_than_window_is_refused(tiny_run_dir):
+    from trainer.config.run_config import ChunkingConfig
+    from trainer.serving.predictor import Predictor
+    model = Predictor.load(tiny_run_dir, precision="fp32").model
+    with pytest.raises(ConfigError, match="stride 200 is longer than the window"):
+        model.score(["some text " * 100], ChunkingConfig(enabled=True, stride=200))
+
+
+def test_evaluation_chunk_windows_hand_computed():
+    # 20 tokens, windows of 8 every 6: 0, 6, then one ending at the end (12); every token read
+    assert window_starts(20, 8, 6, max_windows=10) == [0, 6, 12]
+    assert window_starts(21, 8, 6, max_windows=10) == [0, 6, 12, 13]
+    # too many windows needed: spread evenly from start to end, so the tail is read too
+    assert window_starts(100, 8, 4, max_windows=3) == [0, 46, 92]
+    assert window_starts(5, 8, 6, max_windows=10) == [0]
+    # the default stride is half the window; a longer one would skip tokens
+    assert resolve_stride(None, 126) == 63
+    with pytest.raises(ConfigError, match="longer than the window"):
+        resolve_stride(128, 126)
+    for n, window, stride, cap in [(300, 126, 63, 8), (1000, 62, 31, 40), (129, 126, 126, 8)]:
+        starts = window_starts(n, window, stride, cap)
+        covered = set().union(*(range(s, min(n, s + window)) for s in starts))
+        assert covered == set(range(n)) and starts[-1] + window == n
+
+
+def test_evaluation_chunk_encode_wraps_each_window(minilm_dir):
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(minilm_dir)
+    text = " ".join(f"word{i}" for i in range(40))
+    enc, owner = encode_windows(tok, ["short", text], max_length=16, stride=10, max_windows=3)
+    assert owner[0] == 0 and list(owner).count(1) == 3
+    assert all(ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id and len(ids) <= 16
+               for ids in enc["input_ids"])
+
+
+def test_evaluation_pool_logits_mean_and_max():
+    logits = np.array([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
+    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "max"), [[3.0, 0.0], [5.0, 5.0]])
+    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "mean"), [[2.0, -1.0], [5.0, 5.0]])
+    with pytest.raises(ValueError, match="grouped by text"):
+        pool_logits(logits, [0, 1, 0], 2, "max")
 
 
 def test_evaluation_unknown_split_names_the_choices(tiny_run_dir, tmp_path):
@@ -153,7 +223,7 @@ def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
     shutil.copytree(tiny_run_dir, run)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--split", "validation"])
     assert result.exit_code == 0, result.output
-    assert "validation" in result.output and "micro_f1=" in result.output
+    assert "validation (10 documents): micro-F1" in result.output and "report.html" in result.output
     assert set(contracts.read_metrics(run)["topics"]) == {"validation"}
 
 
@@ -177,3 +247,92 @@ def test_evaluation_overrides_outside_eval_are_refused(tiny_run_dir, tmp_path):
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")
     with pytest.raises(ConfigError, match="eval section only"):
         evaluate(run, overrides=["train.epochs=3"])
+
+
+# ---- report.html: one self-contained page of pictures per evaluation, per target ----
+def _page_checks(page: str) -> list[str]:
+    """The page's sections; it loads nothing from elsewhere (inline CSS, data: images only)."""
+    import re
+    assert page.startswith("<!doctype html>") and "<style>" in page
+    assert not re.search(r"<(script|link|iframe)\b", page) and "http://" not in page and "https://" not in page
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    import base64
+    assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, data in images)
+    return [alt for alt, _ in images]
+
+
+def test_evaluation_html_report_multi_label(evaluated_multi):
+    run, _ = evaluated_multi
+    page = (run / "report.html").read_text(encoding="utf-8")
+    pictures = _page_checks(page)
+    assert pictures == ["Loss and validation scores", "F1 per label (test)",
+                        "Precision-recall, most frequent labels (test)",
+                        "Micro-F1 against one threshold for every label", "Label co-confusions (test)"]
+    assert 'id="target-topics"' in page and "Decision rule:" in page and "test at 0.5" in page
+
+
+def test_evaluation_html_report_single_label_has_a_confusion_matrix(evaluated_single):
+    run, _ = evaluated_single
+    pictures = _page_checks((run / "report.html").read_text(encoding="utf-8"))
+    assert "Confusion matrix (test)" in pictures and "Label co-confusions (test)" not in pictures
+
+
+def test_evaluation_two_target_model_gets_a_section_per_target(tiny_dataset_dir, tmp_path, monkeypatch):
+    """A model with topics + regions (written by hand; multi-target training is built elsewhere): evaluate
+    writes metrics, report.md and report.html for both."""
+    from conftest import KeywordModel
+
+    from trainer.contracts import ModelSpec, Target, write_spec
+    from trainer.evaluation import run as evaluation_run
+    from trainer.workflows.summary import summary_lines
+    from trainer.config import RunConfig
+    labels = {c: json.loads((tiny_dataset_dir / "manifest.json").read_text())["labels"][c] for c in ("topics", "regions")}
+    spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(labels["topics"])),
+                                 Target("regions", "multi_label", tuple(labels["regions"]))])
+    run = tmp_path / "two"
+    (run / "model").mkdir(parents=True)
+    write_spec(run / "model", spec)
+    monkeypatch.setattr(evaluation_run, "load_model", lambda model_dir, options: KeywordModel(spec))
+    metrics = evaluation_run.evaluate(run, data=tiny_dataset_dir)
+    assert set(metrics) == {"topics", "regions"} and metrics["regions"]["test"]["micro_f1"] > 0.5
+    page = (run / "report.html").read_text(encoding="utf-8")
+    pictures = _page_checks(page)
+    assert 'id="target-topics"' in page and 'id="target-regions"' in page
+    assert pictures.count("F1 per label (test)") == 2
+    assert pictures.count("Label co-confusions (test)") + page.count("No label co-confusions on test") == 2
+    assert "No train_log.jsonl" in page
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert "target topics" in report and "target regions" in report
+    lines = summary_lines(run, RunConfig.model_validate({"data": {"dataset": str(tiny_dataset_dir)}}))
+    assert any(line.startswith("topics test (10 documents)") for line in lines)
+    assert any(line.startswith("regions validation (10 documents)") for line in lines)
+
+
+def test_evaluation_figures_co_confusions_and_pr_points_hand_computed():
+    from trainer.evaluation.figures import _pr_points, co_confusion_matrix
+    gold = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], dtype=bool)
+    pred = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0]], dtype=bool)
+    # doc 0 (gold a) also got b; doc 1 (gold a, b) also got c; doc 2 (gold c) got a
+    assert co_confusion_matrix(gold, pred).tolist() == [[0, 1, 1], [0, 0, 1], [1, 0, 0]]
+    precision, recall, cut = _pr_points(np.array([0.9, 0.8, 0.8, 0.1]), np.array([1, 0, 1, 1]))
+    assert cut.tolist() == [0.9, 0.8, 0.1]
+    assert precision.tolist() == [1.0, 2 / 3, 0.75] and recall.tolist() == [1 / 3, 2 / 3, 1.0]
+
+
+def test_evaluation_cli_help_names_report_html_not_a_multi_label_confusion_png():
+    result = CliRunner().invoke(app_for_help(), ["evaluate", "--help"], terminal_width=200)
+    text = " ".join(result.output.split())
+    assert "report.html" in text and "confusion.png for single-label" in text
+
+
+def app_for_help():
+    from trainer.cli import app
+    return app
+
+
+def test_evaluation_reports_name_the_run_not_its_staging_folder(evaluated_multi, tiny_run_dir):
+    """Training evaluates inside runs/.NAME.partial; the reports still say NAME (config.yaml's output.name)."""
+    run, _ = evaluated_multi
+    for report in (tiny_run_dir / "report.md", tiny_run_dir / "report.html", run / "report.md"):
+        text = report.read_text(encoding="utf-8")
+        assert "Evaluation: tiny" in text and ".partial" not in text

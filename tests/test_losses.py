@@ -93,7 +93,7 @@ def test_losses_the_network_trains_with_the_configured_loss(tiny_dataset_dir, tm
     cfg = load_config(None, RunConfig, tree=tree)
     space = load_fit_data(cfg).spaces[0]
     from trainer.models.transformer.pretrained import resolve_model_path
-    network = build_network(cfg, Prepared(None, None, space, resolve_model_path("minilm-l6")))
+    network = build_network(cfg, Prepared(None, None, [space], resolve_model_path("minilm-l6")))
     logits, labels = torch.tensor([[0.3, -1.0, 0.2, -4.0]]), torch.tensor([[1.0, 0.0, 0.0, 1.0]])
     expected = LongTailLoss("distribution_balanced", space.counts, space.n_train)(logits, labels)
     assert network.loss(logits, labels).item() == pytest.approx(expected.item())

@@ -11,7 +11,8 @@ import pytest
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers import input_files, read_articles
-from trainer.data.readers.reuters import modapte_split, parse_date, parse_sgml
+from trainer.data.dates import parse_reuters_date
+from trainer.data.readers.reuters import modapte_split, parse_sgml
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -135,7 +136,7 @@ def test_reader_reuters_parses_the_date_to_iso():
     ("31-FOO-1987 10:00:00.00", None),
 ])
 def test_reader_reuters_parse_date_variants(raw, expected):
-    assert parse_date(raw) == expected
+    assert parse_reuters_date(raw) == expected
 
 
 def test_reader_reuters_brief_has_title_and_no_body():

@@ -8,7 +8,7 @@ import pytest
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers import input_files, read_articles
-from trainer.data.readers.scraped_synth import PLANET_BOILERPLATE, SPUTNIK_BOILERPLATE, write_pages
+from synthetic_pages import PLANET_BOILERPLATE, SPUTNIK_BOILERPLATE, write_pages
 from trainer.errors import DataError
 
 SAMPLE_TAGS = ["Shanghai Cooperation Organization", "terrorism", "CIS", "CSTO", "Russian Defense Ministry",
@@ -93,7 +93,7 @@ def test_scraped_frequency_needs_min_files(tmp_path):
 def test_scraped_frequency_is_counted_per_outlet(tmp_path):
     write_pages(tmp_path / "planet", 6, "planet", seed=1)
     write_pages(tmp_path / "other", 1, "planet", seed=2)   # a lone page of another outlet: no frequency
-    by_outlet = {a.source: a for a in _read(tmp_path, profile=PLANET_PROFILE)}
+    by_outlet = {a.source: a for a in _read(tmp_path, profile=PLANET_PROFILE) if isinstance(a, Article)}
     assert "Share on Twitter" not in by_outlet["planet"].body
     assert "Share on Twitter" in by_outlet["other"].body
 

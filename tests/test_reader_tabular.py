@@ -63,10 +63,15 @@ def test_jsonl_body_key_absent_from_file_is_fatal(tmp_path):
         _read(tmp_path, "jsonl")
 
 
-def test_jsonl_undecodable_line_is_rejected(tmp_path):
-    (tmp_path / "a.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+def test_jsonl_undecodable_line_of_a_utf8_file_is_rejected(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes('{"text": "déjà vu"}\n'.encode() + b'{"text": "caf\xe9"}\n')
     records = _read(tmp_path, "jsonl")
-    assert isinstance(records[0], Article) and "undecodable" in records[1].reason
+    assert records[0].body == "déjà vu" and "undecodable" in records[1].reason
+
+
+def test_jsonl_file_in_another_encoding_is_detected(tmp_path):
+    (tmp_path / "a.jsonl").write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n')
+    assert [r.body for r in _read(tmp_path, "jsonl")] == ["ok", "café"]
 
 
 def test_csv_maps_columns_and_splits_lists(tmp_path):
@@ -101,10 +106,9 @@ def test_csv_missing_value_rejects_only_that_row(tmp_path):
     assert isinstance(records[1], Article) and records[1].body == "body here"
 
 
-def test_csv_wrong_encoding_names_the_setting(tmp_path):
+def test_csv_in_another_encoding_is_detected(tmp_path):
     _csv(tmp_path / "a.csv", ["text"], [["café"]], encoding="cp1252")
-    with pytest.raises(DataError, match="source.encoding"):
-        _read(tmp_path, "csv")
+    assert _read(tmp_path, "csv")[0].body == "café"
     assert _read(tmp_path, "csv", encoding="cp1252")[0].body == "café"
 
 

@@ -184,7 +184,7 @@ def test_reading_training_uses_every_window(windows_run, tiny_dataset_dir):
     tok = AutoTokenizer.from_pretrained(windows_run / "model")
     space = label_space(dsd["train"], "topics", "multi_label", 1)
     reading = Reading("windows", 7, 6, "mean", "windows")
-    tokenized = tokenize_splits(dsd, tiny_dataset_dir, tok, space, "topics", 16, "head", reading=reading)
+    tokenized = tokenize_splits(dsd, tiny_dataset_dir, tok, [space], 16, "head", reading=reading)
     _, owner = encode_windows(tok, list(dsd["train"]["text"]), 16, 7, 6)
     assert len(tokenized["train"]) == len(owner) > len(dsd["train"])
     assert len(tokenized["validation"]) == len(dsd["validation"])          # in-training evaluation reads heads

@@ -80,3 +80,30 @@ def test_split_time_rejects_undated_documents():
     result = assign_splits([["x"]] * 4, SplitConfig(kind="time", validation_size=0), published=dates)
     assert result.rejects == {1: NO_DATE, 2: NO_DATE}
     assert result.assignment == ["train", None, None, "test"]
+
+
+def _pairs_straddling(result, groups) -> list[int]:
+    side: dict[int, set] = {}
+    for i, g in enumerate(groups):
+        side.setdefault(g, set()).add(result.assignment[i])
+    return sorted(g for g, splits in side.items() if len(splits) > 1)
+
+
+def test_split_validation_carve_out_moves_groups_whole():
+    """Predefined train with duplicate pairs (group ids shared by two documents): the carve-out
+    must put both members of a pair in train or both in validation."""
+    labels = _labels(200, seed=5)
+    predefined = ["train"] * 160 + ["test"] * 40
+    groups = [i // 2 if i < 160 else 1000 + i for i in range(200)]     # 80 pairs in train
+    result = assign_splits(labels, SplitConfig(kind="predefined", validation_size=0.25), predefined=predefined,
+                           groups=groups)
+    assert {result.assignment[i] for i in range(160)} == {"train", "validation"}
+    assert _pairs_straddling(result, groups) == []
+
+
+def test_split_random_holdout_moves_groups_whole():
+    labels = _labels(300, seed=6)
+    groups = [i // 3 for i in range(300)]                                # 100 triples
+    result = assign_splits(labels, SplitConfig(kind="random", test_size=0.2, validation_size=0.2), groups=groups)
+    assert set(result.assignment) == {"train", "validation", "test"}
+    assert _pairs_straddling(result, groups) == []

@@ -89,13 +89,13 @@ def test_train_tokenization_is_cached_by_settings(tiny_dataset_dir, tmp_path, mi
     real = tokenization.encode_for_training
     monkeypatch.setattr(tokenization, "encode_for_training", lambda *a, **k: calls.append(1) or real(*a, **k))
 
-    first = tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    first = tokenization.tokenize_splits(dsd, dataset_dir, tok, [space], 64, "head")
     n_first = len(calls)
-    again = tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 64, "head")
+    again = tokenization.tokenize_splits(dsd, dataset_dir, tok, [space], 64, "head")
     assert n_first > 0 and len(calls) == n_first           # second pass read the cache
     assert again["train"]["input_ids"] == first["train"]["input_ids"]
     assert list((dataset_dir / ".cache").glob("tok-train-*.arrow"))
-    tokenization.tokenize_splits(dsd, dataset_dir, tok, space, "topics", 32, "head")
+    tokenization.tokenize_splits(dsd, dataset_dir, tok, [space], 32, "head")
     assert len(calls) > n_first                               # another max_length: tokenized again
 
 
@@ -105,7 +105,7 @@ def test_train_split_rows_carry_labels_and_lengths(tiny_dataset_dir, minilm_dir)
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
     space = label_space(dsd["train"], "topics", "multi_label", 1)
     tok = AutoTokenizer.from_pretrained(minilm_dir)
-    out = tokenization.tokenize_splits(dsd, tiny_dataset_dir, tok, space, "topics", 64, "head")
+    out = tokenization.tokenize_splits(dsd, tiny_dataset_dir, tok, [space], 64, "head")
     row, source = out["train"][0], dsd["train"][0]
     assert row["length"] == len(row["input_ids"]) and row["id"] == source["id"]
     assert [space.labels[i] for i, v in enumerate(row["labels"]) if v] == sorted(source["topics"])
@@ -116,8 +116,8 @@ def test_train_min_label_count_drops_rare_labels(tiny_dataset_dir):
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
     # make_tiny_dataset cycles the 3 regions over 40 training rows: 14, 13, 13 examples
     assert label_space(dsd["train"], "regions", "multi_label", 13).labels == [
-        "eastern-asia", "northern-america", "western-europe"]
-    assert label_space(dsd["train"], "regions", "multi_label", 14).labels == ["eastern-asia"]
+        "Eastern Asia", "Northern America", "Western Europe"]
+    assert label_space(dsd["train"], "regions", "multi_label", 14).labels == ["Eastern Asia"]
 
 
 def test_train_balanced_weights_favour_rare_labels():
@@ -130,14 +130,14 @@ def test_train_balanced_weights_favour_rare_labels():
 def test_train_unknown_target_column_is_a_config_error(tiny_dataset_dir):
     from trainer.data.dataset_io import load_dataset_dir
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
-    with pytest.raises(ConfigError, match="task.target 'sections'.*no such column"):
+    with pytest.raises(ConfigError, match="task.target 'sections'.*has no column 'sections'"):
         check_target(dsd, "sections", "multi_label", tiny_dataset_dir)
 
 
 def test_train_builds_a_missing_dataset_from_data_build(tmp_path, monkeypatch):
     built = []
 
-    def fake_build(data_cfg, config_path=None):
+    def fake_build(data_cfg, config_path=None, progress=None):
         built.append((data_cfg.output, config_path))
         make_tiny_dataset(Path(data_cfg.output))
 
@@ -187,7 +187,7 @@ def test_train_cli_prints_test_metrics(tiny_dataset_dir, tmp_path):
     config.write_text(yaml.safe_dump(tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", None)))
     result = CliRunner().invoke(app, ["train", str(config), "train.max_steps=2", "train.eval_every=2"])
     assert result.exit_code == 0, result.output
-    assert "test: micro-F1" in result.output
+    assert "test (10 documents): micro-F1" in result.output
     assert (tmp_path / "runs" / "cli-run" / "model" / "trainer.json").is_file()   # named after the config
 
 
@@ -224,8 +224,8 @@ def test_train_sampler_groups_by_the_precomputed_lengths(tiny_dataset_dir, minil
     from trainer.models.transformer.network import build_classifier
     dsd, _ = load_dataset_dir(tiny_dataset_dir)
     space = label_space(dsd["train"], "topics", "multi_label", 1)
-    tokenized = tokenization.tokenize_splits(dsd, tiny_dataset_dir, AutoTokenizer.from_pretrained(minilm_dir), space,
-                                           "topics", 64, "head")
+    tokenized = tokenization.tokenize_splits(dsd, tiny_dataset_dir, AutoTokenizer.from_pretrained(minilm_dir), [space],
+                                             64, "head")
     model = build_classifier(str(minilm_dir), space.labels, "multi_label", random_init=True,
                              encoder_overrides={"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
                                                 "intermediate_size": 64})

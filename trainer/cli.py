@@ -23,17 +23,44 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+VERBOSE_HELP = "Also show the libraries' own logs, warnings and progress bars (off by default)."
+
+
+def _model_libraries(run_dir: Path) -> list[str]:
+    """The libraries whose noise a command on this run should silence: transformers only for transformer runs
+    (importing it just to silence it costs a second)."""
+    from trainer import contracts
+    from trainer.models.registry import model_class
+    try:
+        return list(model_class(contracts.read_spec(contracts.model_dir_of(run_dir)).model_type).libraries)
+    except TrainerError:
+        return ["datasets", "transformers"]   # the command itself reports the broken run
+
+
 @data_app.command("build")
 def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
-               overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: key.sub=value")):
-    """Read raw articles, label them, deduplicate, split, and write a dataset directory."""
+               overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: key.sub=value"),
+               engine: Optional[str] = typer.Option(None, help="local | ray (same as build.engine=...); ray joins "
+                                                               "$RAY_ADDRESS or starts a Ray in this process."),
+               workers: Optional[int] = typer.Option(None, help="Ray tasks at once (same as build.workers=...)."),
+               verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+    """Read raw articles, label them, deduplicate, split, and write a dataset directory (a line per stage)."""
+    stages = None
     try:
         from trainer.data.build import build_dataset
         from trainer.data.config import DataConfig
         from trainer.config import load_config
-        result = build_dataset(load_config(config, DataConfig, overrides or []), config_path=config)
+        from trainer.workflows.console import StageLog, quiet_libraries
+        extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
+        cfg = load_config(config, DataConfig, (overrides or []) + extra)
+        stages = StageLog()
+        with quiet_libraries(["datasets"], enabled=not verbose):
+            result = build_dataset(cfg, config_path=config, progress=stages)
     except TrainerError as exc:
         _fail(exc)
+    finally:
+        if stages is not None:
+            stages.close()
     typer.echo(result.summary())
 
 
@@ -77,68 +104,162 @@ def validate(files: Optional[List[Path]] = typer.Argument(None, help="Config fil
 
 @app.command("train")
 def train(config: Path = typer.Argument(..., help="Run config YAML."),
-          overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.epochs=2 model.max_length=128")):
-    """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs) and print the test metrics."""
+          overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides: train.epochs=2 model.max_length=128"),
+          verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP + " The Trainer's own log dicts too; "
+                                                                             "train_log.jsonl has them either way.")):
+    """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs, report.html) and print the metrics.
+
+    Shows a progress bar and a table row per evaluation, then the metrics and the commands to go on with."""
+    console = None
     try:
         from trainer.config import RunConfig, load_config
+        from trainer.workflows.console import quiet_libraries
         from trainer.workflows.summary import summary_lines
-        from trainer.workflows.train import train as run_training
         cfg = load_config(config, RunConfig, overrides or [])
-        lines = summary_lines(run_training(cfg, config_path=config), cfg)
+        console = _TrainingOutput(verbose)
+        with quiet_libraries(console.libraries(cfg), enabled=not verbose):
+            run_dir = console.train(cfg, config)
+            lines = summary_lines(run_dir, cfg)
     except TrainerError as exc:
         _fail(exc)
+    finally:
+        if console is not None:
+            console.close()   # a bar or spinner left running would garble the terminal
     for line in lines:
         typer.echo(line)
+
+
+class _TrainingOutput:
+    """What `train` and `sweep` show while a run trains: the training table (transformer runs) and the stages of
+    a first-use dataset build and of the evaluation."""
+
+    def __init__(self, verbose: bool):
+        from trainer.workflows.console import StageLog, stderr_console
+        self.verbose = verbose
+        self.console = stderr_console()
+        self.stages = StageLog(self.console)
+        self.table = None
+
+    @staticmethod
+    def libraries(cfg) -> list[str]:
+        from trainer.models.registry import model_class
+        return list(model_class(cfg.model.type).libraries)
+
+    def train(self, cfg, config_path) -> Path:
+        from trainer.workflows.train import train as run_training
+        callbacks = []
+        from trainer.models.registry import model_class
+        if model_class(cfg.model.type).fits_in_steps(cfg):
+            from trainer.workflows.train_console import TrainingConsole
+            self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
+                                         limit=cfg.data.limit, replace_library_output=not self.verbose)
+            callbacks.append(self.table)
+        try:
+            return run_training(cfg, config_path, callbacks=callbacks, progress=self.stages)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.table is not None:
+            self.table.close()
+        self.stages.close()
 
 
 @app.command("evaluate")
 def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
              data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
              split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
-             overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true")):
-    """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, confusion.png, model/thresholds.json."""
+             overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true"),
+             verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+    """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, report.html (curves, per-label
+    F1, precision-recall, confusions; per target), model/thresholds.json, and confusion.png for single-label targets."""
+    stages = None
     try:
-        from trainer.evaluation import evaluate as run_evaluate
-        from trainer.evaluation.report import render_summary
-        metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [])
-        if (run_dir / "config.yaml").is_file():
-            from trainer.tracking import log_run
-            log_run(run_dir)   # tracking.backend mlflow: the new metrics go to the run's MLflow run
+        from trainer.workflows.console import StageLog, quiet_libraries
+        from trainer.workflows.evaluate import evaluate as run_evaluate
+        from trainer.workflows.summary import evaluation_lines, shown_path
+        stages = StageLog()
+        with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
+            metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
     except TrainerError as exc:
         _fail(exc)
-    typer.echo(render_summary(metrics))
-    typer.echo(f"wrote {run_dir / 'metrics.json'}, predictions.jsonl, report.md")
+    finally:
+        if stages is not None:
+            stages.close()
+    for line in evaluation_lines(run_dir, metrics=metrics):
+        typer.echo(line)
+    typer.echo(f"wrote {shown_path(run_dir / 'metrics.json')}, predictions.jsonl, report.md, report.html "
+               f"(open {shown_path(run_dir / 'report.html')})")
 
 
 @app.command("predict")
 def predict(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
             files: Optional[List[str]] = typer.Argument(None, help="Raw article files (scraped text, HTML); - reads one text from stdin."),
+            text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="A text to label (repeatable)."),
             input_file: Optional[str] = typer.Option(None, "--input", help="JSONL with \"text\" or \"id\"+\"title\"+\"body\" per line; - for stdin."),
             output: Optional[Path] = typer.Option(None, "--output", help="Write JSON lines here instead of stdout."),
+            fmt: str = typer.Option("auto", "--format", help="auto (a table at a terminal, JSON lines in a pipe), "
+                                                             "table or jsonl."),
             kind: Optional[str] = typer.Option(None, help="Reader for FILES: scraped, html, jsonl, csv (default: detected)."),
             top_k: Optional[int] = typer.Option(None, "--top-k", help="At most K labels and the K best scores."),
             threshold: Optional[float] = typer.Option(None, help="One threshold for every label instead of the tuned ones."),
             quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
-            batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass.")):
-    """Predict labels; JSON lines out: {"id", "labels", "scores"} per text or article."""
+            runtime: str = typer.Option("torch", help="torch, or onnx: the run's ONNX export (`trainer export`), "
+                                                      "scored by ONNX Runtime without torch."),
+            batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass."),
+            verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+    """Predict labels for texts (--text), article files or JSONL: a table at a terminal, JSON lines
+    {"id", "labels", "scores"} (per target for a model with several) in a pipe, with --output or --format jsonl."""
     try:
         import json
+        import shlex
         from trainer.atomic import atomic_write_jsonl
         from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
-        if not files and input_file is None:
-            raise TrainerError("nothing to predict: give article FILES, - for stdin, or --input in.jsonl")
-        if quantize not in ("none", "int8"):
-            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
-        predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size)
-        records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin)
+        from trainer.workflows.console import quiet_libraries
+        if fmt not in ("auto", "table", "jsonl"):
+            raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
+        if not files and input_file is None and not text:
+            raise TrainerError("nothing to predict: give --text \"...\", article FILES, - for stdin, or --input in.jsonl")
+        for name in files or []:
+            if name != "-" and not Path(name).exists():
+                hint = (f"; to label this text itself use --text {shlex.quote(name)}" if (" " in name or len(name) > 80)
+                        else "; give article files, or a text with --text \"...\"")
+                raise TrainerError(f"{name if len(name) <= 80 else name[:77] + '...'}: no such file{hint}")
+        _check_runtime_options(quantize, runtime)
+        if batch_size < 1:
+            raise TrainerError(f"--batch-size {batch_size}: give at least 1")
+        with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
+            predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size, runtime=runtime)
+            records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin,
+                                     texts=text or [])
     except TrainerError as exc:
         _fail(exc)
     if output is not None:
         atomic_write_jsonl(output, records)
-    else:
-        for record in records:
-            typer.echo(json.dumps(record, ensure_ascii=False))
+        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
+        return
+    if fmt == "table" or (fmt == "auto" and sys.stdout.isatty()):
+        _print_predictions(records, predictor, text or [], top_k)
+        return
+    for record in records:
+        typer.echo(json.dumps(record, ensure_ascii=False))
+
+
+def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: Optional[int]) -> None:
+    from rich.console import Console
+    from trainer.workflows.predict_table import TOP_SCORES, prediction_table, snippet
+    shown = []
+    for record in records:
+        rid = str(record.get("id", ""))
+        if rid.startswith("text-") and rid[5:].isdigit() and int(rid[5:]) <= len(texts) and "path" not in record:
+            shown.append(snippet(texts[int(rid[5:]) - 1]))
+        elif record.get("path"):
+            shown.append(f"{record['path']}" + (f"\n{snippet(record['title'])}" if record.get("title") else ""))
+        else:
+            shown.append(rid)
+    targets = [(t.name, len(t.labels)) for t in predictor.targets]
+    Console().print(prediction_table(records, targets, shown, top=top_k or TOP_SCORES))
 
 
 @app.command("serve")
@@ -146,18 +267,62 @@ def serve(run_dir: Path = typer.Argument(..., help="Run directory from `trainer 
           host: str = typer.Option("127.0.0.1", help="Interface to bind; 0.0.0.0 exposes the server to the network."),
           port: int = typer.Option(8000, help="TCP port (1-65535)."),
           quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
+          runtime: str = typer.Option("torch", help="torch, or onnx: the run's ONNX export (`trainer export`)."),
+          batching: bool = typer.Option(False, "--batching/--no-batching",
+                                        help="Score concurrent requests together (dynamic batching). Off by "
+                                             "default: on the 2-core reference machine it did not pay "
+                                             "(scripts/bench_serve.py)."),
+          max_batch: int = typer.Option(64, "--max-batch", help="Most texts scored in one batch."),
+          batch_wait_ms: float = typer.Option(2.0, "--batch-wait-ms",
+                                              help="How long a batch waits for more requests once one arrives."),
           api_docs: bool = typer.Option(False, "--api-docs", help="Also serve /docs and /openapi.json (Swagger UI "
                                                                   "loads its scripts from a CDN).")):
-    """Serve the run's model over HTTP: POST /predict, GET /health, GET /labels, GET / (a form)."""
+    """Serve the run's model over HTTP: GET / (a page to label an article), POST /predict, POST /predict-file,
+    GET /health, GET /labels. A port in use is reported before the model loads."""
     try:
         from trainer.serving.http import serve as run_server
-        if quantize not in ("none", "int8"):
-            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        _check_runtime_options(quantize, runtime)
         if not 1 <= port <= 65535:
             raise TrainerError(f"--port {port}: give a TCP port from 1 to 65535")
-        run_server(run_dir, host=host, port=port, quantize=quantize, api_docs=api_docs)
+        if not 1 <= max_batch <= 1024:
+            raise TrainerError(f"--max-batch {max_batch}: give 1 to 1024 texts")
+        if not 0 <= batch_wait_ms <= 1000:
+            raise TrainerError(f"--batch-wait-ms {batch_wait_ms}: give 0 to 1000 milliseconds")
+        batcher = {"max_batch": max_batch, "wait_ms": batch_wait_ms} if batching else None
+        run_server(run_dir, host=host, port=port, api_docs=api_docs, batching=batcher, quantize=quantize,
+                   runtime=runtime,
+                   on_ready=lambda url: typer.echo(f"serving {run_dir} on {url}  (the page; POST {url}predict; "
+                                                   "Ctrl+C stops)", err=True))
     except TrainerError as exc:
         _fail(exc)
+
+
+@app.command("export")
+def export(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train` (or its model/)."),
+           fmt: str = typer.Option("onnx", "--format", help="onnx (the only format so far)."),
+           quantize: str = typer.Option("none", help="none, or int8: also write the dynamically quantized graph.")):
+    """Write a portable copy of the model into model/onnx/ (ONNX Runtime scores it without torch), checked
+    against the torch model on probe texts; predict/serve use it with --runtime onnx."""
+    try:
+        from trainer.contracts import read_export_info
+        from trainer.models import export_model
+        if fmt != "onnx":
+            raise TrainerError(f"--format {fmt!r}: use onnx")
+        if quantize not in ("none", "int8"):
+            raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+        path = export_model(run_dir, fmt, quantize)
+        variant = read_export_info(path.parent.parent, quantize).variants[quantize]
+    except TrainerError as exc:
+        _fail(exc)
+    typer.echo(f"wrote {path} (max |logit diff| vs torch fp32 on probe texts: {variant['max_abs_logit_diff']:.2g}, "
+               f"labels {'agree' if variant['probe_labels_agree'] else 'DIFFER'})")
+
+
+def _check_runtime_options(quantize: str, runtime: str) -> None:
+    if quantize not in ("none", "int8"):
+        raise TrainerError(f"--quantize {quantize!r}: use none or int8")
+    if runtime not in ("torch", "onnx"):
+        raise TrainerError(f"--runtime {runtime!r}: use torch or onnx")
 
 
 @app.command("compare")
@@ -165,7 +330,11 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
             baseline: Optional[Path] = typer.Option(None, help="Run to compare against: metric delta with a paired-bootstrap 95% CI."),
             metric: str = typer.Option("micro_f1", help="micro_f1, macro_f1 or accuracy: the sort key and the delta."),
             fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
-            plot: Optional[Path] = typer.Option(None, help="Also write a PNG of the metric with its interval per run."),
+            plot: Optional[Path] = typer.Option(None, help="Also write a PNG: each run (labelled with the settings that "
+                                                           "differ) with its metrics and intervals, and deltas "
+                                                           "against --baseline."),
+            plot_metric: Optional[List[str]] = typer.Option(None, "--plot-metric", help="A metric the plot shows "
+                                                            "(repeatable; default: --metric and the other F1)."),
             resamples: int = typer.Option(1000, help="Bootstrap resamples (0: no intervals)."),
             seed: int = typer.Option(0, help="Bootstrap seed."),
             target: Optional[str] = typer.Option(None, help="Target to compare (default: the first run's first).")):
@@ -175,10 +344,14 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
         from trainer.compare import render
         if fmt not in render.FORMATS:
             raise TrainerError(f"--format {fmt!r}: use one of {', '.join(render.FORMATS)}")
+        from trainer.compare import METRIC_COLUMNS
+        for name in plot_metric or []:
+            if name not in METRIC_COLUMNS:
+                raise TrainerError(f"--plot-metric {name!r}: use one of {', '.join(METRIC_COLUMNS)}")
         comp = run_compare(run_dirs, baseline=baseline, metric=metric, n_resamples=resamples, seed=seed,
                            target=target)
         if plot is not None:
-            render.write_plot(comp, plot)
+            render.write_plot(comp, plot, plot_metric or None)
     except TrainerError as exc:
         _fail(exc)
     _print_comparison(comp, fmt)
@@ -198,13 +371,22 @@ def _print_comparison(comp, fmt: str) -> None:
 def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
           overrides: Optional[List[str]] = typer.Argument(None, help="Dotted overrides for every run: train.epochs=2"),
           grid: List[str] = typer.Option(..., "--grid", help="key=v1,v2 (repeatable): every combination is one run."),
-          metric: str = typer.Option("micro_f1", help="Sort key of the final comparison.")):
+          metric: str = typer.Option("micro_f1", help="Sort key of the final comparison."),
+          verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Train every combination of the --grid values (one run directory each), then compare them."""
+    output = None
     try:
+        from trainer.workflows.console import quiet_libraries
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
-        result = run_sweep(config, parse_grid(grid), overrides or [], on_event=lambda m: typer.echo(m, err=True))
+        output = _TrainingOutput(verbose)
+        with quiet_libraries(["datasets", "transformers"], enabled=not verbose):
+            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=output.train,
+                               on_event=lambda m: typer.echo(m, err=True))
     except TrainerError as exc:
         _fail(exc)
+    finally:
+        if output is not None:
+            output.close()
     for run in result.failed:
         if run.traceback:   # an unexpected exception (a bug, not a user error): show where it happened
             typer.echo(run.traceback, err=True)

@@ -155,3 +155,22 @@ def decide(probs: np.ndarray, problem: str, thresholds: Thresholds | float) -> n
     if problem == "single_label":
         return one_hot(np.argmax(probs, axis=1), probs.shape[1]) if len(probs) else np.zeros(probs.shape, bool)
     return apply_thresholds(probs, thresholds)
+
+
+# ---- combining two scorers of one target (a learned head and the gazetteer) --------------------------------
+FUSION_WEIGHTS = tuple(round(float(w), 1) for w in np.arange(0.0, 1.01, 0.1))
+DEFAULT_FUSION = {"rule": "mean", "weight": 0.5}
+
+
+def fusion_candidates() -> list[dict]:
+    """The rules evaluation chooses from: a weighted mean of the two scores (weight = the second scorer's
+    share; 0 is the head alone, 1 the gazetteer alone) or their maximum (a union of their labels)."""
+    return [{"rule": "mean", "weight": w} for w in FUSION_WEIGHTS] + [{"rule": "max"}]
+
+
+def fuse(head: np.ndarray, other: np.ndarray, rule: dict) -> np.ndarray:
+    head, other = np.asarray(head, dtype=np.float32), np.asarray(other, dtype=np.float32)
+    if rule["rule"] == "max":
+        return np.maximum(head, other)
+    w = float(rule["weight"])
+    return ((1.0 - w) * head + w * other).astype(np.float32)

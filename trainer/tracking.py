@@ -6,9 +6,11 @@ metrics.json numbers, meta.json costs, and report.md / metrics.json / config.yam
 The MLflow run id is kept in `<run_dir>/tracking.json`, so logging the same run directory again
 (after a re-evaluation) updates that MLflow run instead of creating another.
 
-Default store: `sqlite:///<output.dir>/mlflow.db`, artifacts beside it in `mlartifacts/`; browse
-with `mlflow ui --backend-store-uri sqlite:///runs/mlflow.db` (the UI needs the full `mlflow` package).
-mlflow is imported only here, only when a run asks for it: without it everything else works.
+Default store: `sqlite:///<output.dir>/.mlflow/mlflow.db`, artifacts beside it in `.mlflow/mlartifacts/`: a
+hidden folder, so it is never taken for a run directory (`runs/*` does not match it). Browse it with
+`mlflow ui --backend-store-uri sqlite:///runs/.mlflow/mlflow.db` (`ui_command`; the UI comes with the full
+`mlflow` package, `pip install 'trainer[tracking]'`). mlflow is imported only here, only when a run asks
+for it: without it everything else works.
 """
 from __future__ import annotations
 
@@ -32,10 +34,32 @@ _MAX_PARAM_CHARS = 6000   # MLflow's limit on a param value
 _BATCH = 900              # MLflow accepts at most 1000 metrics per log_batch
 
 
+STORE_DIR = ".mlflow"      # inside output.dir, hidden: not a run directory
+STORE_FILE = "mlflow.db"
+
+
 def tracking_uri(cfg) -> str:
     if cfg.tracking.uri:
         return cfg.tracking.uri
-    return f"sqlite:///{(Path(cfg.output.dir) / 'mlflow.db').resolve()}"
+    return f"sqlite:///{(Path(cfg.output.dir) / STORE_DIR / STORE_FILE).resolve()}"
+
+
+def ui_command(cfg, port: int | None = None) -> str:
+    """The command that opens the MLflow UI on this config's store (a path below the current directory is
+    written relative to it)."""
+    uri = tracking_uri(cfg)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        try:
+            uri = f"sqlite:///{db.resolve().relative_to(Path.cwd().resolve())}"
+        except ValueError:
+            pass
+    return f"mlflow ui --backend-store-uri {uri}" + (f" --port {port}" if port else "")
+
+
+def _ensure_store_dir(uri: str) -> None:
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
 def check_available(cfg) -> None:
@@ -58,6 +82,7 @@ def log_run(run_dir: str | Path, cfg=None) -> str | None:
     check_available(cfg)
     from mlflow.tracking import MlflowClient
     uri = tracking_uri(cfg)
+    _ensure_store_dir(uri)
     client = MlflowClient(tracking_uri=uri)
     state = _read_state(run_dir, uri)
     if not _run_exists(client, state.get("run_id")):

@@ -180,17 +180,22 @@ def _sort_key(value) -> tuple:
     return (0, -value) if isinstance(value, (int, float)) else (1, 0)
 
 
-def _row(run: Run, metric: str, ci, delta, base) -> dict[str, Any]:
+def _row(run: Run, metric: str, cis: dict | None, deltas: dict | None, base) -> dict[str, Any]:
     row: dict[str, Any] = {"run": run.name}
     row.update({m: run.test_metrics.get(m) for m in METRIC_COLUMNS})
+    ci, delta = (cis or {}).get(metric), (deltas or {}).get(metric)
     if ci is not None:
         row[f"{metric}_low"], row[f"{metric}_high"] = ci.low, ci.high
+    if cis:   # all metrics, for plots: {metric: (low, high)}
+        row["intervals"] = {m: (i.low, i.high) for m, i in cis.items()}
     if base is not None:
         if run is base:
             row.update({f"delta_{metric}": 0.0, "delta_low": 0.0, "delta_high": 0.0, "significant": "baseline"})
+            row["deltas"] = {m: (0.0, 0.0, 0.0) for m in METRIC_COLUMNS}
         elif delta is not None:
             row.update({f"delta_{metric}": delta.value, "delta_low": delta.low, "delta_high": delta.high,
                         "significant": "yes" if delta.significant else "no"})
+            row["deltas"] = {m: (d.value, d.low, d.high) for m, d in deltas.items()}
     row.update({"train_seconds": run.meta.get("train_seconds"),
                 "train_examples_per_s": run.meta.get("train_examples_per_s"),
                 "parameters": run.meta.get("model_parameters"), "model_bytes": run.model_bytes,
@@ -249,13 +254,16 @@ def _bootstrap(runs: list[Run], base: Run | None, metric: str, n_resamples: int,
               for r in scored]
     samples = bootstrap.bootstrap_metrics(counts, n_resamples=n_resamples, seed=seed)
     points = [bootstrap.point_metrics(c) for c in counts]
-    intervals = {r.name: bootstrap.interval(p[metric], s[metric]) for r, p, s in zip(scored, points, samples)}
+    # every metric's interval (the plot can show several); `metric`'s are the table's columns
+    intervals = {r.name: {m: bootstrap.interval(p[m], s[m]) for m in METRIC_COLUMNS}
+                 for r, p, s in zip(scored, points, samples)}
     deltas = {}
     if base is not None:
         b = scored.index(base)
         for r, p, s in zip(scored, points, samples):
             if r is not base:
-                deltas[r.name] = bootstrap.interval(p[metric] - points[b][metric], s[metric] - samples[b][metric])
+                deltas[r.name] = {m: bootstrap.interval(p[m] - points[b][m], s[m] - samples[b][m])
+                                  for m in METRIC_COLUMNS}
     notes.append(f"intervals: 95% percentile bootstrap over {len(scored[0].target_rows())} test documents, "
                  f"{n_resamples} paired resamples (seed {seed})")
     return intervals, deltas, notes

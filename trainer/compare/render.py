@@ -106,28 +106,121 @@ def _csv_value(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
-def to_rich_table(comp: Comparison):
+# the terminal table's short headers (md, csv and html keep the full names)
+SHORT_HEADERS = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy", "train s": "train s",
+                 "train ex/s": "ex/s", "params": "params", "model size": "size", "predict docs/s": "docs/s"}
+# dropped first, from the right, when the table does not fit the terminal
+OPTIONAL_COLUMNS = ("predict docs/s", "model size", "params", "train ex/s", "train s")
+MAX_NAME_WIDTH = 48    # run names and setting values longer than this wrap; shorter ones are never squeezed
+MIN_NAME_WIDTH = 10    # ... unless the terminal is too narrow for the metrics otherwise: then they wrap at this
+
+
+def short_keys(keys: list[str]) -> dict[str, str]:
+    """Dotted config keys -> the shortest unique tail (`model.tfidf.C` -> `C`)."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        for n in range(1, len(parts) + 1):
+            tail = ".".join(parts[-n:])
+            if sum(k == tail or k.endswith("." + tail) for k in keys) == 1:
+                out[key] = tail
+                break
+        else:
+            out[key] = key
+    return out
+
+
+def to_rich_table(comp: Comparison, width: int | None = None):
+    """The terminal table. With `width` (a terminal), it is fitted without squeezing any run name or setting to
+    nothing: first the delta cell takes two lines, then cost columns and the interval column are left out
+    (named in the caption), then metric headers are abbreviated, and only then do long names wrap."""
     from rich.table import Table
+
     headers, rows = _cells(comp)
-    table = Table(title=f"runs by test {comp.metric}", caption="\n".join(_footnotes(comp)), caption_justify="left")
-    for h in headers:
-        text = h == "run" or h in comp.config_keys
-        table.add_column(h, overflow="fold", no_wrap=not text, justify="left" if text else "right")
-    for row, cells in zip(comp.rows, rows):
-        style = "dim" if row.get("significant") == "no" else ("bold" if row.get("significant") == "baseline" else None)
-        table.add_row(*cells, style=style)
+    names = short_keys(comp.config_keys)
+    delta_header = f"Δ {comp.metric} vs {comp.baseline} (95% CI)" if comp.baseline else None
+    ci_header = f"{comp.metric} 95% CI"
+    text_columns = {"run", *comp.config_keys}
+
+    def layout(compact: bool, dropped: tuple[str, ...], tiny: bool, cap: int) -> tuple[list, int]:
+        cols = []
+        for i, h in enumerate(headers):
+            if h in dropped:
+                continue
+            cells = [r[i] for r in rows]
+            if compact and h == delta_header:
+                cells = [f"{c.partition(' [')[0]}\n[{c.partition(' [')[2]}" if " [" in c else c for c in cells]
+            if h in text_columns:
+                label = names.get(h, h)
+                need = min(max([len(label), *(len(c) for c in cells)]), cap)
+            else:
+                metric = SHORT_HEADERS.get(comp.metric, comp.metric)
+                label = (f"Δ {metric} [95% CI]" if h == delta_header else f"{metric} 95% CI" if h == ci_header
+                         else SHORT_HEADERS.get(h, h))
+                if tiny:
+                    label = {"micro-F1": "micro", "macro-F1": "macro", "accuracy": "acc."}.get(label, label)
+                    label = label.replace(" 95% CI", " CI").replace(" [95% CI]", "")
+                need = max([len(label), *(len(line) for c in cells for line in c.split("\n"))])
+            cols.append((h, label, cells, need))
+        return cols, sum(need + 3 for *_, need in cols) + 1
+
+    def choose():
+        if width is None:
+            return layout(False, (), False, 10_000)[0]
+        optional = [h for h in OPTIONAL_COLUMNS if h in headers]
+        steps = [(False, (), False, MAX_NAME_WIDTH), (True, (), False, MAX_NAME_WIDTH)]
+        steps += [(True, tuple(optional[:n]), False, MAX_NAME_WIDTH) for n in range(1, len(optional) + 1)]
+        everything = (*optional, ci_header)
+        steps += [(True, everything, False, MAX_NAME_WIDTH), (True, everything, True, MAX_NAME_WIDTH)]
+        if comp.metric != "accuracy":
+            steps.append((True, (*everything, "accuracy"), True, MAX_NAME_WIDTH))
+        for step in steps:
+            cols, total = layout(*step)
+            if total <= width:
+                return cols
+        # still too wide: the widest names wrap, one character at a time, down to MIN_NAME_WIDTH
+        cols = [list(c) for c in cols]
+        while total > width:
+            widest = max((c for c in cols if c[0] in text_columns), key=lambda c: c[3], default=None)
+            if widest is None or widest[3] <= MIN_NAME_WIDTH:
+                break
+            widest[3] -= 1
+            total -= 1
+        return [tuple(c) for c in cols]
+
+    cols = choose()
+    kept = {h for h, *_ in cols}
+    notes = _footnotes(comp)
+    if any(names[k] != k for k in comp.config_keys):
+        notes.append("settings: " + "; ".join(f"{names[k]} = {k}" for k in comp.config_keys if names[k] != k))
+    left_out = [h for h in headers if h not in kept]
+    if left_out:
+        notes.append(f"left out at this width: {', '.join(left_out)} (--format md or csv shows every column)")
+    title = f"runs by test {comp.metric}" + (f", baseline {comp.baseline}" if comp.baseline else "")
+    table = Table(title=title, caption="\n".join(notes), caption_justify="left")
+    for h, label, _, need in cols:
+        text = h in text_columns
+        table.add_column(label, justify="left" if text else "right", overflow="fold",
+                         width=need if width is not None else None, no_wrap=not text and h != delta_header)
+    for n, row in enumerate(comp.rows):
+        style = ("dim" if row.get("significant") == "no" else
+                 "bold" if row.get("significant") == "baseline" else None)
+        table.add_row(*(cells[n] for _, _, cells, _ in cols), style=style)
     return table
 
 
 def print_table(comp: Comparison, file=None) -> None:
-    """Print the rich table; when not writing to a terminal, as wide as the table needs (no folding)."""
+    """Print the rich table: at a terminal fitted to its width (names never squeezed); otherwise as wide as
+    the table needs (no folding)."""
     from rich.console import Console
-    table = to_rich_table(comp)
     console = Console(file=file)
     if not console.is_terminal:
+        table = to_rich_table(comp)
         natural = Console(file=io.StringIO(), width=1000).measure(table).maximum
         console = Console(file=file, width=max(80, natural))
-    console.print(table)
+        console.print(table)
+        return
+    console.print(to_rich_table(comp, width=console.width))
 
 
 def to_html(comp: Comparison, with_plot: bool = True) -> str:
@@ -161,29 +254,57 @@ img {{ max-width: 100%; margin-top: 1.5em; }}
 """
 
 
-def plot_png_bytes(comp: Comparison) -> bytes:
-    """The metric of each run with its 95% interval; with a baseline, a second panel of deltas."""
+def plot_metrics(comp: Comparison, metrics: list[str] | None = None) -> list[str]:
+    """The metrics a plot shows: as asked, else the comparison's metric and the other F1."""
+    if metrics:
+        return list(dict.fromkeys(metrics))
+    return [comp.metric] + [m for m in ("micro_f1", "macro_f1") if m != comp.metric]
+
+
+def run_labels(comp: Comparison) -> list[str]:
+    """Each run's name with the settings that differ between the runs (`C=0.3, classifier=logreg`)."""
+    names = short_keys(comp.config_keys)
+    labels = []
+    for row in comp.rows:
+        settings = ", ".join(f"{names[k]}={_config_value(row.get(k))}" for k in comp.config_keys)
+        labels.append(f"{row['run']}\n{settings}" if settings else str(row["run"]))
+    return labels
+
+
+def plot_png_bytes(comp: Comparison, metrics: list[str] | None = None) -> bytes:
+    """Each metric of each run with its 95% interval (one panel per metric); with a baseline, a second row of
+    panels with the paired deltas. The run labels carry the settings that differ; the title names them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    m = comp.metric
-    names = [str(r["run"]) for r in comp.rows][::-1]          # best at the top
+    metrics = plot_metrics(comp, metrics)
+    labels = run_labels(comp)[::-1]          # best at the top
     rows = comp.rows[::-1]
-    panels = 2 if comp.baseline else 1
-    label_inches = 0.08 * max(len(n) for n in names)      # room for the run names on the left
-    fig = Figure(figsize=(label_inches + 4.5 * panels, 0.5 * len(rows) + 1.6), layout="constrained")
+    n_rows = 2 if comp.baseline else 1
+    label_inches = 0.075 * max(len(line) for label in labels for line in label.split("\n"))
+    lines_per_run = max(label.count("\n") + 1 for label in labels)
+    height = (0.3 * lines_per_run + 0.2) * len(rows) + 1.0
+    fig = Figure(figsize=(label_inches + 3.4 * len(metrics), n_rows * height + 0.6), layout="constrained")
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, panels, 1)
-    _errorbars(ax, names, [r.get(m) for r in rows], [r.get(f"{m}_low") for r in rows],
-               [r.get(f"{m}_high") for r in rows])
-    ax.set_xlabel(f"test {m}" + (" (95% bootstrap CI)" if comp.n_resamples else ""))
+    axes = fig.subplots(n_rows, len(metrics), squeeze=False, sharey=True)
+    for j, m in enumerate(metrics):
+        ax = axes[0][j]
+        bounds = [(r.get("intervals") or {}).get(m, (None, None)) for r in rows]
+        _errorbars(ax, labels, [r.get(m) for r in rows], [b[0] for b in bounds], [b[1] for b in bounds])
+        ax.set_xlabel(f"test {m}" + (" (95% bootstrap CI)" if comp.n_resamples else ""))
+        if comp.baseline:
+            ax = axes[1][j]
+            deltas = [(r.get("deltas") or {}).get(m, (None, None, None)) for r in rows]
+            _errorbars(ax, labels, [d[0] for d in deltas], [d[1] for d in deltas], [d[2] for d in deltas])
+            ax.axvline(0.0, color="grey", linewidth=1, linestyle="--")
+            ax.set_xlabel(f"Δ {m} vs baseline (paired 95% CI)")
+    for row_axes in axes:
+        for ax in row_axes[1:]:
+            ax.tick_params(labelleft=False)   # the run labels are on the first panel of each row
+    differ = ", ".join(comp.config_keys) if comp.config_keys else "no setting (same config)"
+    title = f"runs differ in: {differ}"
     if comp.baseline:
-        ax2 = fig.add_subplot(1, panels, 2, sharey=ax)
-        _errorbars(ax2, names, [r.get(f"delta_{m}") for r in rows], [r.get("delta_low") for r in rows],
-                   [r.get("delta_high") for r in rows])
-        ax2.axvline(0.0, color="grey", linewidth=1, linestyle="--")
-        ax2.tick_params(labelleft=False)   # the run names are on the first panel
-        ax2.set_xlabel(f"Δ {m} vs baseline (paired 95% CI)")
-        ax2.set_title(f"baseline: {comp.baseline}", fontsize="small")
+        title += f"\nbaseline: {comp.baseline}"
+    fig.suptitle(title, fontsize="medium")
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
     return buf.getvalue()
@@ -197,12 +318,15 @@ def _errorbars(ax, names, values, lows, highs) -> None:
         # clamped: metrics.json's value can sit outside an interval recomputed from predictions.jsonl
         err = [[max(0.0, v - lo)], [max(0.0, hi - v)]] if lo is not None and hi is not None else None
         ax.errorbar([v], [y], xerr=err, fmt="o", color="C0", capsize=4)
-    ax.set_yticks(list(ys), names)
+    from matplotlib.ticker import MaxNLocator
+    ax.set_yticks(list(ys), names, fontsize="small")
+    ax.set_ylim(-0.6, len(names) - 0.4)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
     ax.grid(axis="x", alpha=0.3)
 
 
-def write_plot(comp: Comparison, path: str | Path) -> Path:
-    return atomic_write_bytes(path, plot_png_bytes(comp))
+def write_plot(comp: Comparison, path: str | Path, metrics: list[str] | None = None) -> Path:
+    return atomic_write_bytes(path, plot_png_bytes(comp, metrics))
 
 
 def render(comp: Comparison, fmt: str) -> str:

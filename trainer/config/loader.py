@@ -1,5 +1,12 @@
 """Load YAML configs into pydantic models with errors that name the file, the key and the fix.
 
+Relative paths written in a config file (the keys a schema lists in its `path_keys`, e.g. data.dataset,
+data.build, output.dir) are taken from the config's *base folder*, wherever the command runs: the folder
+holding the nearest `configs/` folder above the file (the project the config belongs to), else the
+file's own folder. So `configs/x.yaml`'s `data/processed/...` means `<repo>/data/processed/...` from
+any current directory. Values given on the command line (`key=value` overrides) stay relative to the
+current directory, where the user typed them; `$VAR/...`, `~/...` and URIs are left as written.
+
 Values are not coerced: the schemas are strict (`"16"` is not an int, `"yes"` is not a bool) and
 non-finite numbers (`.inf`, `.nan`) are refused. YAML is read with YAML 1.2 scalars: only
 true/false are booleans (yes/no/on/off stay strings, and are then refused where a bool is
@@ -9,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import re
 import typing
 from pathlib import Path
@@ -50,8 +58,28 @@ def parse_yaml(text: str) -> Any:
     return yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
 
 
-def load_yaml_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
-    """Read a YAML mapping, resolving `extends:` (a path relative to the file) recursively."""
+def config_base(path: str | Path) -> Path:
+    """The folder that relative paths in the config file `path` are taken from: the parent of the nearest
+    folder named `configs` that holds the file (e.g. the repository for `configs/data/x.yaml`), else the
+    file's own folder."""
+    folder = Path(path).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if candidate.name == "configs":
+            return candidate.parent
+    return folder
+
+
+def path_keys(model: type[BaseModel] | None) -> tuple[str, ...]:
+    """The dotted keys of `model` that hold file system paths (its `path_keys` class attribute)."""
+    return tuple(getattr(model, "path_keys", ())) if model is not None else ()
+
+
+def load_yaml_tree(path: str | Path, model: type[BaseModel] | None = None, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a YAML mapping, resolving `extends:` (a path relative to the file) recursively.
+
+    With `model`, the relative paths of its `path_keys` are resolved against each file's `config_base`
+    (a parent file's against its own), and a path key the files leave out gets its schema default
+    resolved the same way (e.g. output.dir `runs` -> `<base>/runs`)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -64,13 +92,77 @@ def load_yaml_tree(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
     tree = {} if tree is None else tree
     if not isinstance(tree, dict):
         raise ConfigError(f"{path}: top level must be a mapping of keys, got {type(tree).__name__}")
+    base = config_base(path)
+    keys = path_keys(model)
+    _resolve_paths(tree, keys, base)
     parent = tree.pop("extends", None)
-    if parent is None:
-        return tree
-    parent_path = (path.parent / str(parent)).resolve()
-    if parent_path in _seen:
-        raise ConfigError(f"{path}: `extends` cycle through {parent_path}")
-    return deep_merge(load_yaml_tree(parent_path, _seen + (path.resolve(),)), tree)
+    if parent is not None:
+        parent_path = (path.parent / str(parent)).resolve()
+        if parent_path in _seen:
+            raise ConfigError(f"{path}: `extends` cycle through {parent_path}")
+        tree = deep_merge(load_yaml_tree(parent_path, model, _seen + (path.resolve(),)), tree)
+    if not _seen:   # the file named on the command line: defaults of path keys it leaves out
+        for key in keys:
+            default = _default_at(model, key.split("."))
+            if isinstance(default, str) and _lookup(tree, key.split(".")) is _MISSING:
+                _assign(tree, key.split("."), resolve_path(default, base))
+    return tree
+
+
+_MISSING = object()
+
+
+def resolve_path(value: str, base: Path) -> str:
+    """`value` taken from `base` when it is a plain relative path; absolute paths, `$VAR/...`, `~/...`
+    and URIs (`sqlite:///...`) are returned unchanged."""
+    if not value or value.startswith(("$", "~")) or "://" in value or Path(value).is_absolute():
+        return value
+    return os.path.normpath(base / value)
+
+
+def _resolve_paths(tree: dict, keys: Iterable[str], base: Path) -> None:
+    for key in keys:
+        parts = key.split(".")
+        value = _lookup(tree, parts)
+        if isinstance(value, str):
+            _assign(tree, parts, resolve_path(value, base))
+        elif isinstance(value, list):
+            _assign(tree, parts, [resolve_path(v, base) if isinstance(v, str) else v for v in value])
+
+
+def _lookup(tree: Any, parts: list[str]) -> Any:
+    node = tree
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _assign(tree: dict, parts: list[str], value: Any) -> None:
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            return   # a value where a section belongs: validation reports it
+        node = child
+    node[parts[-1]] = value
+
+
+def _default_at(model: type[BaseModel] | None, parts: list[str]) -> Any:
+    """The schema default of a dotted key (None when a section on the way has no model)."""
+    current = model
+    for depth, part in enumerate(parts):
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return None
+        field = fields[part]
+        if depth == len(parts) - 1:
+            return None if field.is_required() else field.get_default(call_default_factory=True)
+        current = _model_of(field.annotation)
+    return None
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -113,12 +205,15 @@ def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel]
 
 
 def load_config(path: str | Path | None, model: type[M], overrides: Iterable[str] = (),
-                tree: dict | None = None) -> M:
-    """Load `path` (or a ready `tree`), apply overrides and validate against `model`."""
+                tree: dict | None = None, resolve_paths: bool = True) -> M:
+    """Load `path` (or a ready `tree`), apply overrides and validate against `model`.
+
+    Relative paths in the file are resolved against its base folder (see the module docstring) unless
+    `resolve_paths` is False (a run directory's config.yaml: its paths were recorded as the run used them)."""
     if tree is None:
         if path is None:
             raise ConfigError("no config given")
-        tree = load_yaml_tree(path)
+        tree = load_yaml_tree(path, model if resolve_paths else None)
     tree = apply_overrides(tree, overrides, model)
     try:
         cfg = model.model_validate(tree)

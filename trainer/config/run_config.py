@@ -5,18 +5,21 @@ on `model.type`: each model kind has its own section, and keys of another kind a
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, model_serializer, model_validator
 
 from trainer.config.loader import StrictModel
 
 
 class DataRef(StrictModel):
     """Which dataset the run trains and evaluates on."""
-    dataset: str | None = Field(None, description="Dataset directory written by `trainer data build`.")
+    dataset: str | None = Field(None, description="Dataset directory written by `trainer data build`. A relative "
+                                                  "path is taken from the config's base folder (the folder holding "
+                                                  "its configs/ folder, else the config's own folder).")
     build: str | None = Field(None, description="Data config that builds `data.dataset` on first use, when that "
-                                                "directory does not exist yet.")
+                                                "directory does not exist yet (relative: from the config's base "
+                                                "folder, like data.dataset).")
     limit: int | None = Field(None, ge=1, description="Use at most this many examples of each split (smoke tests).")
 
     @model_validator(mode="after")
@@ -26,14 +29,75 @@ class DataRef(StrictModel):
         return self
 
 
+TargetName = Literal["topics", "topic", "regions"]
+Problem = Literal["multi_label", "single_label"]
+
+
+class TargetConfig(StrictModel):
+    """One target of a multi-task model (an entry of task.targets)."""
+    name: TargetName = Field(description="Label column of the dataset: topics (label lists), topic (one label), "
+                                         "regions.")
+    problem: Problem = Field("multi_label", description="multi_label (sigmoid per label) or single_label (softmax).")
+    min_label_count: int = Field(1, ge=1, description="This target's labels with fewer training examples are "
+                                                      "dropped.")
+    loss_weight: float = Field(1.0, gt=0, description="Weight of this head's loss in the sum over heads.")
+    gazetteer: bool = Field(
+        False, description="regions only: combine the head's scores with the region labeller's (place names in the "
+                           "text), the combination picked on validation; reported beside both.")
+
+
 class TaskConfig(StrictModel):
-    """What the model predicts."""
-    target: Literal["topics", "topic", "regions"] = Field(
+    """What the model predicts: one target (target/problem/min_label_count), or several (targets)."""
+    target: TargetName = Field(
         "topics", description="Label column of the dataset: topics (label lists), topic (one label), regions.")
-    problem: Literal["multi_label", "single_label"] = Field(
+    problem: Problem = Field(
         "multi_label", description="multi_label: any number of labels per text (sigmoid per label); "
                                    "single_label: exactly one (softmax).")
     min_label_count: int = Field(1, ge=1, description="Labels with fewer training examples are dropped.")
+    targets: list[TargetConfig] | None = Field(
+        None, description="Several targets from one model (multi-task): one head each on one encoder. A document "
+                          "without a label for a target (an empty list, e.g. a Reuters story with no PLACES) is "
+                          "unlabelled for it: it adds no loss to that head and is left out of that target's "
+                          "metrics. Replaces task.target/problem/min_label_count.")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # the resolved config.yaml holds one form: a run with task.targets does not also name task.target
+        data = handler(self)
+        if self.targets is not None:
+            for key in ("target", "problem", "min_label_count"):
+                data.pop(key, None)
+        return data
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        if self.targets is None:
+            return self
+        # a config extending a one-target config inherits its (default) target/problem: only other values clash
+        single = [k for k in ("target", "problem", "min_label_count")
+                  if getattr(self, k) != type(self).model_fields[k].default]
+        if single:
+            raise ValueError(f"task: give either task.targets or task.{'/'.join(sorted(single))}, not both")
+        names = [t.name for t in self.targets]
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"task.targets: give each target once (got {', '.join(names) or 'none'})")
+        for t in self.targets:
+            if t.gazetteer and t.name != "regions":
+                raise ValueError(f"task.targets: gazetteer applies to the regions target, not {t.name!r}")
+            if t.name == "topic" and t.problem == "multi_label":
+                raise ValueError("task.targets: target 'topic' is single-label; set its problem: single_label")
+        return self
+
+    def resolved(self) -> list[TargetConfig]:
+        """The targets, whichever form the config used (one target: unlabelled documents still count)."""
+        if self.targets is not None:
+            return list(self.targets)
+        return [TargetConfig(name=self.target, problem=self.problem, min_label_count=self.min_label_count)]
+
+    @property
+    def several(self) -> bool:
+        """task.targets form: documents without a target's label are skipped for it."""
+        return self.targets is not None
 
 
 class ReadingConfig(StrictModel):
@@ -106,6 +170,17 @@ class TfidfLinearModel(StrictModel):
     tfidf: TfidfConfig = Field(default_factory=TfidfConfig, description="Features and classifier.")
 
 
+class GazetteerModel(StrictModel):
+    """Region labels from the place names in the text, no training (`model.type: gazetteer`): the region
+    labeller that builds the dataset's region labels, as a model."""
+    type: Literal["gazetteer"] = Field("gazetteer", description="Model kind.")
+    granularity: Literal["region", "subregion", "country"] | None = Field(
+        None, description="UN M49 level of the labels; null: the dataset's own (its labels.region.granularity).")
+    min_mentions: int | None = Field(
+        None, ge=1, description="A place named this often in the body counts (the title and dateline always do); "
+                                "null: the dataset's labels.region.min_mentions.")
+
+
 def _model_kind(value: Any) -> str:
     """The union's tag: `type` as written, "transformer" when it is left out."""
     if isinstance(value, dict):
@@ -161,9 +236,9 @@ class EnsembleModel(StrictModel):
 
 ModelConfig = Annotated[
     Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")],
-          Annotated[EnsembleModel, Tag("ensemble")]],
+          Annotated[GazetteerModel, Tag("gazetteer")], Annotated[EnsembleModel, Tag("ensemble")]],
     Discriminator(_model_kind, custom_error_type="unknown_model_type",
-                  custom_error_message="unknown model.type; use transformer, tfidf-linear or ensemble"),
+                  custom_error_message="unknown model.type; use transformer, tfidf-linear, gazetteer or ensemble"),
 ]
 
 
@@ -206,7 +281,8 @@ class ChunkingConfig(StrictModel):
 class EvalSection(StrictModel):
     """Evaluation, decision thresholds and model selection."""
     metric: Literal["micro_f1", "macro_f1", "accuracy"] = Field(
-        "micro_f1", description="Validation metric that picks the best checkpoint; compare's default sort key.")
+        "micro_f1", description="Validation metric that picks the best checkpoint (with several targets: its mean "
+                                "over the targets); compare's default sort key.")
     thresholds: Literal["none", "global", "per_label", "per_bucket"] = Field(
         "per_label", description="Multi-label decision thresholds tuned on validation: none (0.5), one global "
                                  "value, one per label, or one per label-frequency bucket (>=100, 20-99, 5-19, <5 "
@@ -223,27 +299,37 @@ class EvalSection(StrictModel):
         "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
                             "on when every training document has a label (then an empty answer is always wrong).")
     batch_size: int = Field(64, ge=1, description="Texts per forward pass when scoring.")
+    fusion_metric: Literal["mean_f1", "micro_f1", "macro_f1"] = Field(
+        "mean_f1", description="A target combined with the gazetteer (task.targets[].gazetteer): the validation "
+                               "figure that picks the combination; mean_f1 is the mean of micro- and macro-F1, so "
+                               "neither the frequent nor the rare labels are given up for the other.")
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig, description="Chunk-and-pool scoring.")
 
 
 class OutputSection(StrictModel):
     """Where the run directory goes."""
-    dir: str = Field("runs", description="Folder holding run directories.")
+    dir: str = Field("runs", description="Folder holding run directories; relative (and the default): from the "
+                                         "config's base folder (the folder holding its configs/ folder).")
     name: str | None = Field(None, description="Run directory name; default: the config file's stem.")
     predict: list[str] = Field(default_factory=list,
                                description="Article files or folders classified after training (demo); $VARS are "
                                            "expanded, missing paths skipped.")
+    predict_examples: int = Field(0, ge=0, description="Also classify this many test documents of the dataset "
+                                                       "after training, beside their gold labels (demo).")
 
 
 class TrackingSection(StrictModel):
     """Experiment tracking."""
     backend: Literal["none", "mlflow"] = Field("none", description="mlflow: log params, metrics and artifacts.")
-    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/mlflow.db.")
+    uri: str | None = Field(None, description="Tracking store; default: sqlite:///<output.dir>/.mlflow/mlflow.db "
+                                              "(browse it: mlflow ui --backend-store-uri sqlite:///runs/.mlflow/mlflow.db).")
     experiment: str = Field("trainer", description="MLflow experiment name.")
 
 
 class RunConfig(StrictModel):
     """A training run: data, task, model, optimisation, evaluation, output and tracking."""
+    # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
+    path_keys: ClassVar[tuple[str, ...]] = ("data.dataset", "data.build", "output.dir", "output.predict")
     data: DataRef = Field(description="Dataset.")
     task: TaskConfig = Field(default_factory=TaskConfig, description="Target and problem type.")
     model: ModelConfig = Field(default_factory=TransformerModel, description="Model kind and its settings.")

@@ -3,8 +3,10 @@ the one reader and writer of each JSON file, each failing with an error that nam
 from trainer.contracts.dataset import is_dataset_dir, read_manifest
 from trainer.contracts.files import *  # noqa: F401,F403 - the file names are the contract
 from trainer.contracts.files import read_json, read_jsonl
-from trainer.contracts.model import (ModelSpec, Target, default_thresholds, model_dir_of, read_spec,
-                                     read_thresholds, write_spec, write_thresholds)
+from trainer.contracts.export import (ExportInfo, export_dir_of, file_sha256, read_export_info,
+                                      write_export_info)
+from trainer.contracts.model import (ModelSpec, Target, default_thresholds, fused_targets, model_dir_of, read_fusion,
+                                     read_spec, read_thresholds, write_fusion, write_spec, write_thresholds)
 from trainer.contracts.run import (append_train_log, is_run_dir, prediction_row, read_meta, read_metrics,
                                    read_predictions, read_run_config, read_train_log, update_meta, write_metrics,
                                    write_predictions)

@@ -26,12 +26,18 @@ PREDICTIONS = "predictions.jsonl"
 TRAIN_LOG = "train_log.jsonl"
 CHECKPOINTS = "checkpoints"
 REPORT = "report.md"
+REPORT_HTML = "report.html"                 # the same evaluation as one self-contained page with pictures
 CONFUSION = "confusion.png"
 TRACKING = "tracking.json"
 
 # ---- model directory (run/model/) ---------------------------------------------------------------
 SPEC = "trainer.json"
 THRESHOLDS = "thresholds.json"
+FUSION = "fusion.json"
+EXPORT_DIR = "onnx"                         # model/onnx/: portable exports; model/'s own weights stay the source
+EXPORT_INFO = "export.json"                 # model/onnx/export.json: what was exported, from which weights
+ONNX_FILES = {"none": "model.onnx", "int8": "model.int8.onnx"}   # per quantization
+REEXPORT = "rerun `trainer export RUN_DIR --format onnx` (add --quantize int8 for the int8 file)"
 
 REBUILD_DATASET = "rebuild it with `trainer data build CONFIG`"
 REEVALUATE = "rerun `trainer evaluate RUN_DIR` to write it again"

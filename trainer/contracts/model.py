@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from trainer.atomic import atomic_write_json
-from trainer.contracts.files import MODEL, REEVALUATE, RETRAIN, SPEC, THRESHOLDS, read_json
-from trainer.decisions import Thresholds
+from trainer.contracts.files import FUSION, MODEL, REEVALUATE, RETRAIN, SPEC, THRESHOLDS, read_json
+from trainer.decisions import DEFAULT_FUSION, Thresholds
 from trainer.errors import DataError
 
 SPEC_FORMAT = 2
@@ -26,17 +26,28 @@ PROBLEMS = ("multi_label", "single_label")
 
 @dataclass(frozen=True)
 class Target:
-    """One thing a model predicts: a dataset label column, its problem type and its label space."""
+    """One thing a model predicts: a dataset label column, its problem type and its label space.
+    `skip_unlabelled`: a document without a label for it is left out of its loss and metrics (multi-task)."""
     name: str
     problem: str
     labels: tuple[str, ...]
+    skip_unlabelled: bool = False
 
     @property
     def multi_label(self) -> bool:
         return self.problem == "multi_label"
 
+    def has_label(self, gold) -> bool:
+        """Whether a document's gold value counts for this target."""
+        if not self.skip_unlabelled:
+            return True
+        return bool(gold) if self.multi_label else gold is not None and gold != ""
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "problem": self.problem, "labels": list(self.labels)}
+        out = {"name": self.name, "problem": self.problem, "labels": list(self.labels)}
+        if self.skip_unlabelled:
+            out["skip_unlabelled"] = True
+        return out
 
 
 @dataclass
@@ -82,7 +93,8 @@ def read_spec(model_dir: str | Path) -> ModelSpec:
             targets = [Target(str(raw["target"]), str(raw["problem"]), tuple(map(str, raw["labels"])))]
             settings = {k: v for k, v in raw.items() if k not in ("model_type", "target", "problem", "labels")}
         else:
-            targets = [Target(str(t["name"]), str(t["problem"]), tuple(map(str, t["labels"]))) for t in raw["targets"]]
+            targets = [Target(str(t["name"]), str(t["problem"]), tuple(map(str, t["labels"])),
+                              bool(t.get("skip_unlabelled", False))) for t in raw["targets"]]
             settings = {k: v for k, v in raw.items() if k not in ("format", "model_type", "targets")}
         model_type = str(raw["model_type"])
     except (KeyError, TypeError) as exc:
@@ -146,3 +158,34 @@ def _thresholds(path: Path, name: str, raw: Any, n_labels: int) -> Thresholds:
     if len(th.values) != n_labels:
         raise DataError(f"{path}: {len(th.values)} thresholds for {n_labels} labels of target {name!r}; {REEVALUATE}")
     return th
+
+
+# ---- fusion (a target answered by its head and the gazetteer together) -------------------------------------
+def fused_targets(spec: ModelSpec) -> list[str]:
+    """Targets whose answer combines the model's head with the gazetteer (spec.settings["gazetteer"])."""
+    return list((spec.settings.get("gazetteer") or {}).get("targets", []))
+
+
+def write_fusion(model_dir: str | Path, rules: dict[str, dict]) -> Path:
+    return atomic_write_json(Path(model_dir) / FUSION, {"format": 1, "targets": rules})
+
+
+def read_fusion(model_dir: str | Path, spec: ModelSpec) -> dict[str, dict]:
+    """Per fused target, the combination rule picked by evaluation; the default before it ran."""
+    out = {name: dict(DEFAULT_FUSION) for name in fused_targets(spec)}
+    path = Path(model_dir) / FUSION
+    if not out or not path.is_file():
+        return out
+    saved = read_json(path, REEVALUATE).get("targets")
+    if not isinstance(saved, dict):
+        raise DataError(f"{path}: \"targets\" must map target names to rules; {REEVALUATE}")
+    for name, rule in saved.items():
+        if name not in out:
+            continue
+        ok = isinstance(rule, dict) and (rule.get("rule") == "max" or (
+            rule.get("rule") == "mean" and isinstance(rule.get("weight"), (int, float)) and 0 <= rule["weight"] <= 1))
+        if not ok:
+            raise DataError(f"{path}: target {name!r} has no valid rule (mean with a weight in [0, 1], or max); "
+                            f"{REEVALUATE}")
+        out[name] = rule
+    return out

@@ -32,7 +32,8 @@ def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()):
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG}); give a directory written by `trainer train`")
-    return load_config(path, RunConfig, overrides)
+    # as recorded: relative paths in an older run's config.yaml are taken from the current directory
+    return load_config(path, RunConfig, overrides, resolve_paths=False)
 
 
 # ---- meta.json --------------------------------------------------------------------------------

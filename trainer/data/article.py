@@ -41,6 +41,9 @@ def join_title_body(title: str, body: str) -> str:
 class Rejected:
     input: str    # file path, or archive member / line reference
     reason: str
+    # the error to stop the build with when no article at all is read (a column mapping that no file
+    # matches is the config's fault, not the files'); such a record is not counted by source.limit
+    fatal: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"input": self.input, "reason": self.reason}

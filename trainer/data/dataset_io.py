@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from trainer.contracts import SPLITS, is_dataset_dir, read_manifest
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 
 
 def load_dataset_dir(path: str | Path):
@@ -30,9 +30,10 @@ def dataset_path(data_ref) -> Path:
     return Path(_data_config(data_ref).output)
 
 
-def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
-    """The dataset directory of a run config; built from `data.build` when it does not exist yet.
-    Under several processes only the main one builds (the others wait for it outside this function)."""
+def resolve_dataset_dir(data_ref, *, is_main: bool = True, progress=None) -> Path:
+    """The dataset directory of a run config; built from `data.build` when it does not exist yet
+    (`progress`: build_dataset's stage events). Under several processes only the main one builds (the
+    others wait for it outside this function)."""
     out = dataset_path(data_ref)
     if is_dataset_dir(out):
         return out
@@ -43,13 +44,18 @@ def resolve_dataset_dir(data_ref, *, is_main: bool = True) -> Path:
         from trainer.data.build import build_dataset
         data_cfg = _data_config(data_ref)
         data_cfg.output = str(out)
-        build_dataset(data_cfg, config_path=data_ref.build)
+        build_dataset(data_cfg, config_path=data_ref.build, progress=progress)
     return out
 
 
 def _data_config(data_ref):
     from trainer.config import load_config
     from trainer.data.config import DataConfig
+    if not Path(data_ref.build).is_file():
+        raise ConfigError(f"data.build {data_ref.build!r}: no such data config (a relative path in a config file is "
+                          "taken from the config's base folder: the folder holding its configs/ folder, else its own "
+                          "folder; on the command line, from the current directory); fix data.build or set "
+                          "data.dataset to a built dataset")
     return load_config(data_ref.build, DataConfig)
 
 

@@ -1,9 +1,10 @@
 """`trainer data inspect DIR`: label counts, label coverage, leakage, empty texts and lengths.
 
-Failing checks (exit 1): the same normalised text in two splits (unless the build reported it as a
-cross-split duplicate it kept on purpose), labels in validation/test that train lacks, empty texts,
-manifest counts or accounting that do not match the data. Warnings: train labels missing from
-validation/test, cross-split near duplicates listed in the manifest.
+Failing checks (exit 1): an id naming more than one row, the same normalised text in two splits
+(unless the build reported it as a cross-split duplicate it kept on purpose), labels in
+validation/test that train lacks, empty texts, manifest counts or accounting that do not match the
+data. Warnings: train labels missing from validation/test, cross-split near duplicates listed in the
+manifest.
 """
 from __future__ import annotations
 
@@ -90,7 +91,7 @@ def inspect_dataset(path: str | Path) -> InspectReport:
     texts = {s: dsd[s]["text"] for s in splits}
     ids = {s: dsd[s]["id"] for s in splits}
     label_counts = {c: {s: _count(dsd[s][c]) for s in splits} for c in columns}
-    checks = [_check_empty(texts, ids), _check_leakage(texts, ids, manifest)]
+    checks = [_check_ids(ids), _check_empty(texts, ids), _check_leakage(texts, ids, manifest)]
     for column in columns:
         checks += _check_label_coverage(column, label_counts[column])
     checks += [_check_near_duplicates(manifest), _check_manifest(manifest, {s: len(texts[s]) for s in splits})]
@@ -113,6 +114,16 @@ def _listed(items) -> str:
     items = list(items)
     more = f" ... (+{len(items) - MAX_LISTED} more)" if len(items) > MAX_LISTED else ""
     return ", ".join(map(str, items[:MAX_LISTED])) + more
+
+
+def _check_ids(ids) -> Check:
+    """Ids name rows everywhere downstream (predictions, duplicates.jsonl): one row per id, across splits."""
+    counts = Counter(i for s in ids for i in ids[s])
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        return Check("duplicate ids", "fail", f"{len(repeated)} ids name more than one row: {_listed(repeated)}; "
+                     "rebuild the dataset (the build rejects later rows of an id)", repeated)
+    return Check("duplicate ids", "ok", "every id names one row")
 
 
 def _check_empty(texts, ids) -> Check:

@@ -16,8 +16,9 @@ class LabelSpace:
     target: str              # dataset column
     labels: list[str]
     counts: list[int]        # training examples per label
-    n_train: int
+    n_train: int             # training examples that count for this target
     problem: str
+    skip_unlabelled: bool = False   # examples without a label for this target are left out (multi-task)
 
     def priors(self) -> list[float]:
         return [c / max(1, self.n_train) for c in self.counts]
@@ -30,14 +31,15 @@ class LabelSpace:
         return [n / (k * c) if c else 1.0 for c in self.counts]
 
     def as_target(self) -> Target:
-        return Target(self.target, self.problem, tuple(self.labels))
+        return Target(self.target, self.problem, tuple(self.labels), self.skip_unlabelled)
 
 
-def check_target(dsd, target: str, problem: str, dataset_dir: Path) -> None:
+def check_target(dsd, target: str, problem: str, dataset_dir: Path, key: str = "task.target") -> None:
     """The dataset has the target column, holding label lists (multi-label) or single labels."""
     columns = dsd["train"].column_names
     if target not in columns:
-        raise ConfigError(f"task.target {target!r}: {dataset_dir} has no such column (columns: {', '.join(columns)})")
+        raise ConfigError(f"{key} {target!r}: {dataset_dir} has no column {target!r} (columns: {', '.join(columns)}); "
+                          "build a dataset with that label, or drop the target")
     feature = dsd["train"].features[target]
     is_list = getattr(feature, "feature", None) is not None or \
         type(feature).__name__ in ("List", "Sequence", "LargeList")
@@ -49,8 +51,12 @@ def check_target(dsd, target: str, problem: str, dataset_dir: Path) -> None:
                           "use task.problem: single_label")
 
 
-def label_space(train_split, target: str, problem: str, min_count: int) -> LabelSpace:
+def label_space(train_split, target: str, problem: str, min_count: int, skip_unlabelled: bool = False) -> LabelSpace:
+    """Labels of `target` with at least `min_count` training examples. `skip_unlabelled`: examples without a
+    label for it do not count (their share would make every prior smaller than the labelled documents show)."""
     values = train_split[target]
+    if skip_unlabelled:
+        values = [v for v in values if (v if problem == "multi_label" else v not in (None, ""))]
     counter: Counter = Counter()
     for v in values:
         counter.update(v if problem == "multi_label" else [v])
@@ -59,4 +65,4 @@ def label_space(train_split, target: str, problem: str, min_count: int) -> Label
     if len(labels) < 2 and problem == "single_label" or not labels:
         raise DataError(f"task.target {target!r}: only {len(labels)} label(s) with >= {min_count} training "
                         "examples (task.min_label_count); a classifier needs more")
-    return LabelSpace(target, labels, [counter[label] for label in labels], len(values), problem)
+    return LabelSpace(target, labels, [counter[label] for label in labels], len(values), problem, skip_unlabelled)

@@ -92,6 +92,21 @@ class RegionLabeller:
         """Labels of the main places named in free text (see `_salient`)."""
         return sorted(self._salient("", text))
 
+    def scores(self, title: str, body: str) -> dict[str, float]:
+        """Graded region scores from the text: 1.0 for the places of the title or dateline; for a place named
+        n times in the body, 0.5 * n / min_mentions (capped below 1); when nothing reaches 0.5, the most named
+        get 0.5. So the labels at or over 0.5 are exactly what `_salient` picks, and the rest keep an order."""
+        gaz = gazetteer()
+        counts = Counter(p.at(self.cfg.granularity) for p in gaz.mentions(body))
+        counts.pop("", None)
+        out = {label: min(0.99, 0.5 * n / self.cfg.min_mentions) for label, n in counts.items()}
+        headline = set(self._labels(gaz.dateline(leading_dateline(body)) | gaz.find(title)))
+        out.update({label: 1.0 for label in headline})
+        if out and max(out.values()) < 0.5:
+            most = max(counts.values())
+            out.update({label: 0.5 for label, n in counts.items() if n == most})
+        return out
+
     def _salient(self, title: str, body: str) -> set[str]:
         """Labels of the places in the title or dateline, or named `min_mentions` times in the body;
         if none qualifies, those named most. A passing mention is rarely what an article is about."""
@@ -109,6 +124,36 @@ class RegionLabeller:
         return sorted({p.at(self.cfg.granularity) for p in places} - {""})
 
 
+def split_title(text: str) -> tuple[str, str]:
+    """(title, body) of a model input text: the dataset joins them with a blank line when the body does not
+    start with the title (`trainer.data.article.join_title_body`); a short first paragraph is the title."""
+    head, sep, rest = (text or "").partition("\n\n")
+    if sep and rest.strip() and len(head) <= 300 and "\n" not in head.strip():
+        return head.strip(), rest
+    return "", text or ""
+
+
+class RegionScorer:
+    """Region scores of texts over a fixed label list, from place names alone (a scorer for models)."""
+
+    def __init__(self, labels: Iterable[str], granularity: str = "subregion", min_mentions: int = 3):
+        self.labels = list(labels)
+        self.index = {label: j for j, label in enumerate(self.labels)}
+        self.labeller = RegionLabeller(RegionLabels(granularity=granularity, fields=[], from_text="always",
+                                                    min_mentions=min_mentions))
+
+    def score(self, texts: Iterable[str]):
+        import numpy as np
+        texts = list(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for label, value in self.labeller.scores(*split_title(text)).items():
+                j = self.index.get(label)
+                if j is not None:
+                    out[i, j] = value
+        return out
+
+
 def places_of_codes(codes: Iterable[str]) -> set[Place]:
     gaz = gazetteer()
     return {p for p in (gaz.code(c) for c in codes) if p is not None}
@@ -117,10 +162,6 @@ def places_of_codes(codes: Iterable[str]) -> set[Place]:
 def places_of_names(names: Iterable[str]) -> set[Place]:
     gaz = gazetteer()
     return {p for p in (gaz.name(n) for n in names) if p is not None}
-
-
-def places_in_text(text: str) -> set[Place]:
-    return gazetteer().find(text)
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,13 +9,13 @@ duplicate group, so random and time splits never put a group on both sides; wher
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Sequence
 
 import numpy as np
 
 from trainer.contracts import SPLITS
 from trainer.data.config import SplitConfig
+from trainer.data.dates import parse_iso_utc
 
 NO_DATE = "no publication date (time split needs `published`)"
 
@@ -101,22 +101,11 @@ def label_matrix(rows: Sequence[Sequence[str]]) -> np.ndarray:
     return matrix
 
 
-def parse_date(value: str | None) -> datetime | None:
-    """ISO date/datetime as an aware UTC datetime (naive values are taken as UTC); None if unparsable."""
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
-
-
 def _time_split(published: Sequence[str | None] | None, n: int, test_size: float):
     """Oldest documents to train, newest to test. Undated documents are rejected, not guessed."""
     if published is None:
         raise ValueError("time split needs each document's publication date")
-    dates = [parse_date(p) for p in published]
+    dates = [parse_iso_utc(p) for p in published]
     rejects = {i: NO_DATE for i, d in enumerate(dates) if d is None}
     dated = sorted((i for i, d in enumerate(dates) if d is not None), key=lambda i: (dates[i], i))
     n_test = min(len(dated) - 1, max(1, round(len(dated) * test_size))) if len(dated) > 1 else 0
@@ -129,7 +118,7 @@ def _carve_validation(result: SplitResult, labels, cfg: SplitConfig, chronologic
     """Move a share of train to validation: stratified and seeded, or the newest part for time splits."""
     train = result.indices("train")
     if chronological:
-        dates = {i: parse_date(published[i]) for i in train}
+        dates = {i: parse_iso_utc(published[i]) for i in train}
         train.sort(key=lambda i: (dates[i], i))
         n_val = min(len(train) - 1, max(1, round(len(train) * cfg.validation_size))) if len(train) > 1 else 0
         held = train[len(train) - n_val:]

@@ -34,6 +34,8 @@ class ReportInput:
 
 def render_report(r: ReportInput) -> str:
     parts = [p for p in (_header(r), _headline(r), _buckets(r), _per_label(r), _worst(r), _confusions(r)) if p]
+    if "parts" in r.metrics[r.split]["tuned"]:
+        parts.append(_combined(r))
     if r.chunking:
         parts.append(_chunking(r))
     if r.reading:
@@ -134,6 +136,21 @@ def _confusions(r: ReportInput) -> str:
     return f"## Most frequent confusions ({what})\n\n" + "\n".join(rows) + "\n"
 
 
+def _combined(r: ReportInput) -> str:
+    rule = r.metrics[r.split]["tuned"]["fusion"]
+    how = (f"the maximum of the two scores (a union of their labels)" if rule["rule"] == "max"
+           else f"(1 - {rule['weight']}) x head + {rule['weight']} x gazetteer")
+    lines = ["## The combined answer: the learned head and the gazetteer\n",
+             f"Combination picked on {rule.get('picked_on', 'validation')}: {how}.\n",
+             "| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
+    for split, variants in r.metrics.items():
+        m = variants["tuned"]
+        for key in ("micro_f1", "macro_f1", "accuracy"):
+            lines.append(f"| {split} | {key} | {_fmt(m['parts']['head'].get(key))} | "
+                         f"{_fmt(m['parts']['gazetteer'].get(key))} | {_fmt(m.get(key))} |")
+    return "\n".join(lines) + "\n"
+
+
 def _chunking(r: ReportInput) -> str:
     lines = ["## Long articles: head truncation vs chunk-and-pool\n", f"Chunking: {r.chunking}.\n",
              "| split | metric | head | chunked | change |", "|---|---|---:|---:|---:|"]
@@ -170,6 +187,20 @@ def _fmt(value) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def decision_rule_text(kind: str, at_least_one: bool, values=()) -> str:
+    """A multi-label decision rule in words, e.g. "a global threshold of 0.30 tuned on validation, plus the
+    at-least-one rule"."""
+    if kind == "global" and len(values):
+        text = f"a global threshold of {values[0]:.2f} tuned on validation"
+    elif kind == "per_label":
+        text = "one threshold per label tuned on validation"
+    else:
+        text = "0.5 for every label"
+    if at_least_one:
+        text += ", plus the at-least-one rule (a text with no label over its threshold gets its top-scoring label)"
+    return text
+
+
 def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
     """A few lines for the terminal: per target, the headline metrics per split (at 0.5 too, for multi-label)."""
     lines = []
@@ -189,4 +220,8 @@ def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
             if m.get("buckets"):
                 lines.append(("  " if several else "") + " " * 12 + "macro_f1 by training docs per label: " + ", ".join(
                     f"{name} {_fmt(b['macro_f1'])} ({b['n_labels']} labels)" for name, b in m["buckets"].items()))
+            if "parts" in m:
+                lines.append(("  " if several else "") + " " * 19 + "  ".join(
+                    f"{part}: micro_f1={pm['micro_f1']:.4f} macro_f1={pm['macro_f1']:.4f}"
+                    for part, pm in m["parts"].items()) + "  (combined above)")
     return "\n".join(lines)

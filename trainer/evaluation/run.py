@@ -1,14 +1,16 @@
 """`trainer evaluate RUN_DIR`: score validation and a test split, tune thresholds, write the run's reports.
 
 Writes into the run directory, each file atomically: metrics.json, predictions.jsonl, report.md,
-confusion.png (single-label), and model/thresholds.json (multi-label). Every target of the model is
+report.html (the same evaluation with pictures, one self-contained page), confusion.png (single-label),
+and model/thresholds.json (multi-label). Every target of the model is
 evaluated on the documents that carry a label for it.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -17,7 +19,7 @@ from trainer.atomic import atomic_write_bytes, atomic_write_text
 from trainer.config import EvalSection, RunConfig, to_yaml
 from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
-from trainer.decisions import Thresholds, decide
+from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.buckets import bucket_metrics, bucket_name, label_buckets, train_counts
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
@@ -26,6 +28,7 @@ from trainer.evaluation.split_metrics import Scored, split_metrics, tune
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
 
 SCORE_DIGITS = 5
+SCORE_BLOCK = 512          # texts scored per call, so progress can be reported while a split is scored
 
 
 @dataclass
@@ -39,29 +42,48 @@ class TargetResult:
 
 
 def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
-             overrides: Sequence[str] = ()) -> dict:
+             overrides: Sequence[str] = (), progress: Callable[[dict], None] | None = None) -> dict:
     """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics per target.
 
     `overrides` change the eval section for this evaluation, e.g. ["eval.thresholds=global",
-    "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing."""
+    "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing.
+    `progress` is called with {"stage", "done", ...} events: load, score (per split, with "documents" done of
+    "total"), tune, report."""
+    tell = _Stages(progress)
     run_dir = Path(run_dir)
     model_dir = contracts.model_dir_of(run_dir)
     spec = contracts.read_spec(model_dir)
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
+    tell.start("load")
     dsd, _ = load_dataset_dir(dataset_dir)
-    splits = _pick_splits(dsd, dataset_dir, split, spec.target_names)
+    targets = _present_targets(dsd, dataset_dir, split, spec)
+    splits = _pick_splits(dsd, dataset_dir, split)
     # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
     model = load_model(model_dir, ScoreOptions(batch_size=eval_cfg.batch_size, precision="fp32", device="auto"))
-    probs = {name: model.score(list(ds["text"])) for name, ds in splits.items()}
-    chunked = ({name: model.score(list(ds["text"]), eval_cfg.chunking) for name, ds in splits.items()}
+    tell.done("load", documents=sum(len(ds) for ds in splits.values()),
+              by_split={name: len(ds) for name, ds in splits.items()}, model_type=spec.model_type)
+    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell)
+    chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
+                             f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
+    tell.start("tune")
     # a model reading windows is also scored on heads only: report.md compares the two readings
-    head = ({name: (model.score(list(ds["text"]), HEAD_ONLY), model.long_text_mask(list(ds["text"])))
-             for name, ds in splits.items()} if model.reads_windows else None)
+    head = _head_scores(model, splits, rules) if model.reads_windows else None
     results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
-               for t in spec.targets]
+               for t in targets]
+    for r in results:
+        if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
+            parts = _part_metrics(r.target, splits, part_scores, dsd.get("train"), eval_cfg)
+            for name, m in r.metrics.items():
+                m["parts"] = {part: by_split[name] for part, by_split in parts.items()}
+                m["fusion"] = rules[r.target.name]
+    if rules:
+        contracts.write_fusion(model_dir, rules)
+    tell.done("tune", thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
+              on="validation" if "validation" in splits else None)
+    tell.start("report")
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
     if tuned:
@@ -69,24 +91,116 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     metrics = {r.target.name: r.metrics for r in results}
     contracts.write_metrics(run_dir, metrics)
     contracts.write_predictions(run_dir, _prediction_rows(splits[split], results, split))
-    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1)
+    name = _run_name(run_dir, cfg)
+    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name)
                for r in results]
     atomic_write_text(run_dir / contracts.REPORT, "\n".join(reports))
+    atomic_write_text(run_dir / contracts.REPORT_HTML,
+                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results, name))
     for r in results:
         if not r.target.multi_label:
             name = contracts.CONFUSION if r.target == spec.primary else f"confusion-{r.target.name}.png"
             _write_confusion(run_dir / name, r.scored[split], r.pred, list(r.target.labels),
-                             f"{run_dir.resolve().name}: {r.target.name}, {split}")
+                             f"{name}: {r.target.name}, {split}")
     if overrides:   # last, so config.yaml never names settings the outputs above do not reflect
         atomic_write_text(run_dir / contracts.CONFIG, to_yaml(cfg))
+    tell.done("report", run_dir=str(run_dir))
     return metrics
+
+
+def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
+    """Scores per split and target. A target the config combines with the gazetteer gets the combination
+    that scores best on validation (eval.fusion_metric, decisions as the run makes them); returns the scores,
+    the rules picked, and the two parts' scores per split."""
+    raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
+    parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
+    combined = sorted({target for p in parts.values() for target in p})
+    if not combined:
+        return raw, {}, {}
+    rules = {}
+    for target_name in combined:
+        target = model.spec.target(target_name)
+        rules[target_name] = _pick_fusion(target, splits, parts, eval_cfg, train)
+        for name in splits:
+            p = parts[name][target_name]
+            raw[name][target_name] = fuse(p["head"], p["gazetteer"], rules[target_name])
+    part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
+                   for t in combined}
+    return raw, rules, part_scores
+
+
+def _pick_fusion(target: Target, splits: dict, parts: dict, eval_cfg: EvalSection, train) -> dict:
+    if "validation" not in splits:
+        return dict(DEFAULT_FUSION, picked_on="default (no validation split)")
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
+    labels, p = list(target.labels), parts["validation"][target.name]
+    best, best_key = None, None
+    for rule in fusion_candidates():
+        scored = _scored(splits["validation"], target, fuse(p["head"], p["gazetteer"], rule))
+        th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
+                  at_least_one)
+        m = split_metrics(scored, labels, target.problem, th)
+        m["mean_f1"] = (m["micro_f1"] + m["macro_f1"]) / 2
+        key = (round(m[eval_cfg.fusion_metric], 6), round(m["micro_f1"], 6))
+        if best_key is None or key > best_key:   # ties keep the earlier rule: less of the gazetteer
+            best, best_key = rule, key
+    return {**best, "picked_on": f"validation {eval_cfg.fusion_metric} {best_key[0]:.4f}"}
+
+
+def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_cfg: EvalSection) -> dict:
+    """Metrics of each part alone (head, gazetteer) per split, thresholds tuned for each on validation."""
+    out = {}
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
+    labels = list(target.labels)
+    for part, by_split in part_scores[target.name].items():
+        scored = {name: _scored(ds, target, by_split[name]) for name, ds in splits.items()}
+        th = tune(scored.get("validation"), labels, target.problem, eval_cfg.thresholds,
+                  eval_cfg.threshold_min_positives, at_least_one)
+        out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
+    return out
+
+
+class _Stages:
+    """evaluate's progress events, with each stage's seconds."""
+
+    def __init__(self, progress: Callable[[dict], None] | None):
+        self.progress = progress
+        self.started: dict[str, float] = {}
+
+    def start(self, stage: str, **info) -> None:
+        self.started.setdefault(f"{stage}:{info.get('split')}", time.perf_counter())
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": False, **info})
+
+    def done(self, stage: str, **info) -> None:
+        seconds = time.perf_counter() - self.started.pop(f"{stage}:{info.get('split')}", time.perf_counter())
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": True, "seconds": round(seconds, 3), **info})
+
+
+def _score(score_fn, texts: list[str], split: str, tell: _Stages) -> dict[str, np.ndarray]:
+    """`score_fn` (texts -> scores per target) over `texts` in blocks of SCORE_BLOCK, telling how many are
+    done after each."""
+    stage = "score"
+    tell.start(stage, split=split, documents=0, total=len(texts))
+    if len(texts) <= SCORE_BLOCK:
+        scores = score_fn(texts)
+    else:
+        parts = []
+        for start in range(0, len(texts), SCORE_BLOCK):
+            parts.append(score_fn(texts[start:start + SCORE_BLOCK]))
+            if start + SCORE_BLOCK < len(texts):
+                tell.start(stage, split=split, documents=start + SCORE_BLOCK, total=len(texts))
+        scores = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    tell.done(stage, split=split, documents=len(texts), total=len(texts))
+    return scores
 
 
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
                      split: str, head: dict | None = None) -> TargetResult:
     labels, problem = list(target.labels), target.problem
-    scored = {name: _scored(ds, target.name, probs[name][target.name]) for name, ds in splits.items()}
-    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target.name, problem)
+    scored = {name: _scored(ds, target, probs[name][target.name]) for name, ds in splits.items()}
+    at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
     counts = train_counts(train, target.name) if train is not None and target.name in train.column_names else None
     groups = [bucket_name(counts.get(label, 0)) for label in labels] if counts is not None else None
     if eval_cfg.thresholds == "per_bucket" and groups is None and problem == "multi_label":
@@ -102,7 +216,7 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
         from trainer.evaluation.long_texts import reading_comparison
         for name, (head_probs, long_mask) in head.items():
             metrics[name]["reading"] = reading_comparison(
-                scored[name], _scored(splits[name], target.name, head_probs[target.name]), long_mask, labels, problem,
+                scored[name], _scored(splits[name], target, head_probs[target.name]), long_mask, labels, problem,
                 thresholds)
     if counts is not None:
         buckets = label_buckets(labels, counts)
@@ -114,8 +228,12 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     return TargetResult(target, thresholds, metrics, scored, pred)
 
 
-def _scored(ds, column: str, probs: np.ndarray) -> Scored:
-    return Scored(ids=[str(i) for i in ds["id"]], gold=list(ds[column]), probs=probs)
+def _scored(ds, target: Target, probs: np.ndarray) -> Scored:
+    """The split's documents that count for `target` (all of them, unless it skips unlabelled ones)."""
+    gold = list(ds[target.name])
+    rows = [i for i, g in enumerate(gold) if target.has_label(g)]
+    ids = [str(i) for i in ds["id"]]
+    return Scored(ids=[ids[i] for i in rows], gold=[gold[i] for i in rows], probs=np.asarray(probs)[rows])
 
 
 def _run_config(run_dir: Path, overrides: Sequence[str] = ()) -> RunConfig | None:
@@ -141,26 +259,34 @@ def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) 
     return path
 
 
-def _pick_splits(dsd, dataset_dir: Path, split: str, targets: list[str]) -> dict:
-    """{"validation": ds, split: ds}; validation is left out when the dataset has none (or it is empty)."""
+def _present_targets(dsd, dataset_dir: Path, split: str, spec) -> list[Target]:
+    """The model's targets whose label column the dataset has (a regions-only dataset evaluates the regions
+    target of a topics+regions model)."""
     if split not in dsd:
         raise DataError(f"{dataset_dir}: no split {split!r} (has {', '.join(dsd)}); pass --split with one of them")
-    for target in targets:
-        if target not in dsd[split].column_names:
-            raise DataError(f"{dataset_dir}: split {split!r} has no label column {target!r} the model was trained on")
+    present = [t for t in spec.targets if t.name in dsd[split].column_names]
+    if not present:
+        raise DataError(f"{dataset_dir}: split {split!r} has none of the label columns the model was trained on "
+                        f"({', '.join(spec.target_names)}); pass --data with a dataset that has them")
+    return present
+
+
+def _pick_splits(dsd, dataset_dir: Path, split: str) -> dict:
+    """{"validation": ds, split: ds}; validation is left out when the dataset has none (or it is empty)."""
     names = ([] if "validation" not in dsd or len(dsd["validation"]) == 0 else ["validation"]) + [split]
     return {name: dsd[name] for name in dict.fromkeys(names)}
 
 
-def _at_least_one(setting, train, target: str, problem: str) -> bool:
-    """eval.at_least_one resolved: "auto" is on when every `train` document has a label (multi-label)."""
-    if problem != "multi_label" or setting is False:
+def _at_least_one(setting, train, target: Target) -> bool:
+    """eval.at_least_one resolved: "auto" is on when every `train` document that counts for the target has a
+    label (multi-label): then an empty answer is always wrong."""
+    if not target.multi_label or setting is False:
         return False
     if setting is True:
         return True
-    if train is None or target not in train.column_names or len(train) == 0:
+    if train is None or target.name not in train.column_names or len(train) == 0:
         return False
-    return all(len(row) > 0 for row in train[target])
+    return all(len(row) > 0 for row in train[target.name] if row or not target.skip_unlabelled)
 
 
 def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: EvalSection,
@@ -171,7 +297,7 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
     head truncation, which predict and serve use.
     """
     labels, problem = list(target.labels), target.problem
-    scored = {name: _scored(ds, target.name, chunked[name][target.name]) for name, ds in splits.items()}
+    scored = {name: _scored(ds, target, chunked[name][target.name]) for name, ds in splits.items()}
     th = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
               at_least_one, groups, eval_cfg.bucket_thresholds)
     out = {name: split_metrics(s, labels, problem, th) for name, s in scored.items()}
@@ -182,46 +308,60 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
 
 def _chunking_note(model, eval_cfg: EvalSection) -> str:
     c = eval_cfg.chunking
-    return (f"windows of {model.spec.settings.get('max_length')} tokens every {c.stride} tokens, at most "
+    every = f"every {c.stride} tokens" if c.stride else "every half window"
+    return (f"windows of {model.spec.settings.get('max_length')} tokens {every}, at most "
             f"{c.max_chunks} per article, logits pooled by {c.pool}")
 
 
-def _reading_note(model) -> str:
-    readers = [model] if model.type == "transformer" else [m for m in getattr(model, "members", {}).values()
-                                                          if m.type == "transformer"]
-    from trainer.models.transformer.reading import Reading
-    return "; ".join(Reading.from_settings(m.spec.settings.get("reading")).describe(int(m.spec.settings["max_length"]))
-                     for m in readers)
+def _head_scores(model, splits: dict, rules: dict) -> dict:
+    """Per split, (the answer when each text is read by its head only, which texts are longer than a window)."""
+    out = {}
+    for name, ds in splits.items():
+        texts = list(ds["text"])
+        scores = model.score_targets(texts, HEAD_ONLY)
+        for target, p in model.score_parts(texts, scores).items():
+            scores[target] = fuse(p["head"], p["gazetteer"], rules.get(target, DEFAULT_FUSION))
+        out[name] = (scores, model.long_text_mask(texts))
+    return out
 
 
 def _prediction_rows(ds, results: list[TargetResult], split: str):
-    ids = [str(i) for i in ds["id"]]
-    for i, doc_id in enumerate(ids):
+    """One row per document of the split; a target appears in the rows of the documents that count for it."""
+    position = [{doc_id: k for k, doc_id in enumerate(r.scored[split].ids)} for r in results]
+    for doc_id in (str(i) for i in ds["id"]):
         per_target = {}
-        for r in results:
+        for r, where in zip(results, position):
+            k = where.get(doc_id)
+            if k is None:
+                continue
             labels, problem = list(r.target.labels), r.target.problem
-            gold = r.scored[split].gold[i]
+            gold = r.scored[split].gold[k]
             per_target[r.target.name] = {
                 "gold": list(gold) if problem == "multi_label" else [gold],
-                "predicted": [labels[j] for j in r.pred[i].nonzero()[0]],
-                "scores": {label: round(float(p), SCORE_DIGITS) for label, p in zip(labels, r.scored[split].probs[i])}}
+                "predicted": [labels[j] for j in r.pred[k].nonzero()[0]],
+                "scores": {label: round(float(p), SCORE_DIGITS) for label, p in zip(labels, r.scored[split].probs[k])}}
         yield contracts.prediction_row(doc_id, per_target)
 
 
+def _run_name(run_dir: Path, cfg: RunConfig | None) -> str:
+    """The run's name: config.yaml's output.name (during training the folder is the staging `.NAME.partial`)."""
+    return cfg.output.name if cfg is not None and cfg.output.name else run_dir.resolve().name
+
+
 def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: TargetResult, eval_cfg: EvalSection,
-            model, several: bool) -> str:
+            model, several: bool, run_name: str) -> str:
     labels, problem = list(r.target.labels), r.target.problem
     test = r.scored[split]
     gold = test.gold_matrix(labels, problem)
     variants = {name: {"tuned": m, **{k: m[k] for k in ("at_0.5", "chunked") if k in m}} for name, m in r.metrics.items()}
     return render_report(ReportInput(
-        run_name=run_dir.resolve().name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
+        run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
         threshold_groups={g: (v, g in eval_cfg.bucket_thresholds) for g, v in r.thresholds.groups.items()},
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,
-        reading=_reading_note(model) if "reading" in r.metrics[split] else None,
+        reading=model.reading_description() if "reading" in r.metrics[split] else None,
         notes=_notes(r.scored, labels, problem, "validation" in r.scored),
         target=r.target.name if several else None))
 
@@ -238,6 +378,69 @@ def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_valid
             effect = "those labels are ignored" if problem == "multi_label" else "they count as errors"
             notes.append(f"{name}: {outside} document(s) have gold labels the model does not know; {effect}")
     return notes
+
+
+def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, splits: dict,
+                 results: list[TargetResult], run_name: str) -> str:
+    from trainer.evaluation import figures
+    from trainer.evaluation.html_report import Picture, ReportPage, TargetPage, render_html
+
+    rows = contracts.read_train_log(run_dir)
+    curves = figures.training_curves(rows)
+    note = ("" if curves is not None else
+            "No training curve: the model was fitted in one step." if rows else "No train_log.jsonl in this run.")
+    pages = []
+    for r in results:
+        labels, problem = list(r.target.labels), r.target.problem
+        multi = r.target.multi_label
+        test = r.scored[split]
+        gold = test.gold_matrix(labels, problem)
+        columns = []
+        for name, m in r.metrics.items():
+            columns.append((f"{name}" + (" (saved rule)" if multi else ""), m))
+            if multi and "at_0.5" in m:
+                columns.append((f"{name} at 0.5", m["at_0.5"]))
+            if "chunked" in m:
+                columns.append((f"{name} chunked", m["chunked"]))
+        pictures, notes = [], []
+        bars = figures.label_f1_bars(r.metrics[split]["per_label"])
+        if bars:
+            pictures.append(Picture(f"F1 per label ({split})", bars,
+                                    f"sorted by support, the {figures.MAX_BAR_LABELS} most frequent labels at most; "
+                                    "every label is in report.md"))
+        pr = figures.pr_curves(test.probs, gold, labels, r.thresholds.array() if multi else None)
+        if pr:
+            pictures.append(Picture(f"Precision-recall, most frequent labels ({split})", pr,
+                                    "one label against the rest, every score as a threshold"))
+        if multi:
+            by_split = {name: (s.probs, s.gold_matrix(labels, problem)) for name, s in r.scored.items()}
+            chosen = r.thresholds.values[0] if r.thresholds.kind == "global" and r.thresholds.values else None
+            curve = figures.threshold_curves(by_split, chosen)
+            if curve:
+                pictures.append(Picture("Micro-F1 against one threshold for every label", curve,
+                                        "without the at-least-one rule; 0.5 is what the table during training used"))
+            heat = figures.co_confusion_heatmap(gold, r.pred, labels)
+            if heat:
+                pictures.append(Picture(f"Label co-confusions ({split})", heat,
+                                        "row: a gold label; column: a label also predicted for the same document "
+                                        "that is not gold (the labels most involved in such errors); missed labels "
+                                        "are counted per label in report.md", wide=True))
+            else:
+                notes.append(f"No label co-confusions on {split}: no document got a label besides its gold ones.")
+        else:
+            from trainer.evaluation.confusion_plot import render_confusion
+            known = gold.any(axis=1)
+            matrix = confusion_matrix(gold[known].argmax(axis=1), r.pred[known].argmax(axis=1), len(labels))
+            pictures.append(Picture(f"Confusion matrix ({split})", render_confusion(matrix, labels, ""),
+                                    "rows: gold, columns: predicted; colour: share of the gold row", wide=True))
+        rule = ""
+        if multi:
+            from trainer.evaluation.report import decision_rule_text
+            rule = decision_rule_text(r.thresholds.kind, r.thresholds.at_least_one, r.thresholds.values)
+        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes))
+    return render_html(ReportPage(run_name, model_type, str(dataset_dir), split,
+                                  {name: len(ds) for name, ds in splits.items()}, pages,
+                                  Picture("Loss and validation scores", curves) if curves else None, note))
 
 
 def _write_confusion(path: Path, scored: Scored, pred, labels: list[str], title: str) -> None:

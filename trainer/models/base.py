@@ -15,6 +15,8 @@ import numpy as np
 from trainer.atomic import atomic_dir
 from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec, write_thresholds
 from trainer.data.label_space import LabelSpace
+from trainer.data.regions import RegionScorer
+from trainer.decisions import DEFAULT_FUSION, fuse
 
 
 @dataclass
@@ -23,6 +25,17 @@ class FitData:
     dataset_dir: Path
     splits: Any                      # datasets.DatasetDict: train, validation (maybe), test
     spaces: list[LabelSpace]
+    manifest: dict = field(default_factory=dict)   # the dataset's manifest.json
+
+    def region_settings(self) -> dict:
+        """How the dataset labelled regions (granularity, min_mentions): the gazetteer answers the same way."""
+        region = ((self.manifest.get("config") or {}).get("labels") or {}).get("region") or {}
+        return {"granularity": region.get("granularity", "subregion"), "min_mentions": region.get("min_mentions", 3)}
+
+    def gazetteer_settings(self, cfg) -> dict | None:
+        """spec.settings["gazetteer"] for the targets the config combines with the gazetteer; None if none."""
+        targets = [t.name for t in cfg.task.resolved() if t.gazetteer]
+        return {"targets": targets, **self.region_settings()} if targets else None
 
 
 @dataclass
@@ -48,6 +61,7 @@ class ScoreOptions:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     quantize: Literal["none", "int8"] = "none"
     device: str = "cpu"              # "auto": a GPU when there is one
+    runtime: Literal["torch", "onnx"] = "torch"   # onnx: the model's ONNX export (`trainer export`), no torch
 
 
 HEAD_ONLY = "head"   # score(texts, chunking=HEAD_ONLY): read only each text's head, whatever the model's reading
@@ -58,6 +72,10 @@ class Model(ABC):
 
     type: ClassVar[str]                       # the registry key, = `model.type` in run configs
     supports_chunking: ClassVar[bool] = False  # can score strided windows of long texts (eval.chunking)
+    problems: ClassVar[tuple[str, ...]] = ("multi_label", "single_label")   # the target problems it can learn
+    export_formats: ClassVar[tuple[str, ...]] = ()   # portable formats `export` writes (e.g. "onnx")
+    trains_in_steps: ClassVar[bool] = False   # fits by optimizer steps with evaluations (a training table, steps/s)
+    libraries: ClassVar[tuple[str, ...]] = ("datasets",)   # what it loads whose console noise commands silence
 
     @property
     def reads_windows(self) -> bool:
@@ -69,6 +87,20 @@ class Model(ABC):
         return None
 
     spec: ModelSpec
+    fusion: dict[str, dict] = {}               # combined targets' rules (contracts.read_fusion), set by load_model
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        """Refuse, before any run starts, settings that cannot work (ConfigError naming the key)."""
+
+    @classmethod
+    def fits_in_steps(cls, cfg) -> bool:
+        """Whether fitting this config goes by optimizer steps with evaluations (the console's training table)."""
+        return cls.trains_in_steps
+
+    def reading_description(self) -> str | None:
+        """How the model reads a long text, in words (None: the kind has no window)."""
+        return None
 
     @classmethod
     @abstractmethod
@@ -85,15 +117,53 @@ class Model(ABC):
         """Write the kind's own files (weights, vocabulary, tokenizer) into `model_dir`."""
 
     @abstractmethod
+    def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+        """Per target, (len(texts), len(labels)) probabilities of the kind's own heads: sigmoid per label
+        (multi-label) or softmax rows (single-label), each text read as the model's own reading says.
+        `chunking` (only where supports_chunking): an eval ChunkingConfig (what-if windows) or HEAD_ONLY."""
+
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
-        """Per target, (len(texts), len(labels)) probabilities: sigmoid per label (multi-label) or
-        softmax rows (single-label), read as the model's own reading says. `chunking` (only where
-        supports_chunking): an eval ChunkingConfig (what-if windows) or HEAD_ONLY."""
+        """The model's answer per target: its heads' probabilities, and for a target the config combines
+        with the gazetteer (`task.targets[].gazetteer`), the combination `fusion` holds."""
+        return self.score_with_parts(texts, chunking)[0]
+
+    def score_with_parts(self, texts: Sequence[str], chunking=None):
+        """(the answer per target as `score` gives it, the parts of each combined target as `score_parts`)."""
+        scores = self.score_targets(texts, chunking)
+        parts = self._gazetteer_parts(texts, scores)
+        answer = dict(scores)
+        for name, p in parts.items():
+            answer[name] = fuse(p["head"], p["gazetteer"], self.fusion.get(name, DEFAULT_FUSION))
+        return answer, parts
+
+    def score_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+        """For each combined target, the two scores its answer combines: {"head": scores[target] (from
+        `score_targets`), "gazetteer": ...}; {} for a model without combined targets."""
+        return self._gazetteer_parts(texts, scores)
+
+    def _gazetteer_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray]) -> dict[str, dict]:
+        settings = self.spec.settings.get("gazetteer")
+        if not settings:
+            return {}
+        if getattr(self, "_region_scorers", None) is None:
+            self._region_scorers = {
+                name: RegionScorer(self.spec.target(name).labels, settings["granularity"], settings["min_mentions"])
+                for name in settings["targets"]}
+        return {name: {"head": scores[name], "gazetteer": scorer.score(texts)}
+                for name, scorer in self._region_scorers.items()}
 
     @property
     @abstractmethod
     def num_parameters(self) -> int:
         """Trainable numbers of the model (for meta.json and compare)."""
+
+    def export(self, model_dir: Path, fmt: str = "onnx", quantize: str = "none") -> Path:
+        """Write a portable copy of the model beside its own files (model/<fmt>/); return the written file.
+        Kinds listing `fmt` in `export_formats` override this."""
+        from trainer.errors import ConfigError
+        raise ConfigError(f"{self.type} models cannot be exported to {fmt}"
+                          + (f" (formats: {', '.join(self.export_formats)})" if self.export_formats else
+                             "; they already score without torch"))
 
     def set_options(self, options: ScoreOptions) -> None:
         """Score from now on as `options` says (a fitted model scores with the defaults until told)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from trainer.contracts import model_dir_of, read_spec
+from trainer.contracts import model_dir_of, read_fusion, read_spec
 from trainer.errors import DataError
 from trainer.models.base import Model, ScoreOptions
 
@@ -15,6 +15,7 @@ KINDS = {
     "transformer": "trainer.models.transformer:TransformerClassifier",
     "tfidf-linear": "trainer.models.tfidf_linear:TfidfLinearClassifier",
     "ensemble": "trainer.models.ensemble:EnsembleClassifier",
+    "gazetteer": "trainer.models.gazetteer:GazetteerClassifier",
 }
 
 
@@ -33,4 +34,19 @@ def load_model(run_or_model_dir: str | Path, options: ScoreOptions | None = None
     """The model saved in a run directory (or its model/), loaded by the kind its trainer.json names."""
     model_dir = model_dir_of(run_or_model_dir)
     spec = read_spec(model_dir)
-    return model_class(spec.model_type).load(model_dir, spec, options or ScoreOptions())
+    model = model_class(spec.model_type).load(model_dir, spec, options or ScoreOptions())
+    model.fusion = read_fusion(model_dir, spec)
+    return model
+
+
+def export_model(run_or_model_dir: str | Path, fmt: str = "onnx", quantize: str = "none") -> Path:
+    """Write the model's portable export into model/<fmt>/ (see the kind's `export`); return the file written."""
+    model_dir = model_dir_of(run_or_model_dir)
+    spec = read_spec(model_dir)
+    cls = model_class(spec.model_type)
+    if fmt not in cls.export_formats:
+        from trainer.errors import ConfigError
+        raise ConfigError(f"{spec.model_type} models cannot be exported to {fmt}"
+                          + (f"; formats: {', '.join(cls.export_formats)}" if cls.export_formats else
+                             ": they already score without torch (numpy and scikit-learn)"))
+    return cls.load(model_dir, spec, ScoreOptions(precision="fp32")).export(model_dir, fmt, quantize)

@@ -63,14 +63,19 @@ def read_jsonl_records(lines: Iterable[str], source: str) -> tuple[list[str], li
 
 def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = None,
                    kind: str | None = None, top_k: int | None = None, threshold: float | None = None,
-                   stdin=None) -> list[dict]:
-    """What `trainer predict` prints: records for raw article files and/or a JSONL file of texts.
+                   stdin=None, texts: Sequence[str] = ()) -> list[dict]:
+    """What `trainer predict` prints: records for texts given as such (ids text-1, text-2, ...), raw article
+    files and/or a JSONL file of texts.
 
     "-" as a file reads one article's plain text from `stdin`; `jsonl="-"` reads JSONL from `stdin`.
     """
     if "-" in files and jsonl == "-":
         raise DataError("stdin can feed either a FILE argument '-' or --input -, not both")
-    records = []
+    for i, text in enumerate(texts, 1):
+        if not text.strip():
+            raise DataError(f"--text number {i} is empty; give the text to label")
+    records = [{"id": f"text-{i}", **result} for i, result in enumerate(predictor.predict(list(texts), top_k, threshold), 1)
+               ] if texts else []
     raw = [f for f in files if f != "-"]
     if "-" in files:
         result = predictor.predict([stdin.read()], top_k, threshold)[0]

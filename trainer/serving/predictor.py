@@ -44,7 +44,8 @@ class Predictor:
     @classmethod
     def load(cls, run_dir: str | Path, **options) -> "Predictor":
         """Load from a run directory (or its model/). `options` (trainer.models.ScoreOptions): batch_size,
-        precision ("auto" | "fp32" | "bf16"), quantize ("none" | "int8"), device."""
+        precision ("auto" | "fp32" | "bf16"), quantize ("none" | "int8"), device, runtime ("torch" | "onnx":
+        the export written by `trainer export`, scored by ONNX Runtime without torch)."""
         model_dir = contracts.model_dir_of(run_dir)
         options = {k: v for k, v in options.items() if v is not None}
         model = load_model(model_dir, ScoreOptions(**options))
@@ -68,17 +69,37 @@ class Predictor:
         return self.spec.primary.problem
 
     def predict(self, texts: Sequence[str], top_k: int | None = None,
-                threshold: float | None = None) -> list[dict]:
-        _check_options(top_k, threshold)
-        texts = list(texts)
-        filled = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
-        scores = self.model.score([texts[i] for i in filled]) if filled else {}
-        out = [{t.name: {"labels": [], "scores": {}} for t in self.targets} for _ in texts]
+                threshold: float | None = None, explain: bool = False) -> list[dict]:
+        """Per text, the labels and scores (per target when the model has several). `explain`: a target
+        answered by the head and the gazetteer together also shows each part's own answer at 0.5, under
+        "parts": {"head": {...}, "gazetteer": {...}}."""
+        return self.predict_many([(texts, top_k, threshold, explain)])[0]
+
+    def predict_many(self, requests: Sequence[tuple]) -> list[list[dict]]:
+        """Several requests (texts, top_k, threshold[, explain]) scored in one call to the model, each answered
+        with its own options: what the batching server does with concurrent requests. Same answers as `predict`."""
+        requests = [tuple(r) + (False,) * (4 - len(r)) for r in requests]
+        for _, top_k, threshold, _ in requests:
+            _check_options(top_k, threshold)
+        texts, owner = [], []
+        for r, (request_texts, _, _, _) in enumerate(requests):
+            for i, text in enumerate(request_texts):
+                if isinstance(text, str) and text.strip():
+                    texts.append(text)
+                    owner.append((r, i))
+        scores, parts = self.model.score_with_parts(texts) if texts else ({}, {})
+        out = [[{t.name: {"labels": [], "scores": {}} for t in self.targets} for _ in request_texts]
+               for request_texts, _, _, _ in requests]
         for target in self.targets:
-            for row, i in zip(scores.get(target.name, []), filled):
-                out[i][target.name] = self.decide(row, target, top_k, threshold)
+            for k, (row, (r, i)) in enumerate(zip(scores.get(target.name, []), owner)):
+                _, top_k, threshold, explain = requests[r]
+                out[r][i][target.name] = self.decide(row, target, top_k, threshold)
+                if explain and target.name in parts:
+                    out[r][i][target.name]["parts"] = {
+                        part: self.decide(p[k], target, top_k, 0.5) for part, p in parts[target.name].items()}
         if len(self.targets) == 1:   # one target: the answer itself, as single-target runs always gave it
-            return [record[self.spec.primary.name] for record in out]
+            name = self.spec.primary.name
+            return [[record[name] for record in records] for records in out]
         return out
 
     def decide(self, probs: np.ndarray, target: Target | None = None, top_k: int | None = None,

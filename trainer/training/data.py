@@ -7,17 +7,21 @@ from trainer.models import FitData
 from trainer.training import distributed
 
 
-def load_fit_data(cfg) -> FitData:
-    """Dataset and label spaces of a run config; every input error is raised here, before the run starts."""
+def load_fit_data(cfg, progress=None) -> FitData:
+    """Dataset and label spaces of a run config; every input error is raised here, before the run starts.
+    `progress` receives the dataset build's stage events when the dataset is built on first use."""
     with distributed.main_first():
-        dataset_dir = resolve_dataset_dir(cfg.data, is_main=distributed.is_main())
-    dsd, _ = load_dataset_dir(dataset_dir)
+        dataset_dir = resolve_dataset_dir(cfg.data, is_main=distributed.is_main(), progress=progress)
+    dsd, manifest = load_dataset_dir(dataset_dir)
     if cfg.data.limit:
         dsd = limit_splits(dsd, cfg.data.limit)
-    task = cfg.task
-    check_target(dsd, task.target, task.problem, dataset_dir)
-    space = label_space(dsd["train"], task.target, task.problem, task.min_label_count)
-    return FitData(dataset_dir, dsd, [space])
+    spaces = []
+    for target in cfg.task.resolved():
+        check_target(dsd, target.name, target.problem, dataset_dir,
+                     key="task.targets" if cfg.task.several else "task.target")
+        spaces.append(label_space(dsd["train"], target.name, target.problem, target.min_label_count,
+                                  skip_unlabelled=cfg.task.several))
+    return FitData(dataset_dir, dsd, spaces, manifest)
 
 
 def dataset_meta(data: FitData) -> dict:

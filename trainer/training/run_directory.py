@@ -52,14 +52,15 @@ class RunDirectory:
         self.check()
         resuming = resume and (self.staging / contracts.CHECKPOINTS).is_dir()
         if resume and not resuming:
-            print(f"train.resume: no interrupted run in {self.staging} to resume; starting from scratch",
+            print(f"train.resume: no interrupted run in {_shown(self.staging)} to resume; starting from scratch",
                   file=sys.stderr)
         if self.staging.exists() and not resuming:
-            print(f"removing the earlier unfinished run {self.staging}", file=sys.stderr)
+            print(f"removing the earlier unfinished run {_shown(self.staging)}", file=sys.stderr)
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True, exist_ok=True)
         if self.final.exists():
-            print(f"training into {self.staging}; it replaces {self.final} once complete", file=sys.stderr)
+            print(f"training into {_shown(self.staging)}; it replaces {_shown(self.final)} once complete",
+                  file=sys.stderr)
         atomic_write_text(self.staging / contracts.CONFIG, to_yaml(cfg))
         contracts.update_meta(
             self.staging, status="running", start_time=provenance.now_iso(), end_time=None, error=None,
@@ -87,3 +88,11 @@ class RunDirectory:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.final
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it here: relative to the current directory when below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

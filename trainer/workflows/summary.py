@@ -1,7 +1,9 @@
-"""What `trainer train` prints when it is done: where the run is, its test metrics, demo predictions."""
+"""What `trainer train` prints when it is done: where the run is, its metrics (under the decision rule that
+predict uses and at the plain 0.5 the training table showed), demo predictions, and the commands to go on with."""
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from trainer import contracts
@@ -12,48 +14,125 @@ TOP_SCORES = 3
 def summary_lines(run_dir: Path, cfg) -> list[str]:
     if int(os.environ.get("RANK", "0")) != 0:   # under torchrun only rank 0 reports
         return []
-    lines = [f"run: {run_dir}"]
+    lines = [f"run: {shown_path(run_dir)}"]
     meta = contracts.read_meta(run_dir)
     if meta.get("train_seconds") is not None:
-        lines.append(f"trained {meta.get('global_step')} steps in {meta['train_seconds']:.0f} s "
-                     f"({meta.get('train_examples_per_s')} examples/s)")
+        lines.append(training_line(meta))
     metrics = contracts.read_metrics(run_dir)
+    lines += evaluation_lines(run_dir, _trains_in_steps(meta), metrics)
+    limit = getattr(cfg.data, "limit", None)
+    if limit and any("validation" in s for s in metrics.values()):
+        lines.append(f"  (the table during training scored the first {limit} validation documents, data.limit; "
+                     "these lines score the whole split)")
+    lines += prediction_lines(run_dir, cfg.output.predict, cfg.output.predict_examples)
+    lines += next_steps(run_dir, cfg)
+    return lines
+
+
+def evaluation_lines(run_dir: Path, training_table: bool = False, metrics: dict | None = None) -> list[str]:
+    """Per target and split (validation first), the metrics under the saved rule and at a plain 0.5."""
+    metrics = contracts.read_metrics(run_dir) if metrics is None else metrics
+    thresholds = _threshold_values(run_dir)
+    lines = []
     for target, splits in metrics.items():
-        for split in ("validation", "test"):
+        for split in ["validation", *(s for s in splits if s != "validation")]:
             if split in splits:
                 name = f"{target} {split}" if len(metrics) > 1 else split
-                lines.append(metric_line(name, splits[split]))
-    lines += prediction_lines(run_dir, cfg.output.predict)
+                lines += metric_lines(name, splits[split], thresholds.get(target), training_table)
     return lines
+
+
+def training_line(meta: dict) -> str:
+    steps, seconds, speed = meta.get("global_step"), meta["train_seconds"], meta.get("train_examples_per_s")
+    rate = f" ({speed:,} examples/s)" if isinstance(speed, (int, float)) else ""
+    if _trains_in_steps(meta) and isinstance(steps, int):
+        return f"trained {steps:,} step{'s' if steps != 1 else ''} in {seconds:.0f} s{rate}"
+    return f"fitted in {seconds:.1f} s{rate}"   # one fit, no optimizer steps (tfidf-linear)
+
+
+def _trains_in_steps(meta: dict) -> bool:
+    """Whether the run's kind trains by optimizer steps (a training table, "trained N steps"); meta.json
+    files written before model_type was recorded come from transformer runs."""
+    from trainer.models.registry import model_class
+    return model_class(meta.get("model_type", "transformer")).trains_in_steps
 
 
 def metric_line(split: str, m: dict) -> str:
-    return (f"{split}: micro-F1 {m.get('micro_f1', float('nan')):.3f}  macro-F1 {m.get('macro_f1', float('nan')):.3f}  "
-            f"accuracy {m.get('accuracy', float('nan')):.3f}  (n={m.get('n_examples', '?')})")
+    return f"{split} ({_count(m)}): {_scores(m)}"
 
 
-def prediction_lines(run_dir: Path, paths: list[str]) -> list[str]:
-    lines = [f"sample not found, skipped: {p}" for p in paths if not _expand(p)]
-    files = [f for p in paths for f in _expand(p)]
-    if not files:
-        return lines
+def metric_lines(split: str, m: dict, thresholds=None, training_table: bool = True) -> list[str]:
+    """The split's metrics under the saved decision rule, named; for multi-label also at a plain 0.5 (the
+    rule the validation scores in the training table use), so a jump between the two is explained."""
+    line = metric_line(split, m)
+    if "at_0.5" not in m:
+        return [line]
+    line += f"   {decision_rule(m, thresholds)}"
+    if m.get("thresholds") == "none" and not m.get("at_least_one"):
+        return [line]   # the rule is the plain 0.5: one line says it all
+    pad = " " * (len(split) + len(_count(m)) + 5)
+    plain = "plain 0.5 threshold" + (", as in the training table" if training_table else "")
+    return [line, f"{pad}{_scores(m['at_0.5'])}   {plain}"]
+
+
+def _count(m: dict) -> str:
+    n = m.get("n_examples")
+    return f"{n:,} documents" if isinstance(n, int) else "? documents"
+
+
+def _scores(m: dict) -> str:
+    return "  ".join(f"{name} {m.get(key, float('nan')):.3f}"
+                     for key, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("accuracy", "accuracy")))
+
+
+def decision_rule(m: dict, thresholds=None) -> str:
+    kind = m.get("thresholds")
+    if kind == "global":
+        value = thresholds.values[0] if thresholds is not None and len(thresholds.values) else None
+        rule = f"global threshold{f' {value:.2f}' if value is not None else ''} (tuned on validation)"
+    elif kind == "per_label":
+        rule = "per-label thresholds (tuned on validation)"
+    else:
+        rule = "0.5 threshold"
+    return rule + (" + at-least-one rule" if m.get("at_least_one") else "")
+
+
+def _threshold_values(run_dir: Path) -> dict:
+    try:
+        model_dir = contracts.model_dir_of(run_dir)
+        return contracts.read_thresholds(model_dir, contracts.read_spec(model_dir))
+    except Exception:  # noqa: BLE001 - naming the value is a nicety; the metrics lines stand without it
+        return {}
+
+
+def prediction_lines(run_dir: Path, paths: list[str], examples: int = 0) -> list[str]:
     from trainer.serving.predictor import Predictor
-    predictor = Predictor.load(run_dir)
-    for record in predictor.predict_articles(files, top_k=TOP_SCORES):
-        if "error" in record:
-            lines.append(f"sample {record['path']}: not read ({record['error']})")
-            continue
-        lines.append(f"sample {record.get('path')}: {record.get('title', '')!r}")
-        answers = {t.name: record[t.name] for t in predictor.targets} if len(predictor.targets) > 1 else {"": record}
-        for target, answer in answers.items():
-            scores = ", ".join(f"{label} {score:.2f}" for label, score in answer.get("scores", {}).items())
-            lines.append(f"  {target + ' ' if target else ''}predicted: {', '.join(answer['labels']) or '(none)'}"
-                         f"   top scores: {scores}")
+    from trainer.workflows.prediction_table import items_from, render
+    items, notes = items_from(paths, run_dir, examples)
+    if not items:
+        return notes
+    return notes + ["", "predictions:"] + render(Predictor.load(run_dir), items)
+
+
+def next_steps(run_dir: Path, cfg) -> list[str]:
+    """The commands that use the run, with its path as typed from the current directory."""
+    run = shlex.quote(shown_path(run_dir))
+    lines = ["next:",
+             f"  trainer evaluate {run}                  # re-score; metrics.json, report.md, report.html",
+             f"  trainer predict {run} --text \"...\"      # or article files; a table here, JSON lines in a pipe",
+             f"  trainer serve {run}                     # a page and an API on http://127.0.0.1:8000/",
+             f"  trainer compare {run} OTHER_RUN --baseline OTHER_RUN",
+             f"  report: {shlex.quote(shown_path(Path(run_dir) / contracts.REPORT_HTML))}"]
+    if getattr(cfg.tracking, "backend", "none") == "mlflow":
+        from trainer.tracking import ui_command
+        lines.append(f"  tracked in MLflow: {ui_command(cfg)}")
     return lines
 
 
-def _expand(pattern: str) -> list[str]:
-    path = Path(os.path.expandvars(os.path.expanduser(pattern)))
-    if path.is_dir():
-        return [str(f) for f in sorted(path.iterdir()) if f.is_file() and not f.name.startswith(".")]
-    return [str(path)] if path.is_file() else []
+def shown_path(path: str | Path) -> str:
+    """`path` relative to the current directory when it lies below it, else as given (absolute)."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -80,7 +80,7 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
     from trainer.config import RunConfig, load_config, load_yaml_tree
     if not grid:
         raise ConfigError("sweep: give at least one --grid key=v1,v2")
-    tree = load_yaml_tree(config)
+    tree = load_yaml_tree(config, RunConfig)   # relative paths taken from the config's base folder
     load_config(config, RunConfig, overrides, tree=tree)   # a typo in the base config fails once, up front
     for key in grid:
         load_config(config, RunConfig, [*overrides, f"{key}={json.dumps(grid[key][0])}"], tree=tree)

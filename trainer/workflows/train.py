@@ -29,16 +29,22 @@ def resolve(cfg: RunConfig, config_path: str | Path | None = None) -> RunConfig:
     return cfg
 
 
-def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list | None = None) -> Path:
-    """Train, evaluate and track as `cfg` says; return the run directory."""
+def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list | None = None,
+          progress=None) -> Path:
+    """Train, evaluate and track as `cfg` says; return the run directory.
+
+    `callbacks` go to the model kind's training loop (transformers: TrainerCallback; one with
+    `replaces_progress = True` replaces the Trainer's own progress bar and log printing); `progress`
+    receives the stage events of a first-use dataset build and of the evaluation (see build_dataset, evaluate)."""
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
-    tracking.check_available(cfg)        # a missing tracker fails now, not after training
+    kind.check_config(cfg)               # settings the kind cannot use fail now ...
+    tracking.check_available(cfg)        # ... and so does a missing tracker, not after training
     run = RunDirectory.for_config(cfg)
     main = distributed.is_main()
     if main:
         run.check()
-    data = load_fit_data(cfg)            # bad inputs fail here, before any run directory is touched
+    data = load_fit_data(cfg, progress)  # bad inputs fail here, before any run directory is touched
     if main:
         run.start(cfg, config_path, cfg.train.resume)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
@@ -50,7 +56,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
             contracts.append_train_log(run.staging, {"time": time.time(), **row})
         fitted.model.save(run.staging / contracts.MODEL)
         contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
-        evaluate(run.staging)           # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
+        evaluate(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
         final = run.complete()
     except BaseException as exc:
         if main:

@@ -11,9 +11,9 @@ def validate_file(path: str | Path) -> str:
     tree = load_yaml_tree(path)
     if "source" in tree:
         from trainer.data.config import DataConfig
-        load_config(path, DataConfig, tree=tree)
+        load_config(path, DataConfig)
         return "data"
-    load_config(path, RunConfig, tree=tree)
+    load_config(path, RunConfig)
     return "run"
 
 

@@ -1,17 +1,23 @@
 """Readers turn raw inputs into `Article` records (or `Rejected` with a reason), one module per kind.
 
 Each reader module exposes:
-    inputs(source: SourceConfig) -> list[Path]                      files it will read (for the manifest)
-    read(source: SourceConfig) -> Iterator[Article | Rejected]     every document accounted for
+    inputs(source: SourceConfig) -> list[Path]                  files it will read (for the manifest)
+    plan(source: SourceConfig) -> ReadPlan                       its work units, in input order
+    read_unit(source, unit, state) -> Iterator[Article | Rejected]   the records of one unit
+
+`read_articles(source)` reads the units of the plan one after the other; a distributed build
+(trainer/data/build_ray.py) hands the same units to workers and puts the records back in the same
+order, so both see the same records.
 """
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
+from trainer.data.readers.plan import Limiter, ReadPlan
 
 _MODULES = {"reuters": "reuters", "scraped": "scraped", "html": "html", "jsonl": "tabular", "csv": "tabular"}
 
@@ -24,5 +30,27 @@ def input_files(source: SourceConfig) -> list[Path]:
     return _module(source.kind).inputs(source)
 
 
+def plan_reading(source: SourceConfig) -> ReadPlan:
+    return _module(source.kind).plan(source)
+
+
+def read_unit(source: SourceConfig, unit: Any, state: Any) -> Iterator[Article | Rejected]:
+    return _module(source.kind).read_unit(source, unit, state)
+
+
 def read_articles(source: SourceConfig) -> Iterator[Article | Rejected]:
-    return _module(source.kind).read(source)
+    """Every record of the source, in input order."""
+    plan = plan_reading(source)
+    yield from plan.leading
+    limiter = Limiter(plan.limit)
+    for unit in plan.units:
+        for record in read_unit(source, unit, plan.state):
+            if not limiter.take(record):
+                return
+            yield record
+        if limiter.full:
+            return
+    limiter.check()
+
+
+__all__ = ["Limiter", "ReadPlan", "input_files", "plan_reading", "read_unit", "read_articles"]

@@ -11,7 +11,8 @@ from typing import Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
-from trainer.data.readers.files import check_encoding, decode_text, list_files
+from trainer.data.readers.files import check_encoding, decode_text, list_files, read_file, scan
+from trainer.data.readers.plan import ReadPlan
 from trainer.errors import DataError
 
 # trafilatura falls back to any text it finds ("Home" from a navigation-only page): that is no article.
@@ -25,25 +26,32 @@ def inputs(source: SourceConfig) -> list[Path]:
     return files[: source.limit] if source.limit else files
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    root = Path(source.path).expanduser()
-    for path in inputs(source):
-        html, reason = decode_text(path.read_bytes(), _declared_charset(path, source.encoding))
-        if html is None:
-            yield Rejected(str(path), reason)
-            continue
-        yield extract_article(html, path, root, source)
+def plan(source: SourceConfig) -> ReadPlan:
+    found = scan(source)
+    files = found.files[: source.limit] if source.limit else found.files
+    return ReadPlan([str(p) for p in files], leading=found.rejects)
 
 
-def _declared_charset(path: Path, default: str) -> str:
-    with path.open("rb") as fh:
-        match = _CHARSET.search(fh.read(4096))
+def read_unit(source: SourceConfig, unit: str, state=None) -> Iterator[Article | Rejected]:
+    path = Path(unit)
+    html, (data, reason) = None, read_file(path)
+    if data is not None:
+        html, reason = decode_text(data, source.encoding, _declared_charset(data))
+    if html is None:
+        yield Rejected(str(path), reason)
+        return
+    yield extract_article(html, path, Path(source.path).expanduser(), source)
+
+
+def _declared_charset(data: bytes) -> str | None:
+    """The charset a <meta> tag in the page head declares, when Python knows it."""
+    match = _CHARSET.search(data[:4096])
     if match:
         try:
             return check_encoding(match.group(1).decode("ascii"))
-        except DataError:      # an unknown charset in a page is no config error: use the default
+        except DataError:      # an unknown charset in a page is no config error: ignore it
             pass
-    return default
+    return None
 
 
 def extract_article(html: str, path: Path, root: Path, source: SourceConfig) -> Article | Rejected:

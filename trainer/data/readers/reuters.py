@@ -9,13 +9,15 @@ import html
 import re
 import tarfile
 import zlib
-from datetime import datetime
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
+from trainer.data.dates import parse_reuters_date
+from trainer.data.readers.files import read_file
+from trainer.data.readers.plan import ReadPlan
 from trainer.data.sources import REGISTRY, locate
 from trainer.errors import DataError
 
@@ -28,9 +30,6 @@ _ATTR = re.compile(r'([A-Z]+)\s*=\s*"([^"]*)"')
 _D = re.compile(r"<D>(.*?)</D>", re.S)
 _TEXT = re.compile(r"<TEXT\b([^>]*)>(.*?)</TEXT>", re.S)
 _TAG = re.compile(r"</?[A-Z]+\b[^>]*>")
-_DATE = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4})(?:\s+(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,2}))?)?")
-_MONTHS = {m: i for i, m in enumerate(
-    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)}
 # C0/C1 controls except tab/newline: the feed's &#2;/&#3; start/end markers, &#31;, &#127;, raw bytes
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t\xa0]+")
@@ -45,19 +44,16 @@ def inputs(source: SourceConfig) -> list[Path]:
     return _sgm_files(root) if root.is_dir() else [root]
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    """Every document of the collection as an Article, or a Rejected saying why it could not be read."""
-    members = _members(_root(source))
-    try:
-        count = 0
-        for where, raw in members:
-            for record in parse_sgml(raw, where):
-                yield record
-                count += 1
-                if source.limit is not None and count >= source.limit:
-                    return
-    finally:
-        members.close()  # stop reading the archive early when the limit is reached
+def plan(source: SourceConfig) -> ReadPlan:
+    """Units: (where, raw bytes, None) per SGML file, or (where, None, reason) for one the OS cannot read,
+    streamed from the archive; at most source.limit records are read from them."""
+    return ReadPlan(_members(_root(source)), limit=source.limit, unit_records=1000)   # ~1,000 documents a file
+
+
+def read_unit(source: SourceConfig, unit: tuple[str, bytes | None, str | None], state=None) -> Iterator[Article | Rejected]:
+    """Every document of one SGML file as an Article, or a Rejected saying why it could not be read."""
+    where, raw, reason = unit
+    yield from parse_sgml(raw, where) if raw is not None else [Rejected(where, reason)]
 
 
 def parse_sgml(raw: bytes, where: str) -> Iterator[Article | Rejected]:
@@ -100,7 +96,7 @@ def parse_document(attrs: dict[str, str], block: str, where: str, label: str) ->
     lewis, topics_attr = attrs.get("LEWISSPLIT", ""), attrs.get("TOPICS", "")
     return Article(
         id=f"reuters-{newid}", source="reuters", title=title, body=body,
-        published=parse_date(_element(block, "DATE") or ""),
+        published=parse_reuters_date(_element(block, "DATE") or ""),
         topics=_codes(block, "TOPICS"), places=_codes(block, "PLACES"),
         path=f"{where}#{newid}", split=modapte_split(lewis, topics_attr),
         meta={"type": kind, "lewissplit": lewis, "cgisplit": attrs.get("CGISPLIT", ""),
@@ -116,27 +112,6 @@ def modapte_split(lewissplit: str, topics_attr: str) -> str | None:
     if topics_attr != "YES":
         return None
     return {"TRAIN": "train", "TEST": "test"}.get(lewissplit)
-
-
-def parse_date(raw: str) -> str | None:
-    """`26-FEB-1987 15:01:01.79` (maybe with trailing noise) as ISO; the date alone if the time is bad."""
-    match = _DATE.search(raw)
-    if match is None:
-        return None
-    day, mon, year, hour, minute, sec, hundredths = match.groups()
-    month = _MONTHS.get(mon.upper())
-    if month is None:
-        return None
-    try:
-        date = datetime(int(year), month, int(day))
-    except ValueError:
-        return None
-    try:  # one document has hour 605: keep its date rather than drop it
-        stamp = date.replace(hour=int(hour), minute=int(minute), second=int(sec),
-                             microsecond=int((hundredths or "0").ljust(2, "0")) * 10_000)
-    except (TypeError, ValueError):
-        return date.date().isoformat()
-    return stamp.isoformat(timespec="milliseconds")
 
 
 def clean_text(raw: str) -> str:
@@ -185,15 +160,15 @@ def _sgm_files(folder: Path) -> list[Path]:
     return files
 
 
-def _members(root: Path) -> Iterator[tuple[str, bytes]]:
-    """(where, raw bytes) per SGML file; `where` is the file, or `archive!member`."""
-    if root.is_dir():
-        for path in _sgm_files(root):
-            yield str(path), path.read_bytes()
-    elif root.suffix.lower() == ".sgm":
-        yield str(root), root.read_bytes()
+def _members(root: Path) -> Iterator[tuple[str, bytes | None, str | None]]:
+    """(where, raw bytes, None) per SGML file, or (where, None, reason) for a file the OS cannot read;
+    `where` is the file, or `archive!member`. The archive is one input: a broken one stops the build."""
+    if root.is_dir() or root.suffix.lower() == ".sgm":
+        for path in _sgm_files(root) if root.is_dir() else [root]:
+            yield str(path), *read_file(path)
     else:
-        yield from _archive_members(root)
+        for where, raw in _archive_members(root):
+            yield where, raw, None
 
 
 def _archive_members(archive: Path) -> Iterator[tuple[str, bytes]]:

@@ -8,7 +8,10 @@ tag line, and comment/footer widgets.
 Two passes over the files:
 1. count, per outlet, in how many files each line occurs: a line found in at least
    `profile.boilerplate_min_fraction` of an outlet's files (given `boilerplate_min_files` files)
-   is boilerplate, whatever the outlet;
+   is boilerplate, whatever the outlet. An outlet of more than `profile.boilerplate_sample` files is
+   judged on that many of them, taken at even steps through its sorted file list: the counts of a
+   whole crawl (every distinct line of millions of pages) would not fit in memory, and a line on half
+   the pages is on about half of any such sample too;
 2. extract each page. Structure comes first, from the raw lines (a section is frequent but is data):
    date (`date_line`, `date_formats`), section (`section_after` / `section_line`), footer (first line
    starting with a `footer_markers` entry; it and all after it are dropped). Then boilerplate lines
@@ -25,13 +28,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
 from trainer.data.article import Article, Rejected
 from trainer.data.config import ScrapedProfile, SourceConfig
-from trainer.data.readers.files import decode_text, list_files
+from trainer.data.dates import parse_with_formats
+from trainer.data.readers.plan import ReadPlan
+from trainer.data.readers.files import list_files, read_text, scan
 
 TITLE_MAX = 300
 HEADER_SCAN = 10          # the date and section are looked for in the first lines only
@@ -63,35 +67,52 @@ def inputs(source: SourceConfig) -> list[Path]:
     return files[: source.limit] if source.limit else files
 
 
-def read(source: SourceConfig) -> Iterator[Article | Rejected]:
-    files = inputs(source)
-    boilerplate = frequent_lines(files, source)
-    root = Path(source.path).expanduser()
-    for path in files:
-        text, reason = decode_text(path.read_bytes(), source.encoding)
-        if text is None:
-            yield Rejected(str(path), reason)
-            continue
-        outlet = outlet_of(path, source.profile)
-        page = parse_page(text, source.profile, boilerplate.get(outlet, frozenset()))
-        if page is None:
-            yield Rejected(str(path), "no body text after removing boilerplate")
-            continue
-        yield _article(page, path, root, outlet)
+def plan(source: SourceConfig) -> ReadPlan:
+    """Units: the page files (as str), in sorted order; state: the boilerplate lines of each outlet (pass 1)."""
+    found = scan(source)
+    files = found.files[: source.limit] if source.limit else found.files
+    return ReadPlan([str(p) for p in files], frequent_lines(files, source), found.rejects)
+
+
+def read_unit(source: SourceConfig, unit: str, boilerplate: dict[str, frozenset[str]]) -> Iterator[Article | Rejected]:
+    """The page of one file (pass 2)."""
+    path = Path(unit)
+    text, reason = read_text(path, source.encoding)
+    if text is None:
+        yield Rejected(str(path), reason)
+        return
+    outlet = outlet_of(path, source.profile)
+    page = parse_page(text, source.profile, boilerplate.get(outlet, frozenset()))
+    if page is None:
+        yield Rejected(str(path), "no body text after removing boilerplate")
+        return
+    yield _article(page, path, Path(source.path).expanduser(), outlet)
 
 
 def outlet_of(path: Path, profile: ScrapedProfile) -> str:
     return profile.outlet or path.parent.name
 
 
+def sample_files(files: list[Path], profile: ScrapedProfile) -> list[Path]:
+    """Per outlet, at most `profile.boilerplate_sample` of its files, at even steps through its list."""
+    by_outlet: dict[str, list[Path]] = {}
+    for path in files:
+        by_outlet.setdefault(outlet_of(path, profile), []).append(path)
+    k = profile.boilerplate_sample
+    out = []
+    for paths in by_outlet.values():
+        out += paths if len(paths) <= k else [paths[i * len(paths) // k] for i in range(k)]
+    return out
+
+
 def frequent_lines(files: list[Path], source: SourceConfig) -> dict[str, frozenset[str]]:
-    """Per outlet, the lines found in at least `boilerplate_min_fraction` of its files (pass 1)."""
+    """Per outlet, the lines found in at least `boilerplate_min_fraction` of its (sampled) files (pass 1)."""
     profile = source.profile
     counts: dict[str, Counter] = {}
     n_files: Counter = Counter()
-    for path in files:
-        text, _ = decode_text(path.read_bytes(), source.encoding)
-        if text is None:
+    for path in sample_files(files, profile):
+        text, _ = read_text(path, source.encoding)
+        if text is None:      # rejected with its reason in pass 2
             continue
         outlet = outlet_of(path, profile)
         counts.setdefault(outlet, Counter()).update({line.text for line in split_lines(text)})
@@ -141,21 +162,10 @@ def parse_page(text: str, profile: ScrapedProfile, frequent: frozenset[str]) -> 
 def _find_date(texts: list[str], profile: ScrapedProfile, used: set[int]) -> str | None:
     for i in dict.fromkeys([profile.date_line, *range(min(HEADER_SCAN, len(texts)))]):
         if i < len(texts):
-            iso = parse_date(texts[i], profile.date_formats)
+            iso = parse_with_formats(texts[i], profile.date_formats)
             if iso:
                 used.add(i)
                 return iso
-    return None
-
-
-def parse_date(text: str, formats: list[str]) -> str | None:
-    """ISO date (or date and time, when the format has a time) of the first format that parses."""
-    for fmt in formats:
-        try:
-            value = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        return value.isoformat() if "%H" in fmt else value.date().isoformat()
     return None
 
 

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from trainer.contracts import RETRAIN, ModelSpec
-from trainer.errors import DataError
+from trainer.errors import ConfigError, DataError
 from trainer.models.base import FitContext, Fitted, Model, ScoreOptions
 
 MEMBERS = "members"
@@ -29,6 +29,25 @@ _EPS = 1e-6
 class EnsembleClassifier(Model):
     type = "ensemble"
     supports_chunking = True        # passed on to the members that read windows
+    trains_in_steps = True          # when a member does (fits_in_steps)
+    libraries = ("datasets", "transformers")
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        from trainer.config import member_run_config
+        from trainer.models.registry import model_class
+        for name, member in cfg.model.members.items():
+            if member.model is not None:
+                model_class(member.model.type).check_config(member_run_config(cfg, name))
+            elif not Path(member.run).is_dir():
+                raise ConfigError(f"model.members.{name}.run: {member.run} is not a run directory; train it first "
+                                  "or give the member a model section")
+
+    @classmethod
+    def fits_in_steps(cls, cfg) -> bool:
+        from trainer.models.registry import model_class
+        return any(m.model is not None and model_class(m.model.type).fits_in_steps(cfg)
+                   for m in cfg.model.members.values())
 
     def __init__(self, members: dict[str, Model], weights: dict[str, float], combine: str, spec: ModelSpec):
         if combine not in COMBINES:
@@ -49,7 +68,7 @@ class EnsembleClassifier(Model):
                 members[name], stats[name] = _from_run(member.run, ctx.data.spaces)
                 continue
             kind = model_class(member.model.type)
-            callbacks = ctx.callbacks if member.model.type == "transformer" else []
+            callbacks = ctx.callbacks if kind.trains_in_steps else []
             fitted = kind.fit(FitContext(member_run_config(cfg, name), ctx.data, ctx.run_dir, ctx.is_main, callbacks))
             members[name] = fitted.model
             stats[name] = fitted.stats
@@ -82,7 +101,7 @@ class EnsembleClassifier(Model):
                 raise DataError(f"{folder}: member {name!r} of the ensemble is missing; {RETRAIN}")
             members[name] = load_model(folder, options)
             weights[name] = float(entry.get("weight", 1.0))
-            if [t.name for t in members[name].targets] != spec.target_names:
+            if not set(spec.target_names) <= set(members[name].spec.target_names):
                 raise DataError(f"{folder}: member {name!r} predicts {members[name].spec.target_names}, the ensemble "
                                 f"{spec.target_names}; {RETRAIN}")
         model = cls(members, weights, str(spec.settings.get("combine", "mean_probability")), spec)
@@ -103,7 +122,11 @@ class EnsembleClassifier(Model):
         """Per member, its scores per target."""
         return {name: m.score(texts, chunking if m.supports_chunking else None) for name, m in self.members.items()}
 
-    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+    def reading_description(self) -> str | None:
+        said = [f"{name}: {d}" for name, m in self.members.items() if (d := m.reading_description())]
+        return "; ".join(said) or None
+
+    def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.combine_scores(self.member_scores(texts, chunking))
 
     def combine_scores(self, per_member: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -149,10 +172,11 @@ def _from_run(run_dir: str, spaces) -> tuple[Model, dict]:
 
     model = load_model(run_dir)
     want = [s.as_target() for s in spaces]
-    got = model.targets
-    if [(t.name, t.problem, tuple(t.labels)) for t in got] != [(t.name, t.problem, tuple(t.labels)) for t in want]:
-        raise DataError(f"ensemble member run {run_dir}: it predicts {[t.name for t in got]} with "
-                        f"{[len(t.labels) for t in got]} labels, this run's data {[t.name for t in want]} with "
+    got = {t.name: t for t in model.targets}    # a member may answer more targets (a multi-task run): those are unused
+    if any(t.name not in got or (got[t.name].problem, tuple(got[t.name].labels)) != (t.problem, tuple(t.labels))
+           for t in want):
+        raise DataError(f"ensemble member run {run_dir}: it predicts {list(got)} with "
+                        f"{[len(t.labels) for t in got.values()]} labels, this run's data {[t.name for t in want]} with "
                         f"{[len(t.labels) for t in want]}; take a run trained on the same dataset and task")
     meta = read_meta(run_dir)
     keys = ("train_seconds", "train_wall_seconds", "train_examples_per_s", "global_step", "precision", "seed")

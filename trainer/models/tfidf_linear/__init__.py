@@ -42,7 +42,10 @@ class TfidfLinearClassifier(Model):
                 class_weight="balanced" if cfg.train.class_weights == "balanced" else None)
         seconds = time.perf_counter() - started
         model = TfidfModel(params, vec, heads, cfg.model.tfidf.classifier, _info(cfg.model.tfidf, X_used))
-        spec = ModelSpec(cls.type, [s.as_target() for s in data.spaces], {"classifier": cfg.model.tfidf.classifier})
+        settings = {"classifier": cfg.model.tfidf.classifier}
+        if data.gazetteer_settings(cfg):
+            settings["gazetteer"] = data.gazetteer_settings(cfg)
+        spec = ModelSpec(cls.type, [s.as_target() for s in data.spaces], settings)
         n = len(used)
         stats = {"train_seconds": round(seconds, 3), "train_wall_seconds": round(seconds, 3),
                  "train_examples_per_s": round(n / max(seconds, 1e-9), 1), "train_steps": 1, "global_step": 1,
@@ -56,12 +59,15 @@ class TfidfLinearClassifier(Model):
         if options.quantize != "none":
             raise ConfigError(f"quantize {options.quantize}: tfidf-linear models are sparse linear models "
                               "and have nothing to quantize; leave quantize at none")
+        if options.runtime != "torch":
+            raise ConfigError(f"runtime {options.runtime}: tfidf-linear models score with numpy and scikit-learn "
+                              "and have no export; leave the runtime at its default")
         return cls(load_tfidf(model_dir, primary=spec.primary.name), spec)
 
     def save_weights(self, model_dir: Path) -> None:
         self.model.save(model_dir)
 
-    def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
+    def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.model.score(texts)
 
     @property
@@ -70,13 +76,16 @@ class TfidfLinearClassifier(Model):
 
 
 def _rows_per_target(train, spaces) -> dict[str, list[int]]:
-    """Training rows per target: single-label rows whose label was dropped (min_label_count) cannot be fitted."""
+    """Training rows per target: single-label rows whose label was dropped (min_label_count) cannot be fitted,
+    and a multi-task target learns from the documents that have a label for it."""
     out = {}
     for space in spaces:
         values = train[space.target]
         if space.problem == "single_label":
             known = set(space.labels)
             out[space.target] = [i for i, y in enumerate(values) if y in known]
+        elif space.skip_unlabelled:
+            out[space.target] = [i for i, y in enumerate(values) if y]
         else:
             out[space.target] = list(range(len(values)))
     return out

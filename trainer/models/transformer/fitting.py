@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from trainer import hardware
-from trainer.contracts import CHECKPOINTS
+from trainer.atomic import atomic_write_jsonl
+from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
+from trainer.errors import ConfigError
 from trainer.models.base import FitContext
 from trainer.models.transformer.hf_trainer import COMPLETE_MARKER
 
@@ -22,8 +24,13 @@ class Prepared:
     """What training needs beyond the config: tokenizer, tokenized splits, the encoder's weights."""
     tokenizer: object
     tokenized: object          # datasets.DatasetDict with input_ids, labels, length
-    space: LabelSpace
+    spaces: list[LabelSpace]
     model_path: str
+
+    @property
+    def space(self) -> LabelSpace:
+        """The first target's label space (one-target runs)."""
+        return self.spaces[0]
 
 
 def setup_process(cfg) -> str:
@@ -52,14 +59,17 @@ def fit_network(ctx: FitContext):
         prepared = prepare(ctx)
     trainer, throughput = make_trainer(cfg, args, prepared, ctx.run_dir, ctx.callbacks)
     checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main) if cfg.train.resume else None
+    if checkpoint is not None and ctx.is_main:
+        forget_log_after(ctx.run_dir, checkpoint_step(checkpoint))
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.perf_counter() - started
     per_step = args.train_batch_size * args.gradient_accumulation_steps * args.world_size
     stats = {**throughput.summary(per_step), "train_wall_seconds": round(wall, 2), "precision": precision,
              "torch_threads": torch.get_num_threads(),
-             "resumed_from": str(checkpoint) if checkpoint else None,
-             "best_checkpoint": trainer.state.best_model_checkpoint, "global_step": trainer.state.global_step}
+             "resumed_from": str(checkpoint.relative_to(ctx.run_dir)) if checkpoint else None,
+             "best_checkpoint": _relative(trainer.state.best_model_checkpoint, ctx.run_dir),
+             "global_step": trainer.state.global_step}
     return trainer.model, prepared.tokenizer, stats
 
 
@@ -71,12 +81,11 @@ def prepare(ctx: FitContext) -> Prepared:
     from trainer.models.transformer.tokenized import tokenize_splits
 
     model = ctx.cfg.model
-    space = ctx.data.spaces[0]
     model_path = resolve_model_path(model.name)
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, space, space.target,
+    tokenized = tokenize_splits(ctx.data.splits, ctx.data.dataset_dir, tokenizer, ctx.data.spaces,
                                 model.max_length, model.truncation, reading=Reading.from_config(model.reading))
-    return Prepared(tokenizer, tokenized, space, model_path)
+    return Prepared(tokenizer, tokenized, list(ctx.data.spaces), model_path)
 
 
 def training_arguments(cfg, run_dir: Path, precision: str):
@@ -127,22 +136,44 @@ def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=(
         model=build_network(cfg, prepared), args=args, train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"] if has_eval else None,
         data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
-        compute_metrics=metrics_fn(prepared.space.labels, prepared.space.problem), callbacks=callbacks,
+        compute_metrics=metrics_fn(prepared.spaces), callbacks=callbacks,
         head_lr_multiplier=cfg.train.head_lr_multiplier)
+    if any(getattr(cb, "replaces_progress", False) for cb in extra_callbacks):
+        drop_progress_printing(trainer)
     return trainer, throughput
+
+
+def drop_progress_printing(trainer) -> None:
+    """Remove the Trainer's own progress bar (ProgressCallback) and log-dict printing (PrinterCallback):
+    a caller's callback shows progress instead. train_log.jsonl keeps the full record either way."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
 
 
 def build_network(cfg, prepared: Prepared):
     from trainer.models.transformer.network import build_classifier
-    m, space = cfg.model, prepared.space
+    from trainer.models.transformer.tokenized import label_layout
+    m, spaces = cfg.model, prepared.spaces
+    heads = None
+    if label_layout(spaces) == "blocks":
+        weights = {t.name: t.loss_weight for t in cfg.task.resolved()}
+        heads = [{"name": s.target, "problem": s.problem, "num_labels": len(s.labels),
+                  "loss_weight": weights[s.target]} for s in spaces]
+    labels = [f"{s.target}/{label}" if heads else label for s in spaces for label in s.labels]
     network = build_classifier(
-        prepared.model_path, space.labels, space.problem, pooling=m.pooling, dropout=m.dropout,
+        prepared.model_path, labels, spaces[0].problem, pooling=m.pooling, dropout=m.dropout,
         attention=hardware.resolve_attention(m.attention), attention_dropout=m.attention_dropout,
         encoder_overrides=m.config_overrides, random_init=m.init == "random",
-        priors=space.priors() if m.prior_bias else None,
-        loss_weights=space.balanced_weights() if cfg.train.class_weights == "balanced" else None)
-    if m.loss != "bce" and space.problem == "multi_label":
+        priors=[p for s in spaces for p in s.priors()] if m.prior_bias else None,
+        loss_weights=[w for s in spaces for w in s.balanced_weights()] if cfg.train.class_weights == "balanced"
+        else None, heads=heads)
+    if m.loss != "bce":   # check_config allows it for one multi-label target only
+        if heads:
+            raise ConfigError(f"model.loss {m.loss}: a long-tail loss needs one multi-label target whose every "
+                              "document counts; use model.loss: bce with labels that may be empty")
         from trainer.models.transformer.losses import LongTailLoss
+        space = spaces[0]
         network.long_tail_loss = LongTailLoss(m.loss, space.counts, space.n_train)
     return network
 
@@ -163,3 +194,26 @@ def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
             print(f"removing incomplete checkpoint {folder}", file=sys.stderr)
             shutil.rmtree(folder, ignore_errors=True)
     return max(complete)[1] if complete else None
+
+
+def _relative(path: str | None, run_dir: Path) -> str | None:
+    """A checkpoint path as the run directory holds it: the staging folder is renamed once the run completes."""
+    if not path:
+        return None
+    try:
+        return str(Path(path).resolve().relative_to(Path(run_dir).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def checkpoint_step(folder: Path) -> int:
+    return int(folder.name.rpartition("-")[2])
+
+
+def forget_log_after(run_dir: Path, step: int) -> None:
+    """Resuming replays the steps after `step`: drop the interrupted session's log rows of those steps,
+    so train_log.jsonl reads as one run."""
+    rows = read_train_log(run_dir)
+    kept = [row for row in rows if int(row.get("step", 0) or 0) <= step]
+    if len(kept) != len(rows):
+        atomic_write_jsonl(Path(run_dir) / TRAIN_LOG, kept)

@@ -5,23 +5,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from transformers import Trainer, TrainerCallback
 
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
 from trainer.decisions import DEFAULT_THRESHOLD, decide, to_probabilities
+from trainer.errors import TrainerError
 from trainer.metrics import compute_metrics
 
 HEAD_PREFIX = "classifier."
 COMPLETE_MARKER = ".complete"   # written last into a checkpoint folder: a folder without it was cut short
 
 
+class NonFiniteLoss(TrainerError):
+    """The training loss became inf or NaN: continuing would only write NaN scores."""
+
+
 class ClassifierTrainer(Trainer):
-    """Trainer whose optimizer gives the new head `head_lr_multiplier` x the encoder's learning rate."""
+    """Trainer whose optimizer gives the new head `head_lr_multiplier` x the encoder's learning rate,
+    and which stops at the first step whose loss is not finite."""
 
     def __init__(self, *args, head_lr_multiplier: float = 1.0, **kwargs):
         self.head_lr_multiplier = head_lr_multiplier
         super().__init__(*args, **kwargs)
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        if not torch.isfinite(loss.detach()).all():
+            raise NonFiniteLoss(f"the training loss became {loss.item()} at step {self.state.global_step + 1}; "
+                                f"lower train.learning_rate (now {self.args.learning_rate:g}) or check the data")
+        return loss
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:
@@ -91,14 +105,38 @@ class ThroughputCallback(TrainerCallback):
                 "train_tokens_per_s": round(self.tokens / secs, 1)}
 
 
-def metrics_fn(labels: list[str], problem: str):
-    """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json)."""
+def metrics_fn(spaces):
+    """compute_metrics for Trainer evaluation: scalar metrics only (per-label tables go to metrics.json).
+
+    One target: its metrics under their plain names. Several: `<target>_<metric>` each, plus the plain
+    names averaged over the targets (the stated combination model selection uses), on the documents
+    that have a label for each target.
+    """
+    spaces = list(spaces)
+    several = len(spaces) > 1 or spaces[0].skip_unlabelled
+
     def fn(eval_pred):
-        scores = to_probabilities(eval_pred.predictions, problem)
-        pred = decide(scores, problem, DEFAULT_THRESHOLD).astype(np.int8)
-        gold = np.asarray(eval_pred.label_ids)
-        if problem == "single_label":
-            pred, gold = pred.argmax(-1), gold.astype(int)
-        m = compute_metrics(gold, pred, labels, problem)
-        return {k: v for k, v in m.items() if not isinstance(v, dict)}
+        logits, gold = np.asarray(eval_pred.predictions), np.asarray(eval_pred.label_ids)
+        if not several:
+            return _scalars(spaces[0], logits, gold)
+        out, start, width = {}, 0, logits.shape[1]
+        for k, space in enumerate(spaces):
+            cols = slice(start, start + len(space.labels))
+            start = cols.stop
+            rows = gold[:, width + k] > 0
+            target_gold = gold[rows, cols] if space.problem == "multi_label" else gold[rows, cols].argmax(-1)
+            for key, value in _scalars(space, logits[rows, cols], target_gold).items():
+                out[f"{space.target}_{key}"] = value
+        for key in ("micro_f1", "macro_f1", "accuracy"):
+            out[key] = float(np.mean([out[f"{s.target}_{key}"] for s in spaces]))
+        return out
     return fn
+
+
+def _scalars(space, logits: np.ndarray, gold: np.ndarray) -> dict:
+    scores = to_probabilities(logits, space.problem)
+    pred = decide(scores, space.problem, DEFAULT_THRESHOLD).astype(np.int8)
+    if space.problem == "single_label":
+        pred, gold = pred.argmax(-1), gold.astype(int)
+    m = compute_metrics(gold, pred, space.labels, space.problem)
+    return {k: v for k, v in m.items() if not isinstance(v, dict)}

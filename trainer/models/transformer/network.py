@@ -1,4 +1,9 @@
-"""The network: a Hugging Face encoder, mean (or CLS) pooling, one linear head.
+"""The network: a Hugging Face encoder, mean (or CLS) pooling, and a linear head per target.
+
+The heads of several targets are row blocks of one `classifier` layer: the same parameters as
+separate layers (each target's logits are its own linear function of the pooled vector), one
+matmul. `config.heads` records the blocks; a one-target network has no `heads` and the plain
+layout Trainer expects (multi-hot rows, or class indices).
 
 Saved as a plain `save_pretrained` folder (config.json + model.safetensors + tokenizer files);
 loading imports this class, never remote code.
@@ -27,6 +32,9 @@ class PooledClassifierConfig(PreTrainedConfig):
     pooling: str = "mean"                    # "mean" over the attention mask, or "cls" (first token)
     classifier_dropout: float = 0.1
     loss_weights: list[float] | None = None  # multi-label: BCE pos_weight; single-label: CE class weights
+    # several targets: [{"name", "problem", "num_labels", "loss_weight"}] in block order; labels rows are the
+    # blocks (multi-hot / one-hot) then one 0/1 column per head (does the document count for it)
+    heads: list[dict] | None = None
 
 
 class PooledClassifier(PreTrainedModel):
@@ -61,24 +69,57 @@ class PooledClassifier(PreTrainedModel):
         loss = self.loss(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
+    def blocks(self) -> list[tuple[dict, slice]]:
+        """(head, its columns of the logits) per target; one plain head when the config has none."""
+        if not self.config.heads:
+            problem = "multi_label" if self.multi_label else "single_label"
+            return [({"name": None, "problem": problem, "num_labels": self.config.num_labels, "loss_weight": 1.0},
+                     slice(0, self.config.num_labels))]
+        out, start = [], 0
+        for head in self.config.heads:
+            out.append((head, slice(start, start + head["num_labels"])))
+            start += head["num_labels"]
+        return out
+
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         logits = logits.float()   # under bf16 autocast: the loss is computed in fp32
         long_tail = getattr(self, "long_tail_loss", None)   # model.loss other than bce (set by fitting; not saved)
-        if long_tail is not None and self.multi_label:
+        if long_tail is not None and self.multi_label and not self.config.heads:
             return long_tail(logits, labels)
         weights = None
         if self.config.loss_weights is not None:
             weights = torch.tensor(self.config.loss_weights, dtype=torch.float32, device=logits.device)
-        if self.multi_label:
-            return nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=weights)
-        return nn.functional.cross_entropy(logits, labels.long(), weight=weights)
+        if not self.config.heads:
+            return _head_loss(logits, labels, self.multi_label, weights)
+        labels = labels.float()
+        counts = labels[:, logits.shape[1]:]            # one 0/1 column per head
+        total = logits.new_zeros(())
+        for k, (head, cols) in enumerate(self.blocks()):
+            rows = counts[:, k] > 0
+            if not rows.any():    # no document of the batch has this target: its head gets no gradient
+                continue
+            w = weights[cols] if weights is not None else None
+            multi = head["problem"] == "multi_label"
+            target = labels[rows, cols] if multi else labels[rows, cols].argmax(-1)
+            total = total + head["loss_weight"] * _head_loss(logits[rows, cols], target, multi, w)
+        return total
 
     def set_prior_bias(self, priors: Sequence[float]) -> None:
-        """Start the head at the label base rates, so early steps do not spend themselves learning them."""
+        """Start each head at its label base rates, so early steps do not spend themselves learning them."""
         p = torch.tensor(priors, dtype=torch.float64).clamp(1e-6, 1 - 1e-6)
-        bias = torch.log(p / (1 - p)) if self.multi_label else torch.log(p / p.sum())
+        bias = torch.empty_like(p)
+        for head, cols in self.blocks():
+            block = p[cols]
+            bias[cols] = torch.log(block / (1 - block)) if head["problem"] == "multi_label" else \
+                torch.log(block / block.sum())
         with torch.no_grad():
             self.classifier.bias.copy_(bias.to(self.classifier.bias.dtype))
+
+
+def _head_loss(logits: torch.Tensor, labels: torch.Tensor, multi_label: bool, weights) -> torch.Tensor:
+    if multi_label:
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), pos_weight=weights)
+    return nn.functional.cross_entropy(logits, labels.long(), weight=weights)
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, how: str) -> torch.Tensor:
@@ -107,8 +148,9 @@ def build_classifier(encoder_path: str | None, labels: Sequence[str], problem: s
                      attention_dropout: float | None = None,
                      encoder_overrides: dict | None = None,
                      random_init: bool = False, priors: Sequence[float] | None = None,
-                     loss_weights: Sequence[float] | None = None) -> PooledClassifier:
+                     loss_weights: Sequence[float] | None = None, heads: list[dict] | None = None) -> PooledClassifier:
     """A new classifier over `labels`: pretrained encoder weights from `encoder_path`, or random (tests).
+    `heads` (several targets): the blocks of `labels`, see PooledClassifierConfig.heads.
 
     `attention` picks the encoder's attention kernel ("eager", "sdpa"); None keeps the library default.
     """
@@ -120,7 +162,7 @@ def build_classifier(encoder_path: str | None, labels: Sequence[str], problem: s
         encoder=enc_cfg.to_dict(), pooling=pooling, classifier_dropout=dropout,
         loss_weights=list(map(float, loss_weights)) if loss_weights is not None else None,
         id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)},
-        problem_type=PROBLEM_TYPES[problem],
+        problem_type=PROBLEM_TYPES[problem], heads=[dict(h) for h in heads] if heads else None,
         pad_token_id=getattr(enc_cfg, "pad_token_id", None),   # Trainer checks it against the tokenizer's
     )
     try:

@@ -23,6 +23,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from trainer.errors import ConfigError
+from trainer.models.base import HEAD_ONLY
 from trainer.models.transformer.text import encode, special_tokens
 
 Pool = Literal["max", "mean", "attention"]
@@ -61,6 +62,17 @@ class Reading:
 
     def to_settings(self) -> dict:
         return asdict(self)
+
+    def overridden(self, chunking) -> "Reading":
+        """The reading to score with: this one, or what a caller asks instead (a `Reading`, HEAD_ONLY, or an
+        enabled eval.chunking section for a what-if report)."""
+        if isinstance(chunking, Reading):
+            return chunking
+        if chunking == HEAD_ONLY:
+            return Reading()
+        if chunking is not None and chunking.enabled:
+            return Reading("windows", chunking.stride, chunking.max_chunks, chunking.pool)
+        return self
 
     @property
     def windows(self) -> bool:

@@ -1,5 +1,8 @@
 """Synthetic scraped pages for tests and benchmarks: one outlet's layout, varying bodies, tags, sections.
 
+A test-data generator, not part of the package: the benchmarks run from scripts/ and import it
+directly; tests/conftest.py puts scripts/ on sys.path.
+
 Two layouts: "sputnik" copies the shared sample's boilerplate (date line, "Listen Live", section,
 "Get short URL", counters, related headlines, tag line, comment widgets); "planet" is another outlet
 with other boilerplate (navigation bar, share links, "Read more:", newsletter and copyright footer)
@@ -39,8 +42,10 @@ class SyntheticPage:
     paragraphs: list[str]          # lead first
 
 
-def write_pages(folder: str | Path, n: int, layout: str = "sputnik", seed: int = 0) -> list[SyntheticPage]:
-    """Write `n` pages of one outlet into `folder` (created) and return what each holds."""
+def write_pages(folder: str | Path, n: int, layout: str = "sputnik", seed: int = 0,
+                keep: bool = True) -> list[SyntheticPage]:
+    """Write `n` pages of one outlet into `folder` (created) and return what each holds (nothing when
+    not `keep`: a million pages would not fit)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
@@ -49,7 +54,8 @@ def write_pages(folder: str | Path, n: int, layout: str = "sputnik", seed: int =
     for k in range(n):
         page = _page(rng, folder / f"{k:06d}_{rng.getrandbits(48):012x}.txt")
         page.path.write_text(render(page, rng), encoding="utf-8")
-        pages.append(page)
+        if keep:
+            pages.append(page)
     return pages
 
 

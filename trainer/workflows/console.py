@@ -1,0 +1,193 @@
+"""What the commands show in a terminal while they work (rich): the ML libraries' own noise switched off and a
+line per stage of a dataset build or an evaluation, with its counts (training's bar and table:
+trainer.workflows.train_console).
+
+Nothing here runs at import, and every setting `quiet_libraries` changes is restored when its block ends.
+Training's full record stays in train_log.jsonl whatever is shown here.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import warnings
+from contextlib import ExitStack, contextmanager
+from typing import Iterable, Iterator
+
+# library loggers whose info/warning lines are noise in a command's output (their errors still show)
+NOISY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "sklearn", "trafilatura",
+                 "htmldate", "urllib3", "filelock", "fsspec", "mlflow", "alembic", "httpx", "ray")
+NOISY_MODULES = r"(transformers|datasets|accelerate|huggingface_hub|torch|sklearn|trafilatura|htmldate|courlan|" \
+                r"justext|mlflow|pydantic|pyarrow|multiprocess|dill)(\..*)?$"
+
+
+# ---- library noise -------------------------------------------------------------------------------------
+@contextmanager
+def quiet_libraries(libraries: Iterable[str] = ("datasets", "transformers"), enabled: bool = True) -> Iterator[None]:
+    """Within the block: no progress bars ("Writing model shards", "Loading weights", "tokenizing ...") and no
+    info/warning logs or warnings from the ML libraries; everything is put back afterwards. `libraries` are the
+    ones the command uses (each is imported here so its switches can be set); `enabled=False` (--verbose) leaves
+    everything as the libraries have it."""
+    if not enabled:
+        yield
+        return
+    with ExitStack() as stack:
+        for name in libraries:
+            stack.enter_context(_QUIETERS[name]())
+        for name in NOISY_LOGGERS:
+            stack.enter_context(_logger_level(name, logging.ERROR))
+        stack.enter_context(warnings.catch_warnings())
+        warnings.filterwarnings("ignore", module=NOISY_MODULES)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        yield
+
+
+@contextmanager
+def _logger_level(name: str, level: int) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(max(level, before))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    hf_logging = importlib.import_module("transformers.utils.logging")
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    datasets = importlib.import_module("datasets")
+    verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        datasets.logging.set_verbosity(verbosity)
+        if bars:
+            datasets.enable_progress_bars()
+
+
+_QUIETERS = {"transformers": _quiet_transformers, "datasets": _quiet_datasets}
+
+
+def stderr_console():
+    """The console progress goes to (stderr: stdout keeps the results, e.g. for a pipe)."""
+    from rich.console import Console
+    return Console(stderr=True, highlight=False)
+
+
+def number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def fmt(value, spec: str) -> str:
+    return format(value, spec) if number(value) else "-"
+
+
+def clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# ---- stages of a dataset build or an evaluation -----------------------------------------------------------
+STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": "in its split",
+               "labelled": "labelled", "deduplicated": "deduplicated", "split": "split",
+               "label_filtered": "labels kept", "written": "written",
+               "load": "load", "score": "score", "tune": "tune", "report": "report"}
+
+
+class StageLog:
+    """A callable for the `progress` events of build_dataset and evaluate: a spinner with the running count
+    while a stage works (at a terminal), then one line per finished stage with its counts and seconds."""
+
+    # printed when a dataset build or an evaluation starts
+    TITLES = {"read": "building the dataset", "load": "evaluating"}
+
+    def __init__(self, console=None):
+        self.console = console or stderr_console()
+        self.status = None
+        self.previous: int | None = None   # documents after the previous build stage
+
+    def __call__(self, event: dict) -> None:
+        if not event.get("done") and event["stage"] in self.TITLES and not event.get("documents"):
+            self._stop()
+            self.console.print(self.TITLES[event["stage"]], style="bold", highlight=False, soft_wrap=True)
+            self.previous = None
+        if event.get("done"):
+            self._stop()
+            self.console.print(self.line(event), highlight=False, soft_wrap=True)
+        elif self.console.is_terminal:
+            text = self.running(event)
+            if self.status is None:
+                self.status = self.console.status(text)
+                self.status.start()
+            else:
+                self.status.update(text)
+
+    def close(self) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    @staticmethod
+    def running(event: dict) -> str:
+        name = STAGE_NAMES.get(event["stage"], event["stage"])
+        what = f"{name} {event['split']}" if event.get("split") else name
+        if number(event.get("total")):
+            return f"{what}: {event.get('documents', 0):,} of {event['total']:,} documents"
+        if number(event.get("documents")) and event["stage"] == "read":
+            return f"reading: {event['documents']:,} documents"
+        return f"{what} ..."
+
+    def line(self, event: dict) -> str:
+        stage = event["stage"]
+        name = STAGE_NAMES.get(stage, stage)
+        seconds = f"{event['seconds']:.1f} s" if number(event.get("seconds")) else ""
+        detail = ""
+        if stage == "score":
+            name = f"score {event.get('split', '')}".strip()
+            detail = f"{event.get('documents', 0):,} documents"
+        elif stage == "load":
+            splits = event.get("by_split") or {}
+            detail = " + ".join(f"{n:,} {s}" for s, n in splits.items()) + " documents"
+            if event.get("model_type"):
+                detail += f", {event['model_type']} model"
+        elif stage == "tune":
+            kinds = event.get("thresholds") or {}
+            detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in kinds.items())
+                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
+                else "nothing to tune (single-label)"
+        elif stage == "report":
+            detail = "metrics.json, predictions.jsonl, report.md, report.html"
+        elif number(event.get("documents")):
+            documents = event["documents"]
+            detail = f"{documents:,} documents"
+            if self.previous is not None and stage not in ("read", "written") and documents < self.previous:
+                detail += f" (-{self.previous - documents:,})"
+            splits = event.get("by_split") or {}
+            if splits and stage in ("in_predefined_split", "split", "label_filtered", "written") and \
+                    set(splits) != {"None"}:
+                detail += "  " + ", ".join(f"{s} {n:,}" for s, n in splits.items())
+            if stage == "written" and event.get("output"):
+                detail += f"  -> {event['output']}"
+            self.previous = documents
+        return f"  {name:<18} {seconds:>8}   {detail}".rstrip()
