@@ -204,6 +204,19 @@ def test_config_run_directory_config_keeps_its_recorded_paths(tmp_path):
     assert read_run_config(run).data.dataset == "data/processed/x"   # cwd-relative, as older runs recorded it
 
 
+def test_config_run_written_before_per_kind_model_sections_is_read(tmp_path):
+    # runs of the first release recorded every kind's model keys; a user config with them is still refused
+    from trainer.contracts import read_run_config
+    run = tmp_path / "runs" / "old-tfidf"
+    run.mkdir(parents=True)
+    text = "data: {dataset: d}\nmodel: {type: tfidf-linear, max_length: 256, pooling: mean, tfidf: {min_df: 2}}\n"
+    _write(run / "config.yaml", text)
+    cfg = read_run_config(run)
+    assert cfg.model.type == "tfidf-linear" and cfg.model.tfidf.min_df == 2
+    with pytest.raises(ConfigError, match="model.max_length: unknown key for model.type tfidf-linear"):
+        load_config(_write(tmp_path / "user.yaml", text), RunConfig)
+
+
 def test_config_missing_data_build_names_the_key(tmp_path):
     from trainer.data.dataset_io import resolve_dataset_dir
     (tmp_path / "configs").mkdir()

@@ -46,6 +46,17 @@ def test_ensemble_member_train_overrides_are_checked(tiny_dataset_dir, tmp_path)
         load_config(None, RunConfig, tree=tree)
 
 
+def test_ensemble_member_keys_can_be_overridden_and_typos_are_named(tiny_dataset_dir, tmp_path):
+    from trainer.config import apply_overrides
+    tree = _tree(tiny_dataset_dir, tmp_path)
+    cfg = load_config(None, RunConfig, ["model.members.encoder.model=null", "model.members.encoder.run=runs/x",
+                                        "model.members.linear.model.tfidf.min_df=2"], tree=tree)
+    assert cfg.model.members["encoder"].run == "runs/x" and cfg.model.members["encoder"].model is None
+    assert cfg.model.members["linear"].model.tfidf.min_df == 2
+    with pytest.raises(ConfigError, match="did you mean 'model.members.linear.weight'"):
+        apply_overrides(tree, ["model.members.linear.wieght=2"], RunConfig)
+
+
 @pytest.fixture(scope="module")
 def ensemble_run(tiny_dataset_dir, tmp_path_factory):
     from trainer.workflows.train import train

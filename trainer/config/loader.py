@@ -18,6 +18,7 @@ import copy
 import difflib
 import os
 import re
+import types
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -375,10 +376,20 @@ def _kind_at(model: type[BaseModel], loc: list[str], tree: dict) -> str | None:
     return f"{'.'.join(loc)}.type {tag.default}" if tag is not None else None
 
 
+def _unwrap_optional(annotation: Any) -> Any:
+    """X | None -> X (for a mapping field that may be left out)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 else annotation
+
+
 def check_key_path(model: type[BaseModel], parts: list[str], tree: dict, what: str) -> None:
     """Refuse an override key the schema does not have, naming the nearest valid one."""
     current: type[BaseModel] | None = model
+    keyed = False   # the previous part named a mapping of sections (e.g. model.members): this part is its key
     for depth, part in enumerate(parts):
+        if keyed:
+            keyed = False
+            continue
         if current is None:
             return  # free-form mapping (e.g. a label mapping table): any key is allowed
         fields = current.model_fields
@@ -393,4 +404,9 @@ def check_key_path(model: type[BaseModel], parts: list[str], tree: dict, what: s
                 + (f"; did you mean '{'.'.join(parts[:depth] + [hint])}'?" if hint else "")
                 + f" (valid keys here: {', '.join(sorted(fields))})"
             )
-        current = _model_of(fields[part].annotation, _subtree(tree, parts[: depth + 1]))
+        annotation = _unwrap_optional(fields[part].annotation)
+        if typing.get_origin(annotation) is dict and _model_of(typing.get_args(annotation)[1]) is not None:
+            keyed = True
+            current = _model_of(typing.get_args(annotation)[1], _subtree(tree, parts[: depth + 2]))
+            continue
+        current = _model_of(annotation, _subtree(tree, parts[: depth + 1]))

@@ -188,6 +188,14 @@ def _model_kind(value: Any) -> str:
     return getattr(value, "type", "transformer")
 
 
+def model_fields_of(kind: str) -> set[str] | None:
+    """The keys a model section of this kind may hold (None: not a known kind)."""
+    classes = {"transformer": TransformerModel, "tfidf-linear": TfidfLinearModel, "gazetteer": GazetteerModel,
+               "ensemble": EnsembleModel}
+    cls = classes.get(kind)
+    return set(cls.model_fields) if cls else None
+
+
 MemberModelConfig = Annotated[
     Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")]],
     Discriminator(_model_kind, custom_error_type="unknown_model_type",

@@ -28,12 +28,27 @@ def is_run_dir(path: str | Path) -> bool:
 
 def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()):
     """config.yaml as a RunConfig (schema defaults filled in, `overrides` applied)."""
-    from trainer.config import RunConfig, load_config
+    from trainer.config import RunConfig, load_config, load_yaml_tree
     path = Path(run_dir) / CONFIG
     if not path.is_file():
         raise ConfigError(f"{run_dir}: not a run directory (no {CONFIG}); give a directory written by `trainer train`")
     # as recorded: relative paths in an older run's config.yaml are taken from the current directory
-    return load_config(path, RunConfig, overrides, resolve_paths=False)
+    tree = load_yaml_tree(path)
+    return load_config(path, RunConfig, overrides, tree=_recorded_model_keys_only(tree), resolve_paths=False)
+
+
+def _recorded_model_keys_only(tree: dict) -> dict:
+    """A run written before model sections were per kind recorded every kind's keys (e.g. model.max_length for a
+    tfidf-linear run); they were valid then and meant nothing for the kind, so a recorded config drops them.
+    User configs stay strict (load_config)."""
+    from trainer.config.run_config import model_fields_of
+    model = tree.get("model")
+    if not isinstance(model, dict):
+        return tree
+    known = model_fields_of(model.get("type", "transformer"))
+    if known is None:
+        return tree
+    return {**tree, "model": {k: v for k, v in model.items() if k in known}}
 
 
 # ---- meta.json --------------------------------------------------------------------------------

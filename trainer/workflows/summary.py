@@ -92,6 +92,10 @@ def decision_rule(m: dict, thresholds=None) -> str:
         rule = f"global threshold{f' {value:.2f}' if value is not None else ''} (tuned on validation)"
     elif kind == "per_label":
         rule = "per-label thresholds (tuned on validation)"
+    elif kind == "per_bucket":
+        groups = getattr(thresholds, "groups", None) or {}
+        values = ", ".join(f"{name} {value:.2f}" for name, value in groups.items())
+        rule = "per-bucket thresholds" + (f" ({values})" if values else "")
     else:
         rule = "0.5 threshold"
     return rule + (" + at-least-one rule" if m.get("at_least_one") else "")
