@@ -251,3 +251,21 @@ def test_multitask_predictor_answers_with_the_combination(combined_run):
     np.testing.assert_allclose(model.score(TEXTS)["regions"], fuse(parts["head"], parts["gazetteer"], rule),
                                atol=1e-6)
     assert model.score(TEXTS)["topics"].tolist() == raw["topics"].tolist()
+
+
+def test_multitask_run_is_an_ensemble_member_for_one_of_its_targets(multitask_run, dataset_without_some_regions,
+                                                                   tmp_path):
+    # a topics ensemble takes the topics head of a multi-task run; its regions head is not used
+    from trainer.models import ScoreOptions, load_model
+    tree = tiny_run_tree(dataset_without_some_regions, tmp_path, "topics-ensemble")
+    tree["model"] = {"type": "ensemble", "members": {
+        "multi": {"run": str(multitask_run), "weight": 1.0},
+        "linear": {"model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "weight": 1.0}}}
+    run = train(load_config(None, RunConfig, tree=tree))
+    options = ScoreOptions(precision="fp32")
+    ensemble = load_model(run, options)
+    assert ensemble.spec.target_names == ["topics"]
+    multi, linear = load_model(multitask_run, options), load_model(run / "model" / "members" / "linear", options)
+    expected = (multi.score(TEXTS)["topics"] + linear.score(TEXTS)["topics"]) / 2
+    np.testing.assert_allclose(ensemble.score(TEXTS)["topics"], expected, rtol=1e-5, atol=1e-6)
+    assert set(contracts.read_metrics(run)) == {"topics"}
