@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -205,3 +206,25 @@ def test_reading_report_compares_windows_with_the_head(windows_run, tmp_path):
     assert "its head only" in (run / "report.md").read_text()
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["model"]["reading"]["mode"] == "windows"
+
+
+def test_reading_onnx_export_reads_the_same_windows(windows_run, tmp_path):
+    # the portable export keeps the model's reading: ONNX Runtime scores the long text window by window too
+    from trainer.models import export_model
+    from trainer.serving.predictor import Predictor
+    pytest.importorskip("onnxruntime")
+    run = Path(shutil.copytree(windows_run, tmp_path / "run"))
+    export_model(run, "onnx", "none")
+    expected, model = _manual_windows_scores(run, [LONG])
+    got = Predictor.load(run, runtime="onnx").predict([LONG])[0]["scores"]
+    np.testing.assert_allclose([got[label] for label in model.spec.primary.labels], expected[0], atol=1e-4)
+
+
+def test_reading_long_tail_loss_is_refused_for_several_targets(tiny_dataset_dir, tmp_path):
+    from trainer.models.registry import model_class
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path)
+    tree["task"] = {"targets": [{"name": "topics"}, {"name": "regions"}]}
+    tree["model"]["loss"] = "asymmetric"
+    cfg = load_config(None, RunConfig, tree=tree)
+    with pytest.raises(ConfigError, match="model.loss asymmetric: a long-tail loss is for one multi-label target"):
+        model_class("transformer").check_config(cfg)
