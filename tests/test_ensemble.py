@@ -78,6 +78,9 @@ def test_ensemble_members_get_their_own_train_settings(ensemble_run):
     meta = contracts.read_meta(ensemble_run)
     assert set(meta["members"]) == {"encoder", "linear"}
     assert meta["train_seconds"] == pytest.approx(sum(m["train_seconds"] for m in meta["members"].values()), abs=0.01)
+    # examples/s over the whole fit: each member's examples (epochs included) over the summed seconds
+    seen = sum(m["train_examples_per_s"] * m["train_seconds"] for m in meta["members"].values())
+    assert meta["train_examples_per_s"] == pytest.approx(seen / meta["train_seconds"], rel=0.01)
     config = contracts.read_run_config(ensemble_run)
     assert config.model.members["linear"].train == {"class_weights": "balanced"}
 

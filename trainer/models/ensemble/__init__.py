@@ -81,9 +81,10 @@ class EnsembleClassifier(Model):
                  "train_wall_seconds": round(wall, 3),
                  "global_step": max(int(s.get("global_step", 0) or 0) for s in stats.values()),
                  "members": stats, "model_parameters": model.num_parameters}
-        # examples/s of the whole fit: the training examples each member saw, over the summed seconds
-        n_train = len(ctx.data.splits["train"])
-        total["train_examples_per_s"] = round(n_train / max(total["train_seconds"], 1e-9), 2)
+        # examples/s of the whole fit: every training example each member processed (epochs included), over
+        # the summed seconds
+        seen = sum(float(s.get("train_examples_per_s", 0.0)) * float(s.get("train_seconds", 0.0)) for s in stats.values())
+        total["train_examples_per_s"] = round(seen / max(total["train_seconds"], 1e-9), 2)
         return Fitted(model, total, log_rows=rows)
 
     @classmethod
