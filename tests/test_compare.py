@@ -275,6 +275,9 @@ def test_compare_transformer_and_linear_runs_on_one_dataset(tiny_run_dir, tiny_d
     linear = train(load_config(None, RunConfig, tree=tree))
     comp = compare([tiny_run_dir, linear], baseline=tiny_run_dir)
     assert "model.type" in comp.config_keys and {r["run"] for r in comp.rows} == {tiny_run_dir.name, "tiny-tfidf"}
+    # each kind's own model settings (max_length, tfidf.min_df, ...) are counted in a note, not made columns
+    assert not [k for k in comp.config_keys if k.startswith("model.") and k != "model.type"]
+    assert any("model settings that only some of these kinds have" in n for n in comp.notes)
     row = next(r for r in comp.rows if r["run"] == "tiny-tfidf")
     assert row["delta_low"] <= row["delta_micro_f1"] <= row["delta_high"]
     assert all(r["parameters"] and r["model_bytes"] for r in comp.rows)

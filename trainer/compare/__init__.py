@@ -149,7 +149,7 @@ def compare(run_dirs: Sequence[str | Path], baseline: str | Path | None = None, 
     intervals, deltas, notes = _bootstrap(runs, base, metric, n_resamples, seed)
     rows = [_row(r, metric, intervals.get(r.name), deltas.get(r.name), base) for r in runs]
     bucket_names = _add_buckets(runs, rows, base, n_resamples, seed, notes)
-    keys = differing_keys([r.config for r in runs])
+    keys = _settings_shown(differing_keys([r.config for r in runs]), runs, notes)
     for row, run in zip(rows, runs):
         row.update({k: run.config.get(k) for k in keys})
     order = sorted(range(len(runs)), key=lambda i: _sort_key(rows[i].get(metric)))
@@ -157,6 +157,20 @@ def compare(run_dirs: Sequence[str | Path], baseline: str | Path | None = None, 
                       rows=[rows[i] for i in order], baseline=base.name if base else None,
                       n_resamples=n_resamples if intervals else 0, notes=notes, target=target,
                       buckets=bucket_names)
+
+
+def _settings_shown(keys: list[str], runs: list[Run], notes: list[str]) -> list[str]:
+    """The differing settings to show. Runs of different kinds each have model settings the others lack (a
+    transformer's max_length, an ensemble's members): those are left out, counted in a note, so the columns
+    stay the settings that mean something for every run (model.type names the difference)."""
+    if len({r.config.get("model.type") for r in runs}) < 2:
+        return keys
+    kind_only = [k for k in keys if k.startswith("model.") and k != "model.type"
+                 and any(r.config.get(k) is None for r in runs)]
+    if kind_only:
+        notes.append(f"{len(kind_only)} model settings that only some of these kinds have are not shown (model.type "
+                     "differs); each run's config.yaml holds them")
+    return [k for k in keys if k not in kind_only]
 
 
 def _unique_paths(items: list) -> list[Path]:
