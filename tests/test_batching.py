@@ -168,7 +168,10 @@ def test_serve_cli_passes_runtime_and_batching(tiny_run_dir, monkeypatch):
     batcher = seen["app"].state.batcher
     assert batcher.max_batch == 64 and batcher.wait == pytest.approx(0.003)   # 64: the largest valid request fits
     batcher.close()
-    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir)])   # off by default
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir)])   # on by default, with the default sizes
+    assert result.exit_code == 0 and seen["app"].state.batcher.max_batch == 64
+    seen["app"].state.batcher.close()
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--no-batching"])
     assert result.exit_code == 0 and seen["app"].state.batcher is None
     result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--runtime", "onnx"])
     assert result.exit_code == 1 and "trainer export" in result.output and "Traceback" not in result.output
