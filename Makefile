@@ -17,8 +17,8 @@ $(BIN)/trainer: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-test: setup
-	$(BIN)/python -m pytest -q
+test: setup   # two workers (pytest-xdist): one per core
+	$(BIN)/python -m pytest -q -n 2
 
 test-unit: setup   # the inner loop: no tiny training runs, no servers, no real corpus (~20 s)
 	$(BIN)/python -m pytest -q -m 'not slow and not integration'
