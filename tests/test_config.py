@@ -134,6 +134,11 @@ def test_config_explain_prints_description_type_and_default():
     assert "keys with type: transformer" in model and "keys with type: tfidf-linear" in model
     with pytest.raises(ConfigError, match="did you mean 'train.epochs'"):
         explain_key("train.epoch")
+    # a mapping of named sections: any name, then that section's keys
+    assert "Weight of the member's scores" in explain_key("model.members.minilm.weight")
+    assert "Inverse regularisation" in explain_key("model.members.svm.model.tfidf.C")
+    with pytest.raises(ConfigError, match="did you mean 'model.members.x.weight'"):
+        explain_key("model.members.x.wieght")
 
 
 def test_config_explain_data_config_keys():

@@ -21,7 +21,12 @@ def explain(model: type[BaseModel], key: str) -> str:
     sections: list[type[BaseModel]] = [model]
     field_info = None
     walked: list[str] = []
+    keyed = False   # the previous part is a mapping of named sections (model.members): this part is a name
     for part in parts:
+        if keyed:
+            keyed = False
+            walked.append(part)
+            continue
         found = [(s, s.model_fields[part]) for s in sections if part in s.model_fields]
         if not found:
             valid = sorted({name for s in sections for name in s.model_fields})
@@ -33,6 +38,7 @@ def explain(model: type[BaseModel], key: str) -> str:
         walked.append(part)
         field_info = found[0][1]
         sections = [m for _, f in found for m in _models_in(f.annotation)]
+        keyed = _is_named_sections(field_info.annotation)
     lines = [f"{key or '(run config)'}"]
     if field_info is not None:
         lines.append(f"  {field_info.description or '(no description)'}")
@@ -46,6 +52,12 @@ def explain(model: type[BaseModel], key: str) -> str:
         for name, f in section.model_fields.items():
             lines.append(f"    {name}: {f.description or ''}")
     return "\n".join(lines)
+
+
+def _is_named_sections(annotation: Any) -> bool:
+    """dict[str, Section] or its Optional (e.g. model.members): its keys are names the user picks."""
+    options = [annotation] if typing.get_origin(annotation) is dict else typing.get_args(annotation)
+    return any(typing.get_origin(a) is dict and _models_in(typing.get_args(a)[1]) for a in options)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
