@@ -57,6 +57,17 @@ def test_ensemble_member_keys_can_be_overridden_and_typos_are_named(tiny_dataset
         apply_overrides(tree, ["model.members.linear.wieght=2"], RunConfig)
 
 
+def test_ensemble_refuses_two_members_that_train_in_steps(tiny_dataset_dir, tmp_path):
+    # two fine-tuned members in one run would share its checkpoints/: the second is given as a trained run
+    from trainer.models.registry import model_class
+    tree = _tree(tiny_dataset_dir, tmp_path)
+    tree["model"]["members"]["second"] = {"model": tree["model"]["members"]["encoder"]["model"]}
+    cfg = load_config(None, RunConfig, tree=tree)
+    with pytest.raises(ConfigError, match="encoder, second both train in steps"):
+        model_class("ensemble").check_config(cfg)
+    assert model_class("ensemble").fits_in_steps(cfg)
+
+
 @pytest.fixture(scope="module")
 def ensemble_run(tiny_dataset_dir, tmp_path_factory):
     from trainer.workflows.train import train

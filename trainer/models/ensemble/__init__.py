@@ -36,6 +36,11 @@ class EnsembleClassifier(Model):
     def check_config(cls, cfg) -> None:
         from trainer.config import member_run_config
         from trainer.models.registry import model_class
+        stepped = [name for name, m in cfg.model.members.items()
+                   if m.model is not None and model_class(m.model.type).fits_in_steps(member_run_config(cfg, name))]
+        if len(stepped) > 1:   # they would share the run's checkpoints/ and train_log.jsonl
+            raise ConfigError(f"model.members: {', '.join(stepped)} both train in steps; fit one within the ensemble "
+                              "and train the others as runs of their own, then give them as model.members.NAME.run")
         for name, member in cfg.model.members.items():
             if member.model is not None:
                 model_class(member.model.type).check_config(member_run_config(cfg, name))
@@ -45,9 +50,10 @@ class EnsembleClassifier(Model):
 
     @classmethod
     def fits_in_steps(cls, cfg) -> bool:
+        from trainer.config import member_run_config
         from trainer.models.registry import model_class
-        return any(m.model is not None and model_class(m.model.type).fits_in_steps(cfg)
-                   for m in cfg.model.members.values())
+        return any(m.model is not None and model_class(m.model.type).fits_in_steps(member_run_config(cfg, name))
+                   for name, m in cfg.model.members.items())
 
     def __init__(self, members: dict[str, Model], weights: dict[str, float], combine: str, spec: ModelSpec):
         if combine not in COMBINES:
