@@ -173,3 +173,19 @@ def test_contract_metrics_file_is_per_target(run_dir):
     target = contracts.read_spec(run_dir / "model").primary.name
     assert raw["format"] == 2 and set(raw["targets"]) == {target}
     assert {"validation", "test"} <= set(raw["targets"][target])
+
+
+def test_contract_served_answers_like_the_predictor(run_dir):
+    # `trainer serve`'s app (batching, as the CLI starts it) gives each text the Predictor's labels and scores
+    from fastapi.testclient import TestClient
+
+    from trainer.serving.http import DEFAULT_BATCHING, create_app
+    from trainer.serving.predictor import Predictor
+    predictor = Predictor.load(run_dir, precision="fp32")
+    expected = predictor.predict(TEXTS)
+    with TestClient(create_app(predictor, batching=dict(DEFAULT_BATCHING))) as client:
+        answer = client.post("/predict", json={"texts": TEXTS})
+    assert answer.status_code == 200
+    for got, want in zip(answer.json()["predictions"], expected):
+        assert got["labels"] == want["labels"]
+        assert got["scores"] == pytest.approx(want["scores"], abs=1e-5)
