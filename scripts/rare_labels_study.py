@@ -19,7 +19,6 @@ split, 5-19 fixed at 0.35, < 5 at 0.30); all with the at-least-one rule; long do
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def cmd_split(dataset: str, out: str) -> None:
     gold = label_matrix(dsd["train"]["topics"], labels)
     fit, held = next(MultilabelStratifiedKFold(n_splits=4, shuffle=True, random_state=2024).split(gold, gold))
     if Path(out).exists():
-        shutil.rmtree(out)
+        sys.exit(f"{out} exists: give a new folder for the dev dataset (this script does not replace folders)")
     dev = datasets.DatasetDict({"train": dsd["train"].select(sorted(fit)), "validation": dsd["validation"],
                                 "test": dsd["train"].select(sorted(held))})
     dev.save_to_disk(out)

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from trainer.config.loader import _nearest, _union_members
+from trainer.config.loader import _nearest, _union_members, named_sections_of
 from trainer.errors import ConfigError
 
 
@@ -38,7 +38,7 @@ def explain(model: type[BaseModel], key: str) -> str:
         walked.append(part)
         field_info = found[0][1]
         sections = [m for _, f in found for m in _models_in(f.annotation)]
-        keyed = _is_named_sections(field_info.annotation)
+        keyed = named_sections_of(field_info.annotation) is not None
     lines = [f"{key or '(run config)'}"]
     if field_info is not None:
         lines.append(f"  {field_info.description or '(no description)'}")
@@ -52,12 +52,6 @@ def explain(model: type[BaseModel], key: str) -> str:
         for name, f in section.model_fields.items():
             lines.append(f"    {name}: {f.description or ''}")
     return "\n".join(lines)
-
-
-def _is_named_sections(annotation: Any) -> bool:
-    """dict[str, Section] or its Optional (e.g. model.members): its keys are names the user picks."""
-    options = [annotation] if typing.get_origin(annotation) is dict else typing.get_args(annotation)
-    return any(typing.get_origin(a) is dict and _models_in(typing.get_args(a)[1]) for a in options)
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:

@@ -18,7 +18,6 @@ import copy
 import difflib
 import os
 import re
-import types
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -376,10 +375,16 @@ def _kind_at(model: type[BaseModel], loc: list[str], tree: dict) -> str | None:
     return f"{'.'.join(loc)}.type {tag.default}" if tag is not None else None
 
 
-def _unwrap_optional(annotation: Any) -> Any:
-    """X | None -> X (for a mapping field that may be left out)."""
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    return args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(args) == 1 else annotation
+def named_sections_of(annotation: Any) -> type[BaseModel] | None:
+    """The section model of a mapping of named sections (dict[str, Section], or its Optional; e.g.
+    model.members): its keys are names the user picks. None for any other annotation."""
+    options = [annotation] if typing.get_origin(annotation) is dict else typing.get_args(annotation)
+    for option in options:
+        if typing.get_origin(option) is dict:
+            section = _model_of(typing.get_args(option)[1])
+            if section is not None:
+                return section
+    return None
 
 
 def check_key_path(model: type[BaseModel], parts: list[str], tree: dict, what: str) -> None:
@@ -404,9 +409,8 @@ def check_key_path(model: type[BaseModel], parts: list[str], tree: dict, what: s
                 + (f"; did you mean '{'.'.join(parts[:depth] + [hint])}'?" if hint else "")
                 + f" (valid keys here: {', '.join(sorted(fields))})"
             )
-        annotation = _unwrap_optional(fields[part].annotation)
-        if typing.get_origin(annotation) is dict and _model_of(typing.get_args(annotation)[1]) is not None:
-            keyed = True
-            current = _model_of(typing.get_args(annotation)[1], _subtree(tree, parts[: depth + 2]))
+        section = named_sections_of(fields[part].annotation)
+        if section is not None:
+            keyed, current = True, section
             continue
-        current = _model_of(annotation, _subtree(tree, parts[: depth + 1]))
+        current = _model_of(fields[part].annotation, _subtree(tree, parts[: depth + 1]))

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_serializer, model_validator
 
-from trainer.config.loader import StrictModel
+from trainer.config.loader import StrictModel, _union_members
 
 
 class DataRef(StrictModel):
@@ -186,14 +186,6 @@ def _model_kind(value: Any) -> str:
     if isinstance(value, dict):
         return value.get("type", "transformer")
     return getattr(value, "type", "transformer")
-
-
-def model_fields_of(kind: str) -> set[str] | None:
-    """The keys a model section of this kind may hold (None: not a known kind)."""
-    classes = {"transformer": TransformerModel, "tfidf-linear": TfidfLinearModel, "gazetteer": GazetteerModel,
-               "ensemble": EnsembleModel}
-    cls = classes.get(kind)
-    return set(cls.model_fields) if cls else None
 
 
 MemberModelConfig = Annotated[
@@ -377,6 +369,14 @@ class RunConfig(StrictModel):
             raise ValueError(f"train.class_weights {self.train.class_weights} with model.loss {self.model.loss}: "
                              "that loss weights labels itself; set train.class_weights: none")
         return self
+
+
+def model_fields_of(kind: str) -> set[str] | None:
+    """The keys a model section of this kind may hold (None: not a known kind)."""
+    for section in _union_members(ModelConfig):
+        if section.model_fields["type"].default == kind:
+            return set(section.model_fields)
+    return None
 
 
 def member_run_config(cfg: RunConfig, name: str) -> RunConfig:

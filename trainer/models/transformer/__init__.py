@@ -42,10 +42,9 @@ class TransformerClassifier(Model):
         if cfg.model.attention_dropout is not None:
             set_attention_dropout(enc_cfg, cfg.model.attention_dropout)
         apply_encoder_overrides(enc_cfg, cfg.model.config_overrides)
-        targets = cfg.task.resolved()
-        if cfg.model.loss != "bce" and (len(targets) != 1 or targets[0].problem != "multi_label"):
+        if cfg.model.loss != "bce" and (cfg.task.several or cfg.task.problem != "multi_label"):
             raise ConfigError(f"model.loss {cfg.model.loss}: a long-tail loss is for one multi-label target "
-                              "(task.target); use model.loss: bce for single-label or multi-task runs")
+                              "(task.target); use model.loss: bce for single-label or task.targets runs")
 
     @classmethod
     def fit(cls, ctx: FitContext) -> Fitted:

@@ -13,7 +13,6 @@ from trainer import hardware
 from trainer.atomic import atomic_write_jsonl
 from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
-from trainer.errors import ConfigError
 from trainer.models.base import FitContext
 from trainer.models.transformer.hf_trainer import COMPLETE_MARKER
 
@@ -168,10 +167,7 @@ def build_network(cfg, prepared: Prepared):
         priors=[p for s in spaces for p in s.priors()] if m.prior_bias else None,
         loss_weights=[w for s in spaces for w in s.balanced_weights()] if cfg.train.class_weights == "balanced"
         else None, heads=heads)
-    if m.loss != "bce":   # check_config allows it for one multi-label target only
-        if heads:
-            raise ConfigError(f"model.loss {m.loss}: a long-tail loss needs one multi-label target whose every "
-                              "document counts; use model.loss: bce with labels that may be empty")
+    if m.loss != "bce":   # check_config allows it for one plain multi-label target only (task.target)
         from trainer.models.transformer.losses import LongTailLoss
         space = spaces[0]
         network.long_tail_loss = LongTailLoss(m.loss, space.counts, space.n_train)
