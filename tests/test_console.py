@@ -145,9 +145,9 @@ def test_console_summary_names_the_rule_and_the_plain_threshold():
     only = metric_lines("test", {**m, "thresholds": "none", "at_least_one": False})
     assert len(only) == 1 and "0.5 threshold" in only[0]
     assert len(metric_lines("test", {"micro_f1": 0.5, "macro_f1": 0.4, "accuracy": 0.5, "n_examples": 3})) == 1
-    bucket = metric_lines("test", {**m, "thresholds": "per_bucket"}, NS(values=[0.55, 0.3], groups={">=100": 0.55,
-                                                                                                      "<5": 0.3}))
-    assert "per-bucket thresholds (>=100 0.55, <5 0.30) + at-least-one rule" in bucket[0]
+    groups = {"<5": 0.3, "5-19": 0.35, ">=100": 0.55}        # as a saved file may order them: shown in bucket order
+    bucket = metric_lines("test", {**m, "thresholds": "per_bucket"}, NS(values=[0.55, 0.3], groups=groups))
+    assert "per-bucket thresholds (>=100 0.55, 5-19 0.35, <5 0.30) + at-least-one rule" in bucket[0]
 
 
 # ---- stage progress ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from trainer import contracts
+from trainer.evaluation.buckets import BUCKET_NAMES
 
 TOP_SCORES = 3
 
@@ -94,7 +95,8 @@ def decision_rule(m: dict, thresholds=None) -> str:
         rule = "per-label thresholds (tuned on validation)"
     elif kind == "per_bucket":
         groups = getattr(thresholds, "groups", None) or {}
-        values = ", ".join(f"{name} {value:.2f}" for name, value in groups.items())
+        order = {name: k for k, name in enumerate(BUCKET_NAMES)}     # saved files may hold them in any order
+        values = ", ".join(f"{name} {groups[name]:.2f}" for name in sorted(groups, key=lambda g: order.get(g, len(order))))
         rule = "per-bucket thresholds" + (f" ({values})" if values else "")
     else:
         rule = "0.5 threshold"
