@@ -5,6 +5,10 @@
     trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
         model.max_length=128 train.epochs=3 output.dir=runs/dev output.name=bce-128x3 [model.loss=...]
     python scripts/rare_labels_study.py fuse   DEV_DATASET runs/dev/bce-128x3 [runs/dev/db-128x3 ...]
+    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \
+        output.dir=runs/dev output.name=recipe-256x4                     # the shipped member's own recipe
+    python scripts/rare_labels_study.py weights DEV_DATASET runs/dev/recipe-256x4 [SCORES.npz]
+    python scripts/rare_labels_study.py pick    DEV_DATASET runs/dev/bce-128x3[=SCORES.npz] runs/dev/recipe-256x4
 
 split: the dev protocol. DATASET's training split cut 75/25 (iterative stratification, seed 2024): the
 25% becomes DEV_DATASET's "test" split (the dev holdout), the validation split is kept. A model trained
@@ -15,6 +19,11 @@ fuse: on the dev holdout, MiniLM (head / windows with max, mean, attention pooli
 SVM fitted on the same 75% (probability mean, MiniLM weight 0.3-0.7), at 0.5 and with bucket thresholds
 (cross-validated on the holdout, and as the recipe sets them: frequent buckets tuned on the validation
 split, 5-19 fixed at 0.35, < 5 at 0.30); all with the at-least-one rule; long documents separately.
+weights: on the dev holdout, the MiniLM run fused with SVM variants, one MiniLM weight for the frequent
+buckets (>= 20 training documents) and one for the rare; thresholds as the recipe sets them, cross-validated,
+and every bucket fixed (0.5, 0.5, 0.35, 0.30). SCORES.npz caches the run's holdout scores.
+pick: the recipe's two changes over the settings shipped before (every bucket's threshold fixed; the SVM on
+sublinear term frequencies), each and both, with a paired bootstrap of the holdout micro-F1 difference.
 """
 from __future__ import annotations
 
@@ -178,9 +187,113 @@ def cmd_fuse(dev_dataset: str, *runs: str) -> None:
     print(f"\n  SVM alone, long documents  {summary(at_least_one(svm['test'], 0.5)[long], gold[long], bucket)}")
 
 
+def _dev_scores(dev_dataset: str, run: str, labels: list[str], cache: str | None):
+    """The run's probabilities on the dev holdout and the validation split, columns in `labels` order (cached:
+    scoring takes minutes)."""
+    from trainer.models import ScoreOptions, load_model
+    if cache and Path(cache).exists():
+        saved = np.load(cache)
+        return {"test": saved["test"], "validation": saved["validation"]}
+    dsd, _ = load(dev_dataset)
+    model = load_model(run, ScoreOptions(batch_size=32))
+    target = model.spec.primary
+    index = [list(target.labels).index(label) for label in labels]
+    out = {s: model.score(list(dsd[s]["text"]))[target.name][:, index] for s in ("test", "validation")}
+    if cache:
+        np.savez(cache, **out)
+    return out
+
+
+def _tfidf_variants() -> dict[str, dict]:
+    return {"svm uni C1": SVM, "svm uni C0.5": {**SVM, "C": 0.5}, "svm uni C2": {**SVM, "C": 2.0},
+            "svm uni+bi sublinear": {**SVM, "ngram_max": 2, "sublinear_tf": True},
+            "svm uni sublinear": {**SVM, "sublinear_tf": True}}
+
+
+FIXED = {">=100": 0.5, "20-99": 0.5, "5-19": 0.35, "<5": 0.30}    # every bucket fixed, none tuned on validation
+
+
+def cmd_weights(dev_dataset: str, run: str, cache: str | None = None) -> None:
+    """Per label-frequency bucket fusion weights, and SVM variants, on the dev holdout."""
+    dsd, _ = load(dev_dataset)
+    rows = [list(r) for r in dsd["train"]["topics"]]
+    labels = sorted({label for row in rows for label in row})
+    bucket = buckets_of(rows, labels)
+    gold, gold_val = (label_matrix(dsd[s]["topics"], labels) for s in ("test", "validation"))
+    minilm = _dev_scores(dev_dataset, run, labels, cache)
+    print(f"dev holdout {len(gold)} documents; MiniLM {run} alone @0.5+1:",
+          summary(at_least_one(minilm["test"], 0.5), gold, bucket))
+    frequent = np.isin(bucket, [BUCKET_NAMES.index(">=100"), BUCKET_NAMES.index("20-99")])
+    for name, settings in _tfidf_variants().items():
+        svm = _svm_dev(dsd, rows, labels, settings)
+        print(f"\n{name}: alone @0.5+1  {summary(at_least_one(svm['test'], 0.5), gold, bucket)}")
+        for w_freq in (0.3, 0.4, 0.5, 0.6, 0.7):
+            for w_rare in (0.2, 0.3, 0.4):
+                w = np.where(frequent, w_freq, w_rare)
+                fused = {s: w * minilm[s] + (1 - w) * svm[s] for s in svm}
+                recipe = np.zeros(len(labels))
+                for k, bname in enumerate(BUCKET_NAMES):
+                    cols = bucket == k
+                    fixed = {"5-19": 0.35, "<5": 0.30}.get(bname)
+                    recipe[cols] = fixed if fixed else best_global(fused["validation"][:, cols], gold_val[:, cols])
+                cv, th = cv_bucket_thresholds(fused["test"], gold, bucket)
+                fixed = np.array([FIXED[BUCKET_NAMES[k]] for k in bucket])
+                print(f"  w frequent {w_freq} rare {w_rare}: recipe thresholds "
+                      f"{summary(at_least_one(fused['test'], recipe), gold, bucket)}")
+                print(f"  {'':27s}CV thresholds     {summary(cv, gold, bucket)}  {th}")
+                print(f"  {'':27s}fixed thresholds  {summary(at_least_one(fused['test'], fixed), gold, bucket)}")
+
+
+def cmd_pick(dev_dataset: str, *runs_and_caches: str) -> None:
+    """The recipe's changes, one by one, against the settings shipped before (SVM on raw term counts, MiniLM
+    weight 0.3, frequent buckets' thresholds tuned on validation): dev-holdout micro-F1 with a paired bootstrap
+    (1,000 resamples of the holdout's documents), per MiniLM run (RUN[=SCORES.npz] ...)."""
+    dsd, _ = load(dev_dataset)
+    rows = [list(r) for r in dsd["train"]["topics"]]
+    labels = sorted({label for row in rows for label in row})
+    bucket = buckets_of(rows, labels)
+    gold, gold_val = (label_matrix(dsd[s]["topics"], labels) for s in ("test", "validation"))
+    svms = {"raw": _svm_dev(dsd, rows, labels, SVM), "sublinear": _svm_dev(dsd, rows, labels, {**SVM, "sublinear_tf": True})}
+
+    def decide(minilm, svm, tuned):
+        fused = {s: 0.3 * minilm[s] + 0.7 * svm[s] for s in svm}
+        th = np.array([FIXED[BUCKET_NAMES[k]] for k in bucket])
+        for k in (BUCKET_NAMES.index(">=100"), BUCKET_NAMES.index("20-99")):
+            if tuned:
+                th[bucket == k] = best_global(fused["validation"][:, bucket == k], gold_val[:, bucket == k])
+        return at_least_one(fused["test"], th)
+
+    def micro(pred, g):
+        return float(f1_counts((pred & g).sum(), (pred & ~g).sum(), (~pred & g).sum()))
+
+    rng = np.random.default_rng(0)
+    resamples = [rng.integers(0, len(gold), len(gold)) for _ in range(1000)]
+    for item in runs_and_caches:
+        run, _, cache = item.partition("=")
+        minilm = _dev_scores(dev_dataset, run, labels, cache or None)
+        before = decide(minilm, svms["raw"], True)
+        print(f"{run}\n  {'shipped before':28s}{summary(before, gold, bucket)}")
+        for name, svm, tuned in (("every threshold fixed", svms["raw"], False),
+                                 ("SVM on sublinear tf", svms["sublinear"], True),
+                                 ("both", svms["sublinear"], False)):
+            pred = decide(minilm, svm, tuned)
+            delta = np.array([micro(pred[i], gold[i]) - micro(before[i], gold[i]) for i in resamples])
+            print(f"  {name:28s}{summary(pred, gold, bucket)}  delta micro {micro(pred, gold) - micro(before, gold):+.4f} "
+                  f"[{np.percentile(delta, 2.5):+.4f}, {np.percentile(delta, 97.5):+.4f}]")
+
+
+def _svm_dev(dsd, rows, labels, settings) -> dict[str, np.ndarray]:
+    from trainer.config import TfidfConfig
+    from trainer.models.tfidf_linear.model import fit_head, fit_vectorizer
+    cfg = TfidfConfig(**settings)
+    _, vec, X = fit_vectorizer(list(dsd["train"]["text"]), cfg)
+    head = fit_head(X, rows, labels, "multi_label", cfg, seed=42, class_weight="balanced", n_jobs=1)
+    return {s: 1 / (1 + np.exp(-head.decision(vec.transform(list(dsd[s]["text"]))))) for s in ("test", "validation")}
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:] or ["--help"]
-    if command not in ("split", "oof", "fuse"):
+    if command not in ("split", "oof", "fuse", "weights", "pick"):
         print(__doc__)
         sys.exit(0 if command == "--help" else 2)
-    {"split": cmd_split, "oof": cmd_oof, "fuse": cmd_fuse}[command](*args)
+    {"split": cmd_split, "oof": cmd_oof, "fuse": cmd_fuse, "weights": cmd_weights, "pick": cmd_pick}[command](*args)
