@@ -4,7 +4,10 @@
     python scripts/rare_labels_study.py oof    DATASET                  # 5-fold out-of-fold SVM over train
     trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
         model.max_length=128 train.epochs=3 output.dir=runs/dev output.name=bce-128x3 [model.loss=...]
-    python scripts/rare_labels_study.py fuse   DEV_DATASET runs/dev/bce-128x3 [runs/dev/db-128x3 ...]
+    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \
+        model.max_length=128 train.epochs=3 model.reading.mode=windows model.reading.train=windows \
+        output.dir=runs/dev output.name=windows-128x3                    # trained on every window
+    python scripts/rare_labels_study.py fuse   DEV_DATASET runs/dev/bce-128x3 [runs/dev/windows-128x3 ...]
     trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \
         output.dir=runs/dev output.name=recipe-256x4                     # the shipped member's own recipe
     python scripts/rare_labels_study.py weights DEV_DATASET runs/dev/recipe-256x4 [SCORES.npz]
