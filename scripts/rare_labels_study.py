@@ -4,11 +4,11 @@
     python scripts/rare_labels_study.py oof    DATASET                  # 5-fold out-of-fold SVM over train
     trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
         model.max_length=128 train.epochs=3 output.dir=runs/dev output.name=bce-128x3 [model.loss=...]
-    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \
-        model.max_length=128 train.epochs=3 model.reading.mode=windows model.reading.train=windows \
+    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
+        model.max_length=128 train.epochs=3 model.reading.mode=windows model.reading.train=windows \\
         output.dir=runs/dev output.name=windows-128x3                    # trained on every window
     python scripts/rare_labels_study.py fuse   DEV_DATASET runs/dev/bce-128x3 [runs/dev/windows-128x3 ...]
-    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \
+    trainer train configs/reuters-topics-minilm.yaml data.dataset=DEV_DATASET data.build=null \\
         output.dir=runs/dev output.name=recipe-256x4                     # the shipped member's own recipe
     python scripts/rare_labels_study.py weights DEV_DATASET runs/dev/recipe-256x4 [SCORES.npz]
     python scripts/rare_labels_study.py pick    DEV_DATASET runs/dev/bce-128x3[=SCORES.npz] runs/dev/recipe-256x4
@@ -100,6 +100,24 @@ def cv_bucket_thresholds(probs, gold, bucket, folds=5, seed=0) -> tuple[np.ndarr
     return pred, [round(float(v), 2) for v in np.mean(chosen, axis=0)]
 
 
+FIXED = {">=100": 0.5, "20-99": 0.5, "5-19": 0.35, "<5": 0.30}    # every bucket fixed, none tuned on validation
+
+
+def fixed_thresholds(bucket: np.ndarray) -> np.ndarray:
+    """Per label, its bucket's value in FIXED (the recipe's thresholds since round 2)."""
+    return np.array([FIXED[BUCKET_NAMES[k]] for k in bucket])
+
+
+def round1_thresholds(probs_val: np.ndarray, gold_val: np.ndarray, bucket: np.ndarray) -> np.ndarray:
+    """Round 1's thresholds: the two frequent buckets tuned on the validation split, the rare ones fixed."""
+    th = fixed_thresholds(bucket)
+    for name in (">=100", "20-99"):
+        cols = bucket == BUCKET_NAMES.index(name)
+        if cols.any():
+            th[cols] = best_global(probs_val[:, cols], gold_val[:, cols])
+    return th
+
+
 def svm_scores(train_texts, train_rows, texts, labels, seed=42) -> np.ndarray:
     from trainer.config import TfidfConfig
     from trainer.models.tfidf_linear.model import fit_head, fit_vectorizer
@@ -177,12 +195,7 @@ def cmd_fuse(dev_dataset: str, *runs: str) -> None:
             for w in (0.3, 0.4, 0.5, 0.7):
                 fused, fused_val = w * p + (1 - w) * svm["test"], w * readings["validation"][how] + (1 - w) * svm["validation"]
                 cv, th = cv_bucket_thresholds(fused, gold, bucket)
-                recipe = np.zeros(len(labels))
-                for k, name in enumerate(BUCKET_NAMES):
-                    cols = bucket == k
-                    fixed = {"5-19": 0.35, "<5": 0.30}.get(name)
-                    recipe[cols] = fixed if fixed else best_global(fused_val[:, cols], gold_val[:, cols])
-                rec = at_least_one(fused, recipe)
+                rec = at_least_one(fused, round1_thresholds(fused_val, gold_val, bucket))
                 print(f"  {'':9s} fused w={w} @0.5+1   {summary(at_least_one(fused, 0.5), gold, bucket)}")
                 print(f"  {'':9s}   bucket thresholds (CV) {summary(cv, gold, bucket)}  {th}")
                 print(f"  {'':9s}   as the recipe sets them {summary(rec, gold, bucket)}")
@@ -213,9 +226,6 @@ def _tfidf_variants() -> dict[str, dict]:
             "svm uni sublinear": {**SVM, "sublinear_tf": True}}
 
 
-FIXED = {">=100": 0.5, "20-99": 0.5, "5-19": 0.35, "<5": 0.30}    # every bucket fixed, none tuned on validation
-
-
 def cmd_weights(dev_dataset: str, run: str, cache: str | None = None) -> None:
     """Per label-frequency bucket fusion weights, and SVM variants, on the dev holdout."""
     dsd, _ = load(dev_dataset)
@@ -234,17 +244,12 @@ def cmd_weights(dev_dataset: str, run: str, cache: str | None = None) -> None:
             for w_rare in (0.2, 0.3, 0.4):
                 w = np.where(frequent, w_freq, w_rare)
                 fused = {s: w * minilm[s] + (1 - w) * svm[s] for s in svm}
-                recipe = np.zeros(len(labels))
-                for k, bname in enumerate(BUCKET_NAMES):
-                    cols = bucket == k
-                    fixed = {"5-19": 0.35, "<5": 0.30}.get(bname)
-                    recipe[cols] = fixed if fixed else best_global(fused["validation"][:, cols], gold_val[:, cols])
+                recipe = round1_thresholds(fused["validation"], gold_val, bucket)
                 cv, th = cv_bucket_thresholds(fused["test"], gold, bucket)
-                fixed = np.array([FIXED[BUCKET_NAMES[k]] for k in bucket])
                 print(f"  w frequent {w_freq} rare {w_rare}: recipe thresholds "
                       f"{summary(at_least_one(fused['test'], recipe), gold, bucket)}")
                 print(f"  {'':27s}CV thresholds     {summary(cv, gold, bucket)}  {th}")
-                print(f"  {'':27s}fixed thresholds  {summary(at_least_one(fused['test'], fixed), gold, bucket)}")
+                print(f"  {'':27s}fixed thresholds  {summary(at_least_one(fused['test'], fixed_thresholds(bucket)), gold, bucket)}")
 
 
 def cmd_pick(dev_dataset: str, *runs_and_caches: str) -> None:
@@ -260,10 +265,7 @@ def cmd_pick(dev_dataset: str, *runs_and_caches: str) -> None:
 
     def decide(minilm, svm, tuned):
         fused = {s: 0.3 * minilm[s] + 0.7 * svm[s] for s in svm}
-        th = np.array([FIXED[BUCKET_NAMES[k]] for k in bucket])
-        for k in (BUCKET_NAMES.index(">=100"), BUCKET_NAMES.index("20-99")):
-            if tuned:
-                th[bucket == k] = best_global(fused["validation"][:, bucket == k], gold_val[:, bucket == k])
+        th = round1_thresholds(fused["validation"], gold_val, bucket) if tuned else fixed_thresholds(bucket)
         return at_least_one(fused["test"], th)
 
     def micro(pred, g):
