@@ -14,7 +14,7 @@ from trainer import contracts
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation import evaluate
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, worst_labels
-from trainer.models.transformer.reading import encode_windows, pool_logits, resolve_stride, window_starts
+from trainer.models.transformer.reading import encode_windows
 from trainer.metrics import compute_metrics
 
 
@@ -173,41 +173,6 @@ def test_evaluation_chunk_stride_longer_than_window_is_refused(tiny_run_dir):
     model = Predictor.load(tiny_run_dir, precision="fp32").model
     with pytest.raises(ConfigError, match="stride 200 is longer than the window"):
         model.score(["some text " * 100], ChunkingConfig(enabled=True, stride=200))
-
-
-def test_evaluation_chunk_windows_hand_computed():
-    # 20 tokens, windows of 8 every 6: 0, 6, then one ending at the end (12); every token read
-    assert window_starts(20, 8, 6, max_windows=10) == [0, 6, 12]
-    assert window_starts(21, 8, 6, max_windows=10) == [0, 6, 12, 13]
-    # too many windows needed: spread evenly from start to end, so the tail is read too
-    assert window_starts(100, 8, 4, max_windows=3) == [0, 46, 92]
-    assert window_starts(5, 8, 6, max_windows=10) == [0]
-    # the default stride is half the window; a longer one would skip tokens
-    assert resolve_stride(None, 126) == 63
-    with pytest.raises(ConfigError, match="longer than the window"):
-        resolve_stride(128, 126)
-    for n, window, stride, cap in [(300, 126, 63, 8), (1000, 62, 31, 40), (129, 126, 126, 8)]:
-        starts = window_starts(n, window, stride, cap)
-        covered = set().union(*(range(s, min(n, s + window)) for s in starts))
-        assert covered == set(range(n)) and starts[-1] + window == n
-
-
-def test_evaluation_chunk_encode_wraps_each_window(minilm_dir):
-    from transformers import AutoTokenizer
-    tok = AutoTokenizer.from_pretrained(minilm_dir)
-    text = " ".join(f"word{i}" for i in range(40))
-    enc, owner = encode_windows(tok, ["short", text], max_length=16, stride=10, max_windows=3)
-    assert owner[0] == 0 and list(owner).count(1) == 3
-    assert all(ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id and len(ids) <= 16
-               for ids in enc["input_ids"])
-
-
-def test_evaluation_pool_logits_mean_and_max():
-    logits = np.array([[1.0, 0.0], [3.0, -2.0], [5.0, 5.0]])
-    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "max"), [[3.0, 0.0], [5.0, 5.0]])
-    np.testing.assert_allclose(pool_logits(logits, [0, 0, 1], 2, "mean"), [[2.0, -1.0], [5.0, 5.0]])
-    with pytest.raises(ValueError, match="grouped by text"):
-        pool_logits(logits, [0, 1, 0], 2, "max")
 
 
 def test_evaluation_unknown_split_names_the_choices(tiny_run_dir, tmp_path):

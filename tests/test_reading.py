@@ -45,6 +45,7 @@ def test_reading_windows_cover_every_token_when_not_capped(seed):
             assert s + window <= max(n, window)          # no window runs past the end
         assert covered[:n].all()
         assert all(b - a <= stride for a, b in zip(starts, starts[1:]))
+        assert n <= window or starts[-1] + window == n   # the last window ends at the text's end
 
 
 def test_reading_stride_longer_than_the_window_is_refused():

@@ -10,12 +10,12 @@ so an empty answer is always wrong. How thresholds are stored is trainer.contrac
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal, Sequence
+from typing import Literal, Sequence, get_args
 
 import numpy as np
 
 Kind = Literal["none", "global", "per_label", "per_bucket"]
-KINDS = ("none", "global", "per_label", "per_bucket")
+KINDS: tuple[str, ...] = get_args(Kind)
 DEFAULT_THRESHOLD = 0.5
 # Candidate thresholds. A coarse grid on purpose: validation sets are small, and a finer grid
 # mostly fits noise in the handful of positives a rare label has.

@@ -54,6 +54,16 @@ def check_target(dsd, target: str, problem: str, dataset_dir: Path, key: str = "
 def label_space(train_split, target: str, problem: str, min_count: int, skip_unlabelled: bool = False) -> LabelSpace:
     """Labels of `target` with at least `min_count` training examples. `skip_unlabelled`: examples without a
     label for it do not count (their share would make every prior smaller than the labelled documents show)."""
+    counter, n_values = label_counts(train_split, target, problem, skip_unlabelled)
+    labels = sorted(label for label, c in counter.items() if c >= min_count)
+    if len(labels) < 2 and problem == "single_label" or not labels:
+        raise DataError(f"task.target {target!r}: only {len(labels)} label(s) with >= {min_count} training "
+                        "examples (task.min_label_count); a classifier needs more")
+    return LabelSpace(target, labels, [counter[label] for label in labels], n_values, problem, skip_unlabelled)
+
+
+def label_counts(train_split, target: str, problem: str, skip_unlabelled: bool = False) -> tuple[Counter, int]:
+    """(training examples per label of `target`, examples counted); `skip_unlabelled` as in label_space."""
     values = train_split[target]
     if skip_unlabelled:
         values = [v for v in values if (v if problem == "multi_label" else v not in (None, ""))]
@@ -61,8 +71,4 @@ def label_space(train_split, target: str, problem: str, min_count: int, skip_unl
     for v in values:
         counter.update(v if problem == "multi_label" else [v])
     counter.pop(None, None)
-    labels = sorted(label for label, c in counter.items() if c >= min_count)
-    if len(labels) < 2 and problem == "single_label" or not labels:
-        raise DataError(f"task.target {target!r}: only {len(labels)} label(s) with >= {min_count} training "
-                        "examples (task.min_label_count); a classifier needs more")
-    return LabelSpace(target, labels, [counter[label] for label in labels], len(values), problem, skip_unlabelled)
+    return counter, len(values)

@@ -33,14 +33,10 @@ def label_buckets(labels: Sequence[str], train_counts: Mapping[str, int]) -> dic
     return out
 
 
-def train_counts(train_split, column: str) -> dict[str, int]:
-    """Training documents per label of a dataset split's label column (label lists or single labels)."""
-    counts: dict[str, int] = {}
-    for value in train_split[column]:
-        for label in (value if isinstance(value, (list, tuple)) else [value]):
-            if label is not None:
-                counts[label] = counts.get(label, 0) + 1
-    return counts
+def in_bucket_order(groups: Mapping[str, object]) -> dict[str, object]:
+    """A mapping keyed by bucket name, in bucket order (>=100 first); other keys after them."""
+    order = {name: k for k, name in enumerate(BUCKET_NAMES)}
+    return {name: groups[name] for name in sorted(groups, key=lambda g: order.get(g, len(order)))}
 
 
 def bucket_metrics(per_label: Mapping[str, Mapping], buckets: Mapping[str, Sequence[str]]) -> dict[str, dict]:

@@ -19,9 +19,10 @@ from trainer.atomic import atomic_write_bytes, atomic_write_text
 from trainer.config import EvalSection, RunConfig, to_yaml
 from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
+from trainer.data.label_space import label_counts
 from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
-from trainer.evaluation.buckets import bucket_metrics, bucket_name, label_buckets, train_counts
+from trainer.evaluation.buckets import bucket_metrics, bucket_name, in_bucket_order, label_buckets
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
@@ -201,7 +202,8 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target, probs[name][target.name]) for name, ds in splits.items()}
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
-    counts = train_counts(train, target.name) if train is not None and target.name in train.column_names else None
+    counts = (label_counts(train, target.name, problem)[0]
+              if train is not None and target.name in train.column_names else None)
     groups = [bucket_name(counts.get(label, 0)) for label in labels] if counts is not None else None
     if eval_cfg.thresholds == "per_bucket" and groups is None and problem == "multi_label":
         raise DataError(f"eval.thresholds per_bucket: the dataset has no training split with {target.name!r} "
@@ -357,7 +359,8 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
     return render_report(ReportInput(
         run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
-        threshold_groups={g: (v, g in eval_cfg.bucket_thresholds) for g, v in r.thresholds.groups.items()},
+        threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds)
+                                          for g, v in r.thresholds.groups.items()}),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,

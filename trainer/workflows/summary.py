@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from trainer import contracts
-from trainer.evaluation.buckets import BUCKET_NAMES
+from trainer.evaluation.buckets import in_bucket_order
 
 TOP_SCORES = 3
 
@@ -94,9 +94,8 @@ def decision_rule(m: dict, thresholds=None) -> str:
     elif kind == "per_label":
         rule = "per-label thresholds (tuned on validation)"
     elif kind == "per_bucket":
-        groups = getattr(thresholds, "groups", None) or {}
-        order = {name: k for k, name in enumerate(BUCKET_NAMES)}     # saved files may hold them in any order
-        values = ", ".join(f"{name} {groups[name]:.2f}" for name in sorted(groups, key=lambda g: order.get(g, len(order))))
+        groups = in_bucket_order(getattr(thresholds, "groups", None) or {})   # saved files may hold any order
+        values = ", ".join(f"{name} {value:.2f}" for name, value in groups.items())
         rule = "per-bucket thresholds" + (f" ({values})" if values else "")
     else:
         rule = "0.5 threshold"

@@ -36,8 +36,7 @@ class EnsembleClassifier(Model):
     def check_config(cls, cfg) -> None:
         from trainer.config import member_run_config
         from trainer.models.registry import model_class
-        stepped = [name for name, m in cfg.model.members.items()
-                   if m.model is not None and model_class(m.model.type).fits_in_steps(member_run_config(cfg, name))]
+        stepped = _stepped_members(cfg)
         if len(stepped) > 1:   # they would share the run's checkpoints/ and train_log.jsonl
             raise ConfigError(f"model.members: {', '.join(stepped)} both train in steps; fit one within the ensemble "
                               "and train the others as runs of their own, then give them as model.members.NAME.run")
@@ -50,10 +49,7 @@ class EnsembleClassifier(Model):
 
     @classmethod
     def fits_in_steps(cls, cfg) -> bool:
-        from trainer.config import member_run_config
-        from trainer.models.registry import model_class
-        return any(m.model is not None and model_class(m.model.type).fits_in_steps(member_run_config(cfg, name))
-                   for name, m in cfg.model.members.items())
+        return bool(_stepped_members(cfg))
 
     def __init__(self, members: dict[str, Model], weights: dict[str, float], combine: str, spec: ModelSpec):
         if combine not in COMBINES:
@@ -170,6 +166,14 @@ def combine(scores: Sequence[np.ndarray], weights: Sequence[float], how: str, pr
         z = np.exp(z - z.max(axis=1, keepdims=True))
         out = z / z.sum(axis=1, keepdims=True)
     return out.astype(np.float32)
+
+
+def _stepped_members(cfg) -> list[str]:
+    """The members fitted within the ensemble whose kind trains by optimizer steps."""
+    from trainer.config import member_run_config
+    from trainer.models.registry import model_class
+    return [name for name, m in cfg.model.members.items()
+            if m.model is not None and model_class(m.model.type).fits_in_steps(member_run_config(cfg, name))]
 
 
 def _from_run(run_dir: str, spaces) -> tuple[Model, dict]:

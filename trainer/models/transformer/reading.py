@@ -122,7 +122,7 @@ def encode_windows(tokenizer, texts: Sequence[str], max_length: int, stride: int
     """Encoded windows for all texts (a text's windows contiguous, texts in order), and per window the
     index of its text."""
     prefix, suffix = special_tokens(tokenizer)
-    window = max(1, max_length - len(prefix) - len(suffix))
+    window = window_size(tokenizer, max_length)
     step = resolve_stride(stride, window)
     bodies = tokenizer([t or "" for t in texts], add_special_tokens=False, truncation=False,
                        padding=False, verbose=False)["input_ids"]
