@@ -201,6 +201,9 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
             fmt: str = typer.Option("auto", "--format", help="auto (a table at a terminal, JSON lines in a pipe), "
                                                              "table or jsonl."),
             kind: Optional[str] = typer.Option(None, help="Reader for FILES: scraped, html, jsonl, csv (default: detected)."),
+            outlet: Optional[str] = typer.Option(None, help="The outlet of the scraped FILES, one the model's dataset "
+                                                            "learned (its boilerplate lines are removed as in the "
+                                                            "build); default: from the file's folder or content."),
             top_k: Optional[int] = typer.Option(None, "--top-k", help="At most K labels and the K best scores."),
             threshold: Optional[float] = typer.Option(None, help="One threshold for every label instead of the tuned ones."),
             quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
@@ -232,7 +235,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
             predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size, runtime=runtime)
             records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin,
-                                     texts=text or [])
+                                     texts=text or [], outlet=outlet)
     except TrainerError as exc:
         _fail(exc)
     if output is not None:

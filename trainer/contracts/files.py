@@ -16,6 +16,7 @@ REJECTS = "rejects.jsonl"
 DUPLICATES = "duplicates.jsonl"
 DATASET_DICT = "dataset_dict.json"         # written by datasets.DatasetDict.save_to_disk
 TOKEN_CACHE = ".cache"                      # tokenized splits, reused by later runs
+CLEANING = "cleaning.json"                  # what the build learned to clean pages (also copied into model/)
 
 # ---- run directory (`trainer train`) ------------------------------------------------------------
 CONFIG = "config.yaml"

@@ -28,6 +28,7 @@ from trainer import provenance
 from trainer.contracts import SPLITS
 from trainer.contracts.dataset import FORMAT, is_dataset_dir
 from trainer.data.article import Article, Rejected
+from trainer.data.cleaning import Cleaning
 from trainer.data.config import DataConfig, SourceConfig
 from trainer.data.stream import (DUPLICATE_ID, EMPTY, FILTERED, NO_LABEL, NO_REGION, NO_TOPIC, SEVERAL_TOPICS,
                                  Collector, Decisions, Processor, SpillReader, decide, features, label_columns,
@@ -118,6 +119,8 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
         shutil.rmtree(work)
         manifest = make_manifest(collector, decisions, deduplicated, config_path, inputs, total, out,
                                  {**info, "name": engine}, timings)
+        # what the reader learned (scraped: each outlet's boilerplate lines), for inference to clean alike
+        Cleaning.of_build(cfg.source, collector.reader_state).save(tmp)
         manifest["build_seconds"] = round(time.perf_counter() - started, 3)  # all but this last file
         from trainer.atomic import atomic_write_json
         atomic_write_json(tmp / "manifest.json", manifest)
@@ -130,8 +133,10 @@ def _local_phase1(cfg: DataConfig, articles, work: Path, timings: Counter, tell:
     """Read and process the records in this process, a batch at a time."""
     collector = Collector(cfg, work)
     if articles is None:
-        from trainer.data.readers import read_articles
-        articles = read_articles(cfg.source)
+        from trainer.data.readers import plan_reading, read_articles
+        plan = plan_reading(cfg.source)
+        collector.reader_state = plan.state
+        articles = read_articles(cfg.source, plan)
     processor = Processor(cfg)
     records = iter(articles)
     shard = 0

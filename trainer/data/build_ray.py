@@ -53,6 +53,7 @@ def ray_phase1(cfg: DataConfig, work: Path, timings: Counter):
         start = time.perf_counter()
         plan = plan_reading(cfg.source)
         collector = Collector(cfg, work, limit=plan.limit)
+        collector.reader_state = plan.state
         collector.leading(process_batch(cfg, plan.leading, work / "leading.arrow"))
         units = list(plan.units)
         timings["plan"] += time.perf_counter() - start

@@ -226,6 +226,7 @@ class Collector:
         self.shards: list[str] = []           # spill shard files, in input order
         self.keep_published = cfg.split.kind == "time"
         self.phase1_stages = self.stages[: self.stages.index("labelled") + 1]   # counted as batches arrive
+        self.reader_state = None              # the reader's plan state (scraped: boilerplate lines per outlet)
 
     def _intern(self, value):
         return self._interned.setdefault(value, value)

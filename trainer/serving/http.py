@@ -4,7 +4,9 @@
                         -> {"predictions": [{"labels": [...], "scores": {label: prob}}, ...]}
                         (a model with several targets: {"predictions": [{"topics": {...}, "regions": {...}}]})
     POST /predict-file?name=page.html   the raw bytes of one saved page (.txt or .html), read by the readers
-                        `trainer predict` uses -> {"articles": [{"title", "text", "kind"}], "predictions": [...]}
+                        `trainer predict` uses, cleaned as the model's dataset was (&outlet=NAME: the page's
+                        outlet; default: found from the page) -> {"articles": [{"title", "text", "kind",
+                        "cleaning": "outlet:NAME" or "generic"}], "predictions": [...]}
     GET  /health        -> {"status": "ok", ...}
     GET  /labels        -> {"run", "labels", "problem", "thresholds", "targets": {name: {labels, problem, thresholds}}}
     GET  /              a self-contained page (no external resources): the run, its labels, a text box and a
@@ -144,9 +146,10 @@ def page_html(run_name: str, info: dict, max_body_bytes: int) -> str:
             .replace("__DATA__", data))
 
 
-def read_page(data: bytes, name: str) -> list:
-    """Articles (or rejects) from one uploaded page, through the readers `trainer predict` uses; the file name's
-    extension picks the reader (.txt: scraped page text, .html: HTML)."""
+def read_page(data: bytes, name: str, cleaning=None, outlet: str | None = None) -> list:
+    """Articles (or rejects) from one uploaded page, through the readers `trainer predict` uses and cleaned as
+    the model's dataset was (`cleaning`, `outlet`: see read_raw); the file name's extension picks the reader
+    (.txt: scraped page text, .html: HTML)."""
     from trainer.serving.inputs import read_raw
     suffix = Path(name).suffix.lower()
     if suffix not in PAGE_KINDS:
@@ -154,7 +157,7 @@ def read_page(data: bytes, name: str) -> list:
     with tempfile.TemporaryDirectory(prefix="trainer-page-") as folder:
         path = Path(folder) / f"page{suffix}"
         path.write_bytes(data)
-        return read_raw(path, PAGE_KINDS[suffix])
+        return read_raw(path, PAGE_KINDS[suffix], cleaning, outlet)
 
 
 def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int = MAX_TEXTS,
@@ -219,13 +222,15 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
     async def predict_file(request: Request,
                            name: str = Query(..., min_length=1, description="The file's name; .txt or .html picks "
                                                                             "the reader"),
-                           top_k: int | None = Query(None, ge=1)):
+                           top_k: int | None = Query(None, ge=1),
+                           outlet: str | None = Query(None, min_length=1, description="The page's outlet (one the "
+                                                      "model's dataset learned); default: found from the page")):
         data = await request.body()   # BodySizeLimit answers 413 past max_body_bytes
         if not data.strip():
             raise HTTPException(422, f"{name} is empty: send a saved page with an article in it")
         from trainer.data.article import Rejected
         try:
-            items = await run_in_threadpool(read_page, data, name)
+            items = await run_in_threadpool(read_page, data, name, getattr(predictor, "cleaning", None), outlet)
         except TrainerError as exc:   # a reader's own complaint about the file: the client's to fix
             raise HTTPException(422, f"{name}: {exc}") from None
         articles = [a for a in items if not isinstance(a, Rejected)][:max_texts]
@@ -238,8 +243,9 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
                 return predictor.predict([a.text for a in articles], top_k=top_k)
         predictions = await run_in_threadpool(run)
         kind = PAGE_KINDS[Path(name).suffix.lower()]
-        return {"articles": [{"title": a.title, "text": a.body, "kind": "HTML" if kind == "html" else "page text"}
-                             for a in articles], "predictions": predictions}
+        return {"articles": [{"title": a.title, "text": a.body, "kind": "HTML" if kind == "html" else "page text",
+                              "cleaning": a.meta.get("cleaning", "generic")} for a in articles],
+                "predictions": predictions}
 
     @app.get("/health")
     def health():

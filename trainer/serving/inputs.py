@@ -23,10 +23,12 @@ def detect_kind(path: Path) -> str:
     return "html" if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head else "scraped"
 
 
-def read_raw(path: str | Path, kind: str | None = None):
-    """Articles (or rejects) from one raw input file, read exactly as `trainer data build` would."""
-    from trainer.data.config import SourceConfig
-    from trainer.data.readers import read_articles
+def read_raw(path: str | Path, kind: str | None = None, cleaning=None, outlet: str | None = None):
+    """Articles (or rejects) from one raw input file, read exactly as `trainer data build` read the model's
+    dataset: `cleaning` (trainer.data.cleaning.Cleaning, saved with the model; None: each reader's defaults)
+    holds its reader settings and each outlet's learned boilerplate; `outlet` names the page's outlet
+    (default: found from the page). Each article's meta["cleaning"] says which cleaning it got."""
+    from trainer.data.cleaning import generic
 
     path = Path(path)
     if not path.is_file():
@@ -34,7 +36,7 @@ def read_raw(path: str | Path, kind: str | None = None):
     kind = kind or detect_kind(path)
     if kind not in READER_KINDS:
         raise DataError(f"{path}: kind {kind!r} not supported here; use one of {', '.join(READER_KINDS)}")
-    return list(read_articles(SourceConfig(kind=kind, path=str(path), download=False)))
+    return (cleaning or generic()).read(path, kind, outlet)
 
 
 def read_jsonl_records(lines: Iterable[str], source: str) -> tuple[list[str], list[str]]:
@@ -63,7 +65,7 @@ def read_jsonl_records(lines: Iterable[str], source: str) -> tuple[list[str], li
 
 def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = None,
                    kind: str | None = None, top_k: int | None = None, threshold: float | None = None,
-                   stdin=None, texts: Sequence[str] = ()) -> list[dict]:
+                   stdin=None, texts: Sequence[str] = (), outlet: str | None = None) -> list[dict]:
     """What `trainer predict` prints: records for texts given as such (ids text-1, text-2, ...), raw article
     files and/or a JSONL file of texts.
 
@@ -81,7 +83,7 @@ def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = Non
         result = predictor.predict([stdin.read()], top_k, threshold)[0]
         records.append({"id": "-", **result})
     if raw:
-        records.extend(predictor.predict_articles(raw, kind, top_k, threshold))
+        records.extend(predictor.predict_articles(raw, kind, top_k, threshold, outlet=outlet))
     if jsonl is not None:
         if jsonl == "-":
             ids, texts = read_jsonl_records(stdin, "<stdin>")

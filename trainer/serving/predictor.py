@@ -27,6 +27,7 @@ import numpy as np
 from trainer import contracts
 from trainer.contracts import Target
 from trainer.data.article import Rejected
+from trainer.data.cleaning import GENERIC, Cleaning
 from trainer.decisions import Thresholds, apply_thresholds
 from trainer.errors import DataError
 from trainer.models import Model, ScoreOptions, load_model
@@ -36,10 +37,12 @@ SCORE_DIGITS = 6
 
 
 class Predictor:
-    def __init__(self, model: Model, thresholds: dict[str, Thresholds], model_dir: Path | None = None):
+    def __init__(self, model: Model, thresholds: dict[str, Thresholds], model_dir: Path | None = None,
+                 cleaning: Cleaning | None = None):
         self.model = model
         self.thresholds = thresholds
         self.model_dir = model_dir
+        self.cleaning = cleaning      # how the model's dataset read its pages (model/cleaning.json)
 
     @classmethod
     def load(cls, run_dir: str | Path, **options) -> "Predictor":
@@ -49,7 +52,7 @@ class Predictor:
         model_dir = contracts.model_dir_of(run_dir)
         options = {k: v for k, v in options.items() if v is not None}
         model = load_model(model_dir, ScoreOptions(**options))
-        return cls(model, contracts.read_thresholds(model_dir, model.spec), model_dir)
+        return cls(model, contracts.read_thresholds(model_dir, model.spec), model_dir, Cleaning.load(model_dir))
 
     @property
     def spec(self) -> contracts.ModelSpec:
@@ -121,19 +124,23 @@ class Predictor:
                 "scores": {labels[j]: round(float(probs[j]), SCORE_DIGITS) for j in shown}}
 
     def predict_articles(self, paths: Iterable[str | Path], kind: str | None = None,
-                         top_k: int | None = None, threshold: float | None = None) -> list[dict]:
-        """Raw article files (scraped page text, HTML, ...) through the dataset build's readers.
+                         top_k: int | None = None, threshold: float | None = None,
+                         outlet: str | None = None) -> list[dict]:
+        """Raw article files (scraped page text, HTML, ...) through the dataset build's readers, cleaned as
+        the model's dataset was (model/cleaning.json: a known outlet's learned boilerplate lines; `outlet`
+        names the outlet, else it is found from the page: trainer/data/cleaning.py).
 
-        One record per article read: {"id", "path", "title", ...prediction}; an input the
-        reader rejects gives {"path", "error"} instead.
+        One record per article read: {"id", "path", "title", "cleaning", ...prediction}, where "cleaning" is
+        "outlet:NAME" or "generic"; an input the reader rejects gives {"path", "error"} instead.
         """
         articles, records = [], []
         for path in paths:
-            for item in read_raw(path, kind):
+            for item in read_raw(path, kind, self.cleaning, outlet):
                 if isinstance(item, Rejected):
                     records.append({"path": str(path), "error": item.reason})
                 else:
-                    records.append({"id": item.id, "path": str(path), "title": item.title})
+                    records.append({"id": item.id, "path": str(path), "title": item.title,
+                                    "cleaning": item.meta.get("cleaning", GENERIC)})
                     articles.append((len(records) - 1, item.text))
         results = self.predict([text for _, text in articles], top_k, threshold)
         for (index, _), result in zip(articles, results):

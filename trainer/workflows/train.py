@@ -13,6 +13,7 @@ from pathlib import Path
 
 from trainer import contracts, tracking
 from trainer.config import RunConfig
+from trainer.data.cleaning import copy_to_model
 from trainer.data.dataset_io import dataset_path
 from trainer.evaluation import evaluate
 from trainer.models import FitContext, model_class
@@ -55,6 +56,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
         for row in fitted.log_rows:
             contracts.append_train_log(run.staging, {"time": time.time(), **row})
         fitted.model.save(run.staging / contracts.MODEL)
+        copy_to_model(data.dataset_dir, run.staging / contracts.MODEL)   # served pages cleaned as trained on
         contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
         evaluate(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
         final = run.complete()

@@ -38,9 +38,9 @@ def read_unit(source: SourceConfig, unit: Any, state: Any) -> Iterator[Article |
     return _module(source.kind).read_unit(source, unit, state)
 
 
-def read_articles(source: SourceConfig) -> Iterator[Article | Rejected]:
-    """Every record of the source, in input order."""
-    plan = plan_reading(source)
+def read_articles(source: SourceConfig, plan: ReadPlan | None = None) -> Iterator[Article | Rejected]:
+    """Every record of the source, in input order (`plan`: the source's plan, when the caller made it)."""
+    plan = plan or plan_reading(source)
     yield from plan.leading
     limiter = Limiter(plan.limit)
     for unit in plan.units:

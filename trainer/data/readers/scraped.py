@@ -45,6 +45,7 @@ _SENTENCE_END = re.compile(r"(?:(?<=[a-z0-9][.!?])|(?<=[.!?][\"”’']))\s+(?=[
 _TAG_FORBIDDEN = re.compile(r"[\"“”:;!?]")
 _HEADLINE_END = tuple(".!:;,\"”'’»)")
 _MAX_TAG_WORDS, _MAX_HEADLINE_WORDS = 6, 20
+NO_BODY = "no body text after removing boilerplate"
 
 
 @dataclass
@@ -77,16 +78,20 @@ def plan(source: SourceConfig) -> ReadPlan:
 def read_unit(source: SourceConfig, unit: str, boilerplate: dict[str, frozenset[str]]) -> Iterator[Article | Rejected]:
     """The page of one file (pass 2)."""
     path = Path(unit)
+    outlet = outlet_of(path, source.profile)
+    yield read_page(source, path, outlet, boilerplate.get(outlet, frozenset()))
+
+
+def read_page(source: SourceConfig, path: Path, outlet: str, frequent: frozenset[str]) -> Article | Rejected:
+    """One page file cleaned with its outlet's learned boilerplate lines `frequent`: the build's pass 2, and
+    what inference runs on a new page (trainer/data/cleaning.py), so that both clean a page the same way."""
     text, reason = read_text(path, source.encoding)
     if text is None:
-        yield Rejected(str(path), reason)
-        return
-    outlet = outlet_of(path, source.profile)
-    page = parse_page(text, source.profile, boilerplate.get(outlet, frozenset()))
+        return Rejected(str(path), reason)
+    page = parse_page(text, source.profile, frequent)
     if page is None:
-        yield Rejected(str(path), "no body text after removing boilerplate")
-        return
-    yield _article(page, path, Path(source.path).expanduser(), outlet)
+        return Rejected(str(path), NO_BODY)
+    return _article(page, path, Path(source.path).expanduser(), outlet)
 
 
 def outlet_of(path: Path, profile: ScrapedProfile) -> str:
@@ -121,6 +126,7 @@ def frequent_lines(files: list[Path], source: SourceConfig) -> dict[str, frozens
     for outlet, counter in counts.items():
         n = n_files[outlet]
         if n < profile.boilerplate_min_files:
+            out[outlet] = frozenset()    # known (cleaning.json lists it), but too few files to tell
             continue
         # A line seen in a single file is never boilerplate, whatever the fraction says.
         floor = max(profile.boilerplate_min_fraction * n, 2)
