@@ -18,6 +18,7 @@ import copy
 import difflib
 import os
 import re
+import sys
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -198,9 +199,41 @@ def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel]
                     f"override {item!r}: {'.'.join(parts[:depth + 1])} is a value, not a section"
                 )
             node = child
+        before = node.get(parts[-1])
         node[parts[-1]] = value
         if model is not None:   # after setting it, so a `model.type=...` override picks the section's kind
             check_key_path(model, parts, tree, f"override {item!r}")
+            if parts[-1] == "type" and before != value:
+                _drop_other_kind(model, parts[:-1], node, before, value)
+    return tree
+
+
+def _drop_other_kind(model: type[BaseModel], loc: list[str], section: dict, before: Any, after: Any) -> None:
+    """A `SECTION.type=KIND` override switching a section's kind (model.type=tfidf-linear over a transformer
+    config): the keys only the previous kind has are dropped, and one line says which, so that a config can
+    be tried with another model kind without editing it."""
+    members = _union_members(_annotation_at(model, loc))
+    if not members:
+        return
+    if before is None:     # the section did not say: it was the default kind (the union's first member)
+        before = members[0].model_fields["type"].default
+    valid = set(fields_at(model, loc, {**_tree_at(loc, section)}))
+    if not valid:
+        return    # an unknown kind: validation names it
+    dropped = [key for key in section if key not in valid]
+    for key in dropped:
+        del section[key]
+    if dropped:
+        where = ".".join(loc)
+        print(f"{where}.type={after}: dropped the {before} keys {', '.join(f'{where}.{k}' for k in dropped)}",
+              file=sys.stderr)
+
+
+def _tree_at(loc: list[str], section: dict) -> dict:
+    """A tree holding `section` at `loc` (to resolve the section's union member by its type)."""
+    tree: dict = section
+    for part in reversed(loc):
+        tree = {part: tree}
     return tree
 
 
