@@ -189,12 +189,14 @@ def seed_of(page: Page) -> int:
     return sum(page.path.name.encode())
 
 
-def data_config(pages: str | Path, output: str | Path) -> dict:
-    """A data config for this corpus: section as the single-label topic, regions by M49 region."""
+def data_config(pages: str | Path, output: str | Path, multitask: bool = False) -> dict:
+    """A data config for this corpus: section as the topic (single-label; `multitask`: a one-item `topics`
+    list, for a model answering topics and regions), regions by M49 region."""
     return {"source": {"kind": "scraped", "path": str(pages), "pattern": "**/*.txt", "profile": PROFILE},
-            "labels": {"topic": {"field": "section", "multi_label": False, "mapping": SECTION_MAPPING,
+            "labels": {"topic": {"field": "section", "multi_label": multitask, "mapping": SECTION_MAPPING,
                                  "min_count": 2},
-                       "region": {"granularity": "region", "fields": ["tags"], "from_text": "fallback"}},
+                       "region": {"granularity": "region", "fields": ["tags"], "from_text": "fallback"},
+                       "require_any_label": multitask},
             "split": {"kind": "random", "test_size": 0.25, "validation_size": 0.15, "seed": 13},
             "output": str(output)}
 
