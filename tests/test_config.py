@@ -251,3 +251,25 @@ def test_config_train_cli_from_another_folder_finds_the_dataset(tiny_dataset_dir
     assert result.exit_code == 0, result.output
     assert (project / "runs" / "lin" / "metrics.json").is_file()
     assert not (tmp_path / "elsewhere" / "runs").exists()
+
+
+def test_config_switching_model_type_on_the_command_line_drops_the_other_kinds_keys(capsys):
+    """`trainer train configs/scraped-topic-minilm.yaml model.type=tfidf-linear`: the transformer keys go,
+    one line says which; the switch back works too, and keys given after the switch are checked against the
+    new kind."""
+    cfg = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=tfidf-linear"])
+    assert cfg.model.type == "tfidf-linear"
+    said = capsys.readouterr().err.strip().splitlines()
+    assert said == ["model.type=tfidf-linear: dropped the transformer keys model.name, model.max_length, "
+                    "model.truncation, model.pooling, model.prior_bias"]
+    back = load_config(REPO / "configs" / "reuters-topics-tfidf.yaml", RunConfig,
+                       ["model.type=transformer", "model.max_length=64"])
+    assert back.model.type == "transformer" and back.model.max_length == 64
+    assert "dropped the tfidf-linear keys model.tfidf" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown key model.max_length for model.type tfidf-linear"):
+        load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig,
+                    ["model.type=tfidf-linear", "model.max_length=64"])
+    capsys.readouterr()
+    # the same kind again changes nothing, and says nothing
+    same = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=transformer"])
+    assert same.model.max_length == 256 and capsys.readouterr().err == ""
