@@ -54,7 +54,7 @@ def test_browser_page_labels_an_article_like_the_api(check, tiny_run_dir, tmp_pa
     assert shown["scores_shown"] == min(10, len(labels))
     assert "Nothing to label" in shown["empty_error"] and shown["results_after_empty"] == 0
     assert set(shown["file_labels"]) == {"topics"} and shown["file_title"] == "Wheat harvest grows"
-    assert "read as HTML" in shown["file_status"]
+    assert "read as HTML, generic cleaning" in shown["file_status"]   # a tiny dataset without cleaning.json
     assert shown["external_requests"] == [] and shown["page_errors"] == []
     assert (ARTIFACTS / "one-target-answer.png").stat().st_size > 10_000
 
