@@ -90,7 +90,7 @@ class Cleaning:
             if asked not in self.outlets:
                 known = ", ".join(sorted(self.outlets)) or "none"
                 raise DataError(f"outlet {asked!r}: the model's dataset learned no such outlet (known: {known}); "
-                                "leave the outlet out for generic cleaning")
+                                "leave it out to find the outlet from the page")
             return asked
         fixed = source.profile.outlet
         if fixed is not None:
