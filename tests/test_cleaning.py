@@ -112,6 +112,9 @@ def test_outlet_rules_asked_unknown_and_other_kinds(corpus, tmp_path):
     assert read_raw(page, cleaning=cleaning, outlet="planet")[0].meta["cleaning"] == "outlet:planet"
     with pytest.raises(DataError, match=r"outlet 'nope'.*known: planet, sputnik"):
         read_raw(page, cleaning=cleaning, outlet="nope")
+    with pytest.raises(DataError, match=r"outlet 'planet': this model knows no outlets \(its dataset was built "
+                                        r"before cleaning.json was saved\)"):
+        read_raw(page, outlet="planet")     # a model trained before cleaning.json
     # a page of an outlet the build never saw: generic cleaning, and said so
     stranger = tmp_path / "stranger.txt"
     stranger.write_text("Other Times\nBreaking\n\nThe council in Paris voted on the budget deficit today.\n",

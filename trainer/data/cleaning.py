@@ -127,8 +127,9 @@ class Cleaning:
             records = [record]
         else:
             if outlet is not None:
-                raise DataError(f"outlet {outlet!r}: outlets are learned from scraped pages only; this model's "
-                                f"dataset was built from {self.kind}, the file is read as {kind}")
+                built = (f"its dataset was built from {self.kind} files" if self.kind else
+                         "its dataset was built before cleaning.json was saved")
+                raise DataError(f"outlet {outlet!r}: this model knows no outlets ({built}); leave the outlet out")
             from trainer.data.readers import read_articles
             records, label = list(read_articles(source)), GENERIC
         for record in records:
