@@ -26,6 +26,10 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
 
 
+def _text_or_none(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
 def compare(a: Path, b: Path) -> list[str]:
     """Differences between two dataset directories, in words (empty when they hold the same dataset)."""
     from trainer.data.dataset_io import load_dataset_dir
@@ -48,6 +52,9 @@ def compare(a: Path, b: Path) -> list[str]:
         bad = [r["id"] for r, s in zip(rows_a, rows_b) if r != s]
         if bad:
             out.append(f"split {split}: {len(bad)} rows differ, e.g. {bad[:5]}")
+    from trainer.contracts import CLEANING
+    if _text_or_none(a / CLEANING) != _text_or_none(b / CLEANING):   # what inference will clean pages with
+        out.append(f"{CLEANING}: differs")
     for name in ("rejects.jsonl", "duplicates.jsonl"):
         la, lb = _lines(a / name), _lines(b / name)
         if la != lb:

@@ -78,6 +78,8 @@ def test_ray_engine_equals_local_build_on_scraped_pages(local_ray, tmp_path):
     assert {"binary content (NUL bytes)", "empty file"} <= set(local["rejected"])
     duplicates = [json.loads(l) for l in (tmp_path / "out" / "ray" / "duplicates.jsonl").read_text().splitlines()]
     assert duplicates and all(d["duplicate_of"].startswith("copies/") for d in duplicates)   # copies/ is read first
+    cleaning = json.loads((tmp_path / "out" / "ray" / "cleaning.json").read_text())   # compared by _same
+    assert "Share on Twitter" in cleaning["outlets"]["planet"] and "Get short URL" in cleaning["outlets"]["sputnik"]
 
 
 def test_ray_engine_stops_on_a_column_no_file_has(local_ray, tmp_path):
