@@ -217,7 +217,7 @@ def _drop_other_kind(model: type[BaseModel], loc: list[str], section: dict, befo
         return
     if before is None:     # the section did not say: it was the default kind (the union's first member)
         before = members[0].model_fields["type"].default
-    valid = set(fields_at(model, loc, {**_tree_at(loc, section)}))
+    valid = set(fields_at(model, loc, _tree_at(loc, section)))
     if not valid:
         return    # an unknown kind: validation names it
     dropped = [key for key in section if key not in valid]

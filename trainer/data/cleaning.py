@@ -74,7 +74,7 @@ class Cleaning:
             source = dict(raw["source"])
             SourceConfig(kind=raw["kind"], **source)     # the settings must still make a valid source
             return cls(str(raw["kind"]), source, outlets)
-        except Exception as exc:   # noqa: BLE001 - any malformed content: one message naming the file
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:   # pydantic's errors are ValueErrors
             raise DataError(f"{path}: malformed cleaning record ({exc}); {fix}") from None
 
     # ---- inference ---------------------------------------------------------------------------------
