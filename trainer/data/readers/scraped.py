@@ -17,7 +17,8 @@ Two passes over the files:
    starting with a `footer_markers` entry; it and all after it are dropped). Then boilerplate lines
    (frequent, `profile.boilerplate`, number-only counters) go, the last line is taken as the tag line
    when it looks like one, and the title-case short lines just before it are the related headlines
-   (kept in `meta["related"]`, not in the body).
+   (kept in `meta["related"]`, not in the body). This pass is `read_page`, which inference runs too, with
+   the lines pass 1 learned (saved as cleaning.json: trainer/data/cleaning.py).
 
 Title: a scraped page has no marked title, so the title is the first sentence of the lead paragraph
 (the standfirst, when the page has one), cut to TITLE_MAX characters at a word boundary. The body
