@@ -204,5 +204,8 @@ def data_config(pages: str | Path, output: str | Path, multitask: bool = False) 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/outlet_corpus.py NEW_FOLDER")
-    written = write_corpus(sys.argv[1])
+    try:
+        written = write_corpus(sys.argv[1])
+    except FileExistsError as exc:
+        sys.exit(f"error: {exc}")
     print(f"wrote {len(written)} files under {sys.argv[1]}")

@@ -156,3 +156,28 @@ def test_predict_and_the_file_drop_give_the_labels_the_evaluation_scored(corpus,
         body = client.post("/predict-file", params={"name": "dropped.txt"}, content=page.read_bytes()).json()
         assert body["articles"][0]["cleaning"] == outlet_cleaning(row["id"].split("/")[0])
         assert {t: body["predictions"][0][t]["labels"] for t in ("topics", "regions")} == expected[row["id"]]
+
+
+def test_the_generated_corpus_is_seeded_and_holds_the_awkward_pages(tmp_path, corpus):
+    a, b, c = (write_corpus(tmp_path / name, pages_per_outlet=6, seed=seed) for name, seed in
+               (("a", 1), ("b", 1), ("c", 2)))
+
+    def files(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    assert files(tmp_path / "a") == files(tmp_path / "b") != files(tmp_path / "c")
+    kinds = {p.kind: p for p in a}
+    assert set(kinds) == {"page", "empty", "boilerplate", "cp1251", "duplicate", "html"}
+    raw = kinds["cp1251"].path.read_bytes()
+    assert "«Мы заинтересованы" in raw.decode("cp1251")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    # the build accounts for each: the empty and the widgets-only page rejected, the re-timestamped copy a
+    # duplicate, the cp1251 page read as Cyrillic text
+    dataset = corpus[2]
+    rejects = [json.loads(x) for x in (dataset / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert sorted(Path(r["input"]).name for r in rejects) == ["900_empty.txt", "901_boilerplate.txt"]
+    (duplicate,) = [json.loads(x) for x in (dataset / "duplicates.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert duplicate["id"].endswith("903_retimestamped")
+    assert "«Мы заинтересованы" in _dataset_texts(dataset)["sputnik/902_cp1251"]
+    regions = json.loads((dataset / "manifest.json").read_text(encoding="utf-8"))["labels"]["regions"]
+    assert regions == ["Africa", "Americas", "Asia", "Europe", "Oceania"]     # every M49 region
