@@ -147,6 +147,17 @@ def test_config_explain_data_config_keys():
     assert "Dataset directory written by" in explain_key("data.dataset")   # the run config's own data section
 
 
+def test_config_explain_takes_data_config_keys_without_a_prefix():
+    from trainer.workflows.validate import explain_key
+    text = explain_key("labels.topic.mapping")   # as a data config spells it
+    assert text.startswith("(data config)") and "Rename or merge labels" in text
+    assert explain_key("data.labels.topic.mapping") == text
+    # a key of both kinds: the run config's, and where the other is
+    assert "`trainer validate --explain data.output`" in explain_key("output")
+    with pytest.raises(ConfigError, match="nor is it a data-config key .*source, labels"):
+        explain_key("lables.topic")
+
+
 def test_config_explain_cli(tmp_path):
     from typer.testing import CliRunner
     from trainer.cli import app

@@ -79,8 +79,8 @@ def data_inspect(dataset_dir: Path = typer.Argument(..., help="Dataset directory
 @app.command("validate")
 def validate(files: Optional[List[Path]] = typer.Argument(None, help="Config files (data or run configs)."),
              explain: Optional[str] = typer.Option(None, "--explain", metavar="KEY",
-                                                   help="Describe a run-config key (e.g. train.epochs, model) "
-                                                        "and exit; prefix data. for a data-config key.")):
+                                                   help="Describe a run-config or data-config key (e.g. "
+                                                        "train.epochs, model, labels.topic.mapping) and exit.")):
     """Check configs against the schema without running anything; --explain KEY describes a key."""
     from trainer.workflows.validate import explain_key, validate_file
     if explain is not None:
