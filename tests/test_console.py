@@ -211,6 +211,24 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
     assert ("tune", None, True) in stages
 
 
+def test_console_evaluate_skips_the_tune_stage_with_nothing_to_tune(tiny_dataset_dir, tmp_path):
+    from trainer.config import RunConfig, load_config
+    from trainer.evaluation import run as evaluation_run
+    from trainer.workflows.console import StageLog
+    from trainer.workflows.train import train
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "task": {"target": "topic", "problem": "single_label"},
+            "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "output": {"dir": str(tmp_path), "name": "one"}}
+    run = train(load_config(None, RunConfig, tree=tree))
+    events = []
+    evaluation_run.evaluate(run, progress=events.append)
+    tune = [e for e in events if e["stage"] == "tune"]
+    assert tune == [{"stage": "tune", "done": True, "skipped": "nothing to tune (single-label)"}]
+    metrics = next(e for e in events if e["stage"] == "metrics" and e["done"])
+    assert metrics["targets"] == ["topic"] and "seconds" in metrics
+    line = StageLog(Console(file=io.StringIO())).line(tune[0])
+    assert line.split() == ["tune", "skipped:", "nothing", "to", "tune", "(single-label)"]
+
+
 @pytest.mark.integration
 def test_console_evaluate_cli_prints_stages(tiny_run_dir, tmp_path):
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")

@@ -50,7 +50,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     `overrides` change the eval section for this evaluation, e.g. ["eval.thresholds=global",
     "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing.
     `progress` is called with {"stage", "done", ...} events: load, score (per split, with "documents" done of
-    "total"), tune, report."""
+    "total"), tune (or, with nothing to tune, a tune event with "skipped": why, then metrics), report."""
     tell = _Stages(progress)
     run_dir = Path(run_dir)
     model_dir = contracts.model_dir_of(run_dir)
@@ -71,7 +71,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
                              f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
-    tell.start("tune")
+    idle = _nothing_to_tune(targets, splits, eval_cfg, rules)
+    if idle:   # the stage would only compute metrics: say so, and time the metrics as what they are
+        tell.skip("tune", idle)
+    stage = "metrics" if idle else "tune"
+    tell.start(stage)
     # a model reading windows is also scored on heads only: report.md compares the two readings
     head = _head_scores(model, splits, rules) if model.reads_windows else None
     results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
@@ -84,8 +88,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
                 m["fusion"] = rules[r.target.name]
     if rules:
         contracts.write_fusion(model_dir, rules)
-    tell.done("tune", thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
-              on="validation" if "validation" in splits else None)
+    if idle:
+        tell.done(stage, targets=[r.target.name for r in results])
+    else:
+        tell.done(stage, thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
+                  on="validation" if "validation" in splits else None)
     tell.start("report")
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
@@ -110,6 +117,20 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         atomic_write_text(run_dir / contracts.CONFIG, to_yaml(cfg))
     tell.done("report", run_dir=str(run_dir))
     return metrics
+
+
+def _nothing_to_tune(targets: list[Target], splits: dict, eval_cfg: EvalSection, rules: dict) -> str | None:
+    """Why there is nothing to tune on validation (no thresholds, no fusion rule to pick), or None."""
+    if rules:
+        return None
+    multi = [t for t in targets if t.multi_label]
+    if not multi:
+        return "nothing to tune (single-label)"
+    if "validation" not in splits:
+        return "nothing to tune (no validation split: thresholds 0.5)"
+    if eval_cfg.thresholds == "none":
+        return "nothing to tune (eval.thresholds none: 0.5)"
+    return None
 
 
 def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
@@ -175,6 +196,10 @@ class _Stages:
         self.started.setdefault(f"{stage}:{info.get('split')}", time.perf_counter())
         if self.progress is not None:
             self.progress({"stage": stage, "done": False, **info})
+
+    def skip(self, stage: str, reason: str) -> None:
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": True, "skipped": reason})
 
     def done(self, stage: str, **info) -> None:
         seconds = time.perf_counter() - self.started.pop(f"{stage}:{info.get('split')}", time.perf_counter())
