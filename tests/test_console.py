@@ -266,7 +266,7 @@ def test_console_predict_table_shows_labels_and_top_scores(tiny_run_dir):
 @pytest.mark.integration
 def test_console_predict_text_given_as_a_file_gets_a_hint(tiny_run_dir):
     result = CliRunner().invoke(app, ["predict", str(tiny_run_dir), "some text about oil"])
-    assert result.exit_code == 1 and "no such file" in result.output
+    assert result.exit_code == 1 and "no such file or folder" in result.output
     assert "--text 'some text about oil'" in result.output and "Traceback" not in result.output
 
 
