@@ -193,6 +193,24 @@ def test_console_data_build_cli_prints_stages(tmp_path):
     assert (tmp_path / "ds" / "manifest.json").is_file()    # `output: ds` is taken from the config's folder
 
 
+def test_console_data_build_read_line_agrees_with_the_summary(tmp_path):
+    rows = [{"title": f"T{i}", "text": f"body {i} " + "wheat corn oil " * (i % 7 + 3), "topics": ["grain"]}
+            for i in range(30)]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n")
+    (tmp_path / "in" / "notes.txt").write_text("not a JSONL file")   # left out by the pattern: rejected
+    config = tmp_path / "data.yaml"
+    config.write_text(yaml.safe_dump({"source": {"kind": "jsonl", "path": "in", "pattern": "*.jsonl",
+                                                 "columns": {"topics": "topics"}},
+                                      "labels": {"region": None}, "output": "ds"}))
+    result = CliRunner().invoke(app, ["data", "build", str(config)])
+    assert result.exit_code == 0, result.output
+    read_line = next(line for line in result.output.splitlines() if line.startswith("  read "))
+    assert read_line.endswith("32 documents, 2 rejected")
+    assert "read 32 = kept 30 + rejected 2 + duplicates 0" in result.output
+    assert "  non-empty " in result.output and "(-" not in result.output.split("non-empty")[1].splitlines()[0]
+
+
 @pytest.mark.integration
 def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_path, monkeypatch):
     from trainer import contracts

@@ -185,6 +185,8 @@ class StageLog:
         elif number(event.get("documents")):
             documents = event["documents"]
             detail = f"{documents:,} documents"
+            if stage == "read" and event.get("rejected"):   # the summary's `read` counts every input
+                detail = f"{documents + event['rejected']:,} documents, {event['rejected']:,} rejected"
             if self.previous is not None and stage not in ("read", "written") and documents < self.previous:
                 detail += f" (-{self.previous - documents:,})"
             splits = event.get("by_split") or {}
