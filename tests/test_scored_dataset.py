@@ -110,6 +110,7 @@ def test_evaluate_with_explicit_data_scores_and_records_it(rebuilt):
     _recut(data, seed=7)
     result = CliRunner().invoke(app, ["evaluate", str(run), "--data", str(data)])
     assert result.exit_code == 0, result.output
+    assert "note: scored on" in result.output and "not the dataset the run was trained on" in result.output
     scored = contracts.read_scored_dataset(run)
     assert scored["given"] == "--data" and scored["same_as_training"] is False
     assert any("split.seed 0 -> 7" in c for c in scored["changes"])

@@ -186,6 +186,12 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     finally:
         if stages is not None:
             stages.close()
+    from trainer import contracts
+    scored = contracts.read_scored_dataset(run_dir) or {}
+    if scored.get("same_as_training") is False:   # --data on another dataset: the numbers may count training docs
+        typer.secho(f"note: scored on {scored['path']}, not the dataset the run was trained on "
+                    f"({'; '.join(scored.get('changes') or [])}); metrics.json and report.md say so",
+                    fg=typer.colors.YELLOW, err=True)
     for line in evaluation_lines(run_dir, metrics=metrics):
         typer.echo(line)
     typer.echo(f"wrote {shown_path(run_dir / 'metrics.json')}, predictions.jsonl, report.md, report.html "

@@ -127,7 +127,7 @@ def _nothing_to_tune(targets: list[Target], splits: dict, eval_cfg: EvalSection,
     if not multi:
         return "nothing to tune (single-label)"
     if "validation" not in splits:
-        return "nothing to tune (no validation split: thresholds 0.5)"
+        return "nothing to tune (no validation split)"
     if eval_cfg.thresholds == "none":
         return "nothing to tune (eval.thresholds none: 0.5)"
     return None
