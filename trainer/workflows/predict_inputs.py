@@ -2,7 +2,8 @@
 
 A folder is listed as `trainer data build` lists `source.path` (every entry below it, sorted, under the build's
 reader policy: hidden files and folders, links leading out of it and entries that are not regular files are
-not read; subfolders are walked); each file left out becomes a `{"path", "error"}` record, so every entry is accounted for.
+not read; subfolders are walked); each file left out becomes a `{"path", "error"}` record, so every entry is
+accounted for.
 """
 from __future__ import annotations
 
