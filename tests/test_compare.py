@@ -333,6 +333,44 @@ def test_compare_terminal_table_squeezes_nothing_at_160_columns(long_named_runs)
     assert all(cells)   # no header folded to nothing
 
 
+@pytest.fixture
+def bucketed_runs(make_run_dir):
+    """Three runs of two kinds with label-frequency buckets against a baseline: what `trainer evaluate` writes,
+    and the table that needed ~250 columns before the names stopped being squeezed."""
+    gold, pred = _random_case()
+    buckets = {">=100": {"labels": ["acq", "crude"]}, "20-99": {"labels": ["earn"]}, "5-19": {"labels": ["grain"]}}
+
+    def run(name, config, predicted, micro):
+        metrics = {"test": {"micro_f1": micro, "macro_f1": micro / 2, "accuracy": micro, "buckets": buckets}}
+        return make_run_dir(name, config=config, predictions=_preds(gold, predicted), metrics=metrics,
+                            meta={"train_seconds": 300.5}, labels=LABELS)
+    a = run("scraped-topics-minilm", {"model": {"type": "transformer", "reading": {"mode": "windows"}},
+                                      "train": {"learning_rate": 5e-5}}, pred, 0.8)
+    b = run("scraped-topics-tfidf-svm", {"model": {"type": "tfidf-linear"}}, _random_case(seed=4)[1], 0.7)
+    c = run("scraped-topics-minilm-head", {"model": {"type": "transformer", "reading": {"mode": "truncate"}},
+                                           "train": {"learning_rate": 3e-5}}, _random_case(seed=5)[1], 0.75)
+    return compare([a, b, c], baseline=a)
+
+
+@pytest.mark.parametrize("width", [160, 120, 100])
+def test_compare_bucket_columns_give_way_before_names_and_settings(bucketed_runs, width):
+    from rich.console import Console
+
+    from trainer.compare.render import to_rich_table
+    out = io.StringIO()
+    Console(file=out, width=width, force_terminal=True, color_system=None).print(to_rich_table(bucketed_runs, width))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= width
+    rows = [line for line in text.splitlines() if line.startswith("│ scraped")]
+    for name, kind, rate in (("scraped-topics-minilm-head", "transformer", "3e-05"),
+                             ("scraped-topics-tfidf-svm", "tfidf-linear", "0.0001")):
+        assert any(f" {name} " in row and f" {kind} " in row and f" {rate} " in row for row in rows), text
+    if width >= 160:   # the buckets still fit, their delta on a second line
+        assert "F1 >=100" in text and "below it the delta vs the baseline" in text
+    else:
+        assert "macro_f1 >=100 train docs" in text.split("left out at this width")[1]
+
+
 def test_compare_plot_names_the_differing_settings_and_shows_two_metrics(long_named_runs, monkeypatch):
     from trainer.compare import render
     labels = render.run_labels(long_named_runs)

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from trainer.config import load_config
 from trainer.workflows.validate import validate_file
@@ -147,6 +148,17 @@ def test_config_explain_data_config_keys():
     assert "Dataset directory written by" in explain_key("data.dataset")   # the run config's own data section
 
 
+def test_config_explain_takes_data_config_keys_without_a_prefix():
+    from trainer.workflows.validate import explain_key
+    text = explain_key("labels.topic.mapping")   # as a data config spells it
+    assert text.startswith("(data config)") and "Rename or merge labels" in text
+    assert explain_key("data.labels.topic.mapping") == text
+    # a key of both kinds: the run config's, and where the other is
+    assert "`trainer validate --explain data.output`" in explain_key("output")
+    with pytest.raises(ConfigError, match="nor is it a data-config key .*source, labels"):
+        explain_key("lables.topic")
+
+
 def test_config_explain_cli(tmp_path):
     from typer.testing import CliRunner
     from trainer.cli import app
@@ -184,11 +196,35 @@ def test_config_outside_a_configs_folder_resolves_against_its_own_folder(tmp_pat
     assert cfg.output.predict == [str(project / "page.txt"), "${HOME}/x", "/abs/p"]   # $VARS expand later
 
 
-def test_config_command_line_paths_stay_relative_to_the_current_directory(tmp_path):
+def test_config_command_line_paths_are_taken_from_the_current_directory_and_made_absolute(tmp_path, monkeypatch):
     (tmp_path / "configs").mkdir()
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
     cfg_file = _write(tmp_path / "configs" / "run.yaml", "data: {dataset: data/d}\n")
-    cfg = load_config(cfg_file, RunConfig, ["data.dataset=mine/d"])
-    assert cfg.data.dataset == "mine/d" and cfg.output.dir == str(tmp_path / "runs")
+    cfg = load_config(cfg_file, RunConfig, ["data.dataset=mine/d", "output.predict=[a.txt, $HOME/b, /abs/c]"])
+    assert cfg.data.dataset == str(tmp_path / "here" / "mine" / "d") and cfg.output.dir == str(tmp_path / "runs")
+    assert cfg.output.predict == [str(tmp_path / "here" / "a.txt"), "$HOME/b", "/abs/c"]
+
+
+def test_config_run_trained_with_a_relative_override_evaluates_from_elsewhere(tiny_dataset_dir, tmp_path,
+                                                                             monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    shutil.copytree(tiny_dataset_dir, tmp_path / "work" / "ds")
+    cfg_file = _write(tmp_path / "lin.yaml", "model: {type: tfidf-linear, tfidf: {min_df: 1}}\n")
+    monkeypatch.chdir(tmp_path / "work")
+    result = CliRunner().invoke(app, ["train", str(cfg_file), "data.dataset=ds", "output.dir=runs"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "work" / "runs" / "lin"
+    recorded = yaml.safe_load((run / "config.yaml").read_text())
+    assert (recorded["data"]["dataset"], recorded["output"]["dir"]) == (str(tmp_path / "work" / "ds"),
+                                                                        str(tmp_path / "work" / "runs"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
 
 
 def test_config_extended_parent_paths_resolve_against_the_parent(tmp_path):

@@ -193,6 +193,24 @@ def test_console_data_build_cli_prints_stages(tmp_path):
     assert (tmp_path / "ds" / "manifest.json").is_file()    # `output: ds` is taken from the config's folder
 
 
+def test_console_data_build_read_line_agrees_with_the_summary(tmp_path):
+    rows = [{"title": f"T{i}", "text": f"body {i} " + "wheat corn oil " * (i % 7 + 3), "topics": ["grain"]}
+            for i in range(30)]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n")
+    (tmp_path / "in" / "notes.txt").write_text("not a JSONL file")   # left out by the pattern: rejected
+    config = tmp_path / "data.yaml"
+    config.write_text(yaml.safe_dump({"source": {"kind": "jsonl", "path": "in", "pattern": "*.jsonl",
+                                                 "columns": {"topics": "topics"}},
+                                      "labels": {"region": None}, "output": "ds"}))
+    result = CliRunner().invoke(app, ["data", "build", str(config)])
+    assert result.exit_code == 0, result.output
+    read_line = next(line for line in result.output.splitlines() if line.startswith("  read "))
+    assert read_line.endswith("32 documents, 2 rejected")
+    assert "read 32 = kept 30 + rejected 2 + duplicates 0" in result.output
+    assert "  non-empty " in result.output and "(-" not in result.output.split("non-empty")[1].splitlines()[0]
+
+
 @pytest.mark.integration
 def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_path, monkeypatch):
     from trainer import contracts
@@ -209,6 +227,24 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
     assert test_scores == [0, 4, 8, 10]                         # a count after each block
     assert next(e for e in events if e["stage"] == "load" and e["done"])["by_split"] == {"validation": 10, "test": 10}
     assert ("tune", None, True) in stages
+
+
+def test_console_evaluate_skips_the_tune_stage_with_nothing_to_tune(tiny_dataset_dir, tmp_path):
+    from trainer.config import RunConfig, load_config
+    from trainer.evaluation import run as evaluation_run
+    from trainer.workflows.console import StageLog
+    from trainer.workflows.train import train
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "task": {"target": "topic", "problem": "single_label"},
+            "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "output": {"dir": str(tmp_path), "name": "one"}}
+    run = train(load_config(None, RunConfig, tree=tree))
+    events = []
+    evaluation_run.evaluate(run, progress=events.append)
+    tune = [e for e in events if e["stage"] == "tune"]
+    assert tune == [{"stage": "tune", "done": True, "skipped": "nothing to tune (single-label)"}]
+    metrics = next(e for e in events if e["stage"] == "metrics" and e["done"])
+    assert metrics["targets"] == ["topic"] and "seconds" in metrics
+    line = StageLog(Console(file=io.StringIO())).line(tune[0])
+    assert line.split() == ["tune", "skipped:", "nothing", "to", "tune", "(single-label)"]
 
 
 @pytest.mark.integration
@@ -248,7 +284,7 @@ def test_console_predict_table_shows_labels_and_top_scores(tiny_run_dir):
 @pytest.mark.integration
 def test_console_predict_text_given_as_a_file_gets_a_hint(tiny_run_dir):
     result = CliRunner().invoke(app, ["predict", str(tiny_run_dir), "some text about oil"])
-    assert result.exit_code == 1 and "no such file" in result.output
+    assert result.exit_code == 1 and "no such file or folder" in result.output
     assert "--text 'some text about oil'" in result.output and "Traceback" not in result.output
 
 

@@ -19,7 +19,7 @@ from trainer.cli import app
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers import read_articles
-from trainer.data.readers.files import BROKEN_LINK, FOLDER, HIDDEN, OUTSIDE
+from trainer.data.readers.files import BROKEN_LINK, FOLDER, HIDDEN, OUTSIDE, UNMATCHED
 
 KINDS = ["scraped", "html", "jsonl", "csv"]
 RUSSIAN = ("Министр обороны России Сергей Шойгу заявил, что Москва заинтересована в способности союзников "
@@ -71,6 +71,17 @@ def test_policy_folders_and_dot_entries_are_counted_as_rejects(tmp_path, kind):
     records = read(tmp_path, kind)
     assert len(articles(records)) == 2
     assert reasons(records) == {"outlet": FOLDER, ".notes.txt": HIDDEN, ".git": HIDDEN}
+
+
+def test_policy_files_the_pattern_leaves_out_are_rejected_not_skipped(tmp_path):
+    write(tmp_path / "outlet-a", "scraped", ENGLISH)
+    write(tmp_path / "outlet-b", "scraped", ENGLISH + " Again.", name="other")
+    (tmp_path / "outlet-b" / "page.html").write_text("<html><body><p>An article saved as HTML.</p></body></html>")
+    (tmp_path / ".DS_Store").write_bytes(b"\0\1")      # hidden and not matched: not an input anyone put there
+    records = read(tmp_path, "scraped", pattern="**/*.txt")
+    assert len(articles(records)) == 2
+    assert reasons(records) == {"page.html": f"{UNMATCHED} '**/*.txt' (widen source.pattern to read it; an .html "
+                                             "page is read by source.kind html)"}
 
 
 @pytest.mark.parametrize("kind", KINDS)

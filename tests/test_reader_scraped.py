@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -151,8 +152,12 @@ def test_scraped_single_file_path(tmp_path, scraped_sample_dir):
 def test_scraped_pattern_and_limit(tmp_path):
     write_pages(tmp_path, 5)
     (tmp_path / "notes.md").write_text("not a page")
-    assert len(_read(tmp_path, pattern="*.txt")) == 5
-    assert len(_read(tmp_path, pattern="*.txt", limit=2)) == 2
+    records = _read(tmp_path, pattern="*.txt")
+    assert sum(isinstance(r, Article) for r in records) == 5
+    # a file the pattern leaves out is accounted for, as a reject that source.limit does not count
+    assert [(Path(r.input).name, r.reason.startswith("file not matched by source.pattern '*.txt'"))
+            for r in records if isinstance(r, Rejected)] == [("notes.md", True)]
+    assert sum(isinstance(r, Article) for r in _read(tmp_path, pattern="*.txt", limit=2)) == 2
 
 
 def test_scraped_missing_path_raises_data_error(tmp_path):

@@ -79,8 +79,8 @@ def data_inspect(dataset_dir: Path = typer.Argument(..., help="Dataset directory
 @app.command("validate")
 def validate(files: Optional[List[Path]] = typer.Argument(None, help="Config files (data or run configs)."),
              explain: Optional[str] = typer.Option(None, "--explain", metavar="KEY",
-                                                   help="Describe a run-config key (e.g. train.epochs, model) "
-                                                        "and exit; prefix data. for a data-config key.")):
+                                                   help="Describe a run-config or data-config key (e.g. "
+                                                        "train.epochs, model, labels.topic.mapping) and exit.")):
     """Check configs against the schema without running anything; --explain KEY describes a key."""
     from trainer.workflows.validate import explain_key, validate_file
     if explain is not None:
@@ -186,6 +186,12 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     finally:
         if stages is not None:
             stages.close()
+    from trainer import contracts
+    scored = contracts.read_scored_dataset(run_dir) or {}
+    if scored.get("same_as_training") is False:   # --data on another dataset: the numbers may count training docs
+        typer.secho(f"note: scored on {scored['path']}, not the dataset the run was trained on "
+                    f"({'; '.join(scored.get('changes') or [])}); metrics.json and report.md say so",
+                    fg=typer.colors.YELLOW, err=True)
     for line in evaluation_lines(run_dir, metrics=metrics):
         typer.echo(line)
     typer.echo(f"wrote {shown_path(run_dir / 'metrics.json')}, predictions.jsonl, report.md, report.html "
@@ -194,7 +200,11 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
 
 @app.command("predict")
 def predict(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
-            files: Optional[List[str]] = typer.Argument(None, help="Raw article files (scraped text, HTML); - reads one text from stdin."),
+            files: Optional[List[str]] = typer.Argument(None, help="Raw article files (scraped text, HTML) or folders "
+                                                        "(every file below one, read as `trainer data build` reads "
+                                                        "source.path: hidden files, links out of it and other "
+                                                        "entries are listed as not read); - reads one text from "
+                                                        "stdin."),
             text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="A text to label (repeatable)."),
             input_file: Optional[str] = typer.Option(None, "--input", help="JSONL with \"text\" or \"id\"+\"title\"+\"body\" per line; - for stdin."),
             output: Optional[Path] = typer.Option(None, "--output", help="Write JSON lines here instead of stdout."),
@@ -215,27 +225,24 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
     {"id", "labels", "scores"} (per target for a model with several) in a pipe, with --output or --format jsonl."""
     try:
         import json
-        import shlex
         from trainer.atomic import atomic_write_jsonl
         from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
         from trainer.workflows.console import quiet_libraries
+        from trainer.workflows.predict_inputs import expand_files
         if fmt not in ("auto", "table", "jsonl"):
             raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
         if not files and input_file is None and not text:
-            raise TrainerError("nothing to predict: give --text \"...\", article FILES, - for stdin, or --input in.jsonl")
-        for name in files or []:
-            if name != "-" and not Path(name).exists():
-                hint = (f"; to label this text itself use --text {shlex.quote(name)}" if (" " in name or len(name) > 80)
-                        else "; give article files, or a text with --text \"...\"")
-                raise TrainerError(f"{name if len(name) <= 80 else name[:77] + '...'}: no such file{hint}")
+            raise TrainerError("nothing to predict: give --text \"...\", article FILES or folders, - for stdin, "
+                               "or --input in.jsonl")
+        files, not_read = expand_files(files or [])
         _check_runtime_options(quantize, runtime)
         if batch_size < 1:
             raise TrainerError(f"--batch-size {batch_size}: give at least 1")
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
             predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size, runtime=runtime)
-            records = predict_inputs(predictor, files or [], input_file, kind, top_k, threshold, stdin=sys.stdin,
-                                     texts=text or [], outlet=outlet)
+            records = predict_inputs(predictor, files, input_file, kind, top_k, threshold, stdin=sys.stdin,
+                                     texts=text or [], outlet=outlet) + not_read
     except TrainerError as exc:
         _fail(exc)
     if output is not None:

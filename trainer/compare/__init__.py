@@ -143,6 +143,7 @@ def compare(run_dirs: Sequence[str | Path], baseline: str | Path | None = None, 
     if not paths:
         raise CompareError("no run directories given")
     runs = [load_run(p) for p in paths]
+    check_scored_on_training_data(runs)
     target = _pick_target(runs, target)
     _name_uniquely(runs)
     base = next(r for r in runs if r.path.resolve() == Path(baseline).resolve()) if baseline is not None else None
@@ -215,6 +216,19 @@ def _row(run: Run, metric: str, cis: dict | None, deltas: dict | None, base) -> 
                 "parameters": run.meta.get("model_parameters"), "model_bytes": run.model_bytes,
                 "predict_docs_per_s": run.predict_docs_per_s})
     return row
+
+
+def check_scored_on_training_data(runs: Sequence[Run]) -> None:
+    """Refuse a run whose metrics.json says it was scored on a dataset other than the one it was trained on
+    (`trainer evaluate --data` on a rebuilt dataset): its test documents may be ones it trained on, and two
+    such runs agree on their test set while both leak."""
+    for run in runs:
+        scored = contracts.read_scored_dataset(run.path)
+        if scored and scored.get("same_as_training") is False:
+            raise CompareError(f"{run.name} was scored on {scored.get('path')} (given with --data), not the dataset "
+                               f"it was trained on ({'; '.join(scored.get('changes') or [])}); its test metrics may "
+                               f"count documents it trained on. Re-evaluate it on its own dataset (`trainer evaluate "
+                               f"{run.path}`) or leave it out")
 
 
 def check_same_test_set(runs: Sequence[Run]) -> None:

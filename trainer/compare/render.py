@@ -130,6 +130,22 @@ def short_keys(keys: list[str]) -> dict[str, str]:
     return out
 
 
+COST_HEADERS = ("train s", "train ex/s", "params", "model size", "predict docs/s")   # display_columns' last ones
+
+
+def _bucket_lines(cell: str, compact: bool, tiny: bool) -> str:
+    """A bucket cell `0.41 (-0.05 [-0.09, -0.01] n.s.)` on two lines when `compact` (the delta below the value),
+    without the interval when `tiny` (its significance mark kept)."""
+    value, sep, delta = cell.partition(" (")
+    if not compact or not sep:
+        return cell
+    delta = delta.rstrip(")")
+    if tiny:
+        point, _, rest = delta.partition(" [")
+        delta = point + (f" {NOT_SIGNIFICANT}" if rest.endswith(NOT_SIGNIFICANT) else "")
+    return f"{value}\n{delta}"
+
+
 def to_rich_table(comp: Comparison, width: int | None = None):
     """The terminal table. With `width` (a terminal), it is fitted without squeezing any run name or setting to
     nothing: first the delta cell takes two lines, then cost columns and the interval column are left out
@@ -141,6 +157,7 @@ def to_rich_table(comp: Comparison, width: int | None = None):
     delta_header = f"Δ {comp.metric} vs {comp.baseline} (95% CI)" if comp.baseline else None
     ci_header = f"{comp.metric} 95% CI"
     text_columns = {"run", *comp.config_keys}
+    bucket_headers = dict(zip(headers[len(headers) - len(comp.buckets) - len(COST_HEADERS):], comp.buckets))
 
     def layout(compact: bool, dropped: tuple[str, ...], tiny: bool, cap: int) -> tuple[list, int]:
         cols = []
@@ -150,6 +167,11 @@ def to_rich_table(comp: Comparison, width: int | None = None):
             cells = [r[i] for r in rows]
             if compact and h == delta_header:
                 cells = [f"{c.partition(' [')[0]}\n[{c.partition(' [')[2]}" if " [" in c else c for c in cells]
+            if h in bucket_headers:
+                cells = [_bucket_lines(c, compact, tiny) for c in cells]
+                label = f"{'F1' if tiny else 'macro-F1'} {bucket_headers[h]}" if compact else h
+                cols.append((h, label, cells, max([len(label), *(len(x) for c in cells for x in c.split("\n"))])))
+                continue
             if h in text_columns:
                 label = names.get(h, h)
                 need = min(max([len(label), *(len(c) for c in cells)]), cap)
@@ -173,7 +195,10 @@ def to_rich_table(comp: Comparison, width: int | None = None):
         everything = (*optional, ci_header)
         steps += [(True, everything, False, MAX_NAME_WIDTH), (True, everything, True, MAX_NAME_WIDTH)]
         if comp.metric != "accuracy":
-            steps.append((True, (*everything, "accuracy"), True, MAX_NAME_WIDTH))
+            everything = (*everything, "accuracy")
+            steps.append((True, everything, True, MAX_NAME_WIDTH))
+        # the label-frequency buckets go last, before any name or setting wraps
+        steps.append((True, (*everything, *bucket_headers), True, MAX_NAME_WIDTH))
         for step in steps:
             cols, total = layout(*step)
             if total <= width:
@@ -193,6 +218,11 @@ def to_rich_table(comp: Comparison, width: int | None = None):
     notes = _footnotes(comp)
     if any(names[k] != k for k in comp.config_keys):
         notes.append("settings: " + "; ".join(f"{names[k]} = {k}" for k in comp.config_keys if names[k] != k))
+    shown_buckets = [label for h, label, *_ in cols if h in bucket_headers and label != h]
+    if shown_buckets and comp.baseline and comp.n_resamples:   # bucket cells on two lines
+        notes.append(f"{shown_buckets[0].rsplit(' ', 1)[0]} B: the bucket's macro-F1, below it the delta vs the "
+                     "baseline" + ("" if shown_buckets[0].startswith("macro-F1") else
+                                   " (its interval left out at this width)"))
     left_out = [h for h in headers if h not in kept]
     if left_out:
         notes.append(f"left out at this width: {', '.join(left_out)} (--format md or csv shows every column)")

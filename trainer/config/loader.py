@@ -4,8 +4,9 @@ Relative paths written in a config file (the keys a schema lists in its `path_ke
 data.build, output.dir) are taken from the config's *base folder*, wherever the command runs: the folder
 holding the nearest `configs/` folder above the file (the project the config belongs to), else the
 file's own folder. So `configs/x.yaml`'s `data/processed/...` means `<repo>/data/processed/...` from
-any current directory. Values given on the command line (`key=value` overrides) stay relative to the
-current directory, where the user typed them; `$VAR/...`, `~/...` and URIs are left as written.
+any current directory. Values given on the command line (`key=value` overrides) are taken from the
+current directory, where the user typed them, and made absolute; `$VAR/...`, `~/...` and URIs are left
+as written.
 
 Values are not coerced: the schemas are strict (`"16"` is not an int, `"yes"` is not a bool) and
 non-finite numbers (`.inf`, `.nan`) are refused. YAML is read with YAML 1.2 scalars: only
@@ -247,12 +248,23 @@ def load_config(path: str | Path | None, model: type[M], overrides: Iterable[str
         if path is None:
             raise ConfigError("no config given")
         tree = load_yaml_tree(path, model if resolve_paths else None)
+    overrides = list(overrides)
     tree = apply_overrides(tree, overrides, model)
+    if resolve_paths:
+        _resolve_override_paths(tree, overrides, model)
     try:
         cfg = model.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, model, path, tree)) from None
     return cfg
+
+
+def _resolve_override_paths(tree: dict, overrides: list[str], model: type[BaseModel]) -> None:
+    """Path keys typed on the command line are taken from the current directory, where the user typed them, and
+    made absolute so that the run's config.yaml still names them from any other directory."""
+    keys = path_keys(model)
+    typed = {item.partition("=")[0].strip() for item in overrides}
+    _resolve_paths(tree, [k for k in keys if k in typed], Path.cwd())
 
 
 def to_yaml(cfg: BaseModel) -> str:

@@ -72,9 +72,21 @@ def update_meta(run_dir: str | Path, **fields: Any) -> dict[str, Any]:
 
 
 # ---- metrics.json -----------------------------------------------------------------------------
-def write_metrics(run_dir: str | Path, metrics: dict[str, dict[str, dict]]) -> Path:
-    """`metrics[target][split]` -> metrics.json."""
-    return atomic_write_json(Path(run_dir) / METRICS, {"format": RESULT_FORMAT, "targets": metrics})
+def write_metrics(run_dir: str | Path, metrics: dict[str, dict[str, dict]], dataset: dict | None = None) -> Path:
+    """`metrics[target][split]` -> metrics.json; `dataset`: the dataset scored ({"path", "given": "config.yaml" |
+    "--data", "same_as_training": true | false | null (nothing recorded to check), "changes", "fingerprint"})."""
+    body = {"format": RESULT_FORMAT, **({"dataset": dataset} if dataset is not None else {}), "targets": metrics}
+    return atomic_write_json(Path(run_dir) / METRICS, body)
+
+
+def read_scored_dataset(run_dir: str | Path) -> dict | None:
+    """metrics.json's record of the dataset the run was scored on; None when absent (not evaluated, or by an
+    older version)."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return None
+    dataset = read_json(path, REEVALUATE).get("dataset")
+    return dataset if isinstance(dataset, dict) else None
 
 
 def read_metrics(run_dir: str | Path, primary: str | None = None) -> dict[str, dict[str, dict]]:

@@ -251,8 +251,12 @@ def stage_records(c: Collector, timings: Counter, stages: list[str] | None = Non
     seconds = {"read": timings["read"], "labelled": timings["label"],
                "deduplicated": timings["minhash"] + timings["dedup"], "split": timings["split"],
                "label_filtered": timings["label_filter"]}
-    return [{"stage": s, "documents": sum(c.counts[s].values()), "by_split": dict(sorted(c.counts[s].items())),
-             "seconds": round(seconds.get(s, 0.0), 3)} for s in (c.stages if stages is None else stages)]
+    records = [{"stage": s, "documents": sum(c.counts[s].values()), "by_split": dict(sorted(c.counts[s].items())),
+                "seconds": round(seconds.get(s, 0.0), 3)} for s in (c.stages if stages is None else stages)]
+    for record in records:
+        if record["stage"] == "read":   # what the reader rejected: the accounting's `read` is documents + these
+            record["rejected"] = c.read - record["documents"]
+    return records
 
 
 def _tell_stages(tell, c: Collector, timings: Counter, told: set, stages: list[str]) -> set:

@@ -19,6 +19,7 @@ from trainer.atomic import atomic_write_bytes, atomic_write_text
 from trainer.config import EvalSection, RunConfig, to_yaml
 from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
+from trainer.data.identity import dataset_changes, fingerprints
 from trainer.data.label_space import label_counts
 from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
@@ -49,7 +50,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     `overrides` change the eval section for this evaluation, e.g. ["eval.thresholds=global",
     "eval.chunking.enabled=true"]; config.yaml is updated to match so the run stays self-describing.
     `progress` is called with {"stage", "done", ...} events: load, score (per split, with "documents" done of
-    "total"), tune, report."""
+    "total"), tune (or, with nothing to tune, a tune event with "skipped": why, then metrics), report."""
     tell = _Stages(progress)
     run_dir = Path(run_dir)
     model_dir = contracts.model_dir_of(run_dir)
@@ -58,7 +59,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
     tell.start("load")
-    dsd, _ = load_dataset_dir(dataset_dir)
+    dsd, manifest = load_dataset_dir(dataset_dir)
+    scored_on = _scored_dataset(run_dir, cfg, dataset_dir, dsd, manifest, explicit=data is not None)
     targets = _present_targets(dsd, dataset_dir, split, spec)
     splits = _pick_splits(dsd, dataset_dir, split)
     # fp32: metrics and tuned thresholds must not depend on whether this CPU has fast bf16
@@ -69,7 +71,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
                              f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
-    tell.start("tune")
+    idle = _nothing_to_tune(targets, splits, eval_cfg, rules)
+    if idle:   # the stage would only compute metrics: say so, and time the metrics as what they are
+        tell.skip("tune", idle)
+    stage = "metrics" if idle else "tune"
+    tell.start(stage)
     # a model reading windows is also scored on heads only: report.md compares the two readings
     head = _head_scores(model, splits, rules) if model.reads_windows else None
     results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
@@ -82,18 +88,22 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
                 m["fusion"] = rules[r.target.name]
     if rules:
         contracts.write_fusion(model_dir, rules)
-    tell.done("tune", thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
-              on="validation" if "validation" in splits else None)
+    if idle:
+        tell.done(stage, targets=[r.target.name for r in results])
+    else:
+        tell.done(stage, thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
+                  on="validation" if "validation" in splits else None)
     tell.start("report")
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
     if tuned:
         contracts.write_thresholds(model_dir, tuned)
     metrics = {r.target.name: r.metrics for r in results}
-    contracts.write_metrics(run_dir, metrics)
+    contracts.write_metrics(run_dir, metrics, dataset=scored_on)
     contracts.write_predictions(run_dir, _prediction_rows(splits[split], results, split))
     name = _run_name(run_dir, cfg)
-    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name)
+    reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name,
+                       _dataset_note(scored_on))
                for r in results]
     atomic_write_text(run_dir / contracts.REPORT, "\n".join(reports))
     atomic_write_text(run_dir / contracts.REPORT_HTML,
@@ -107,6 +117,20 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         atomic_write_text(run_dir / contracts.CONFIG, to_yaml(cfg))
     tell.done("report", run_dir=str(run_dir))
     return metrics
+
+
+def _nothing_to_tune(targets: list[Target], splits: dict, eval_cfg: EvalSection, rules: dict) -> str | None:
+    """Why there is nothing to tune on validation (no thresholds, no fusion rule to pick), or None."""
+    if rules:
+        return None
+    multi = [t for t in targets if t.multi_label]
+    if not multi:
+        return "nothing to tune (single-label)"
+    if "validation" not in splits:
+        return "nothing to tune (no validation split)"
+    if eval_cfg.thresholds == "none":
+        return "nothing to tune (eval.thresholds none: 0.5)"
+    return None
 
 
 def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
@@ -172,6 +196,10 @@ class _Stages:
         self.started.setdefault(f"{stage}:{info.get('split')}", time.perf_counter())
         if self.progress is not None:
             self.progress({"stage": stage, "done": False, **info})
+
+    def skip(self, stage: str, reason: str) -> None:
+        if self.progress is not None:
+            self.progress({"stage": stage, "done": True, "skipped": reason})
 
     def done(self, stage: str, **info) -> None:
         seconds = time.perf_counter() - self.started.pop(f"{stage}:{info.get('split')}", time.perf_counter())
@@ -259,6 +287,33 @@ def _dataset_dir(run_dir: Path, cfg: RunConfig | None, data: str | Path | None) 
         raise DataError(f"{run_dir / contracts.CONFIG}: its dataset {path} does not exist (relative paths are "
                         "taken from the current directory); pass --data DATASET_DIR")
     return path
+
+
+def _scored_dataset(run_dir: Path, cfg: RunConfig | None, dataset_dir: Path, dsd, manifest: dict,
+                    explicit: bool) -> dict:
+    """metrics.json's record of the dataset scored. The dataset config.yaml names must still be the one the run
+    was trained on (meta.json): rebuilt with another split, its test split would hold training documents.
+    A dataset given with --data is scored as it is, and recorded as such."""
+    recorded = contracts.read_meta(run_dir).get("dataset")
+    changes = dataset_changes(recorded, dsd, manifest, cfg.data.limit if cfg is not None else None)
+    if changes and not explicit:
+        raise DataError(f"{run_dir}: its dataset {dataset_dir} is not the one the run was trained on "
+                        f"({'; '.join(changes)}), so its test split may hold documents the model trained on; "
+                        "retrain the run on it (`trainer train CONFIG`), rebuild the dataset as it was, or pass "
+                        f"--data {dataset_dir} to score it anyway (metrics.json then says so)")
+    return {"path": str(dataset_dir.resolve()), "given": "--data" if explicit else "config.yaml",
+            "same_as_training": None if changes is None else not changes, "changes": changes or [],
+            "fingerprint": fingerprints(dsd)[1]}
+
+
+def _dataset_note(scored_on: dict) -> str | None:
+    if scored_on["same_as_training"] is False:
+        return (f"scored on {scored_on['path']} (given with --data), not the dataset the run was trained on "
+                f"({'; '.join(scored_on['changes'])}): its documents may include ones the model trained on")
+    if scored_on["same_as_training"] is None:
+        return (f"scored on {scored_on['path']} ({scored_on['given']}); meta.json records no dataset to check it "
+                "against (a run from an older version)")
+    return None
 
 
 def _present_targets(dsd, dataset_dir: Path, split: str, spec) -> list[Target]:
@@ -351,7 +406,7 @@ def _run_name(run_dir: Path, cfg: RunConfig | None) -> str:
 
 
 def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: TargetResult, eval_cfg: EvalSection,
-            model, several: bool, run_name: str) -> str:
+            model, several: bool, run_name: str, dataset_note: str | None = None) -> str:
     labels, problem = list(r.target.labels), r.target.problem
     test = r.scored[split]
     gold = test.gold_matrix(labels, problem)
@@ -365,7 +420,7 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
         confusions=confusion_pairs(gold, r.pred, labels),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,
         reading=model.reading_description() if "reading" in r.metrics[split] else None,
-        notes=_notes(r.scored, labels, problem, "validation" in r.scored),
+        notes=([dataset_note] if dataset_note else []) + _notes(r.scored, labels, problem, "validation" in r.scored),
         target=r.target.name if several else None))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from trainer.data.dataset_io import limit_splits, load_dataset_dir, resolve_dataset_dir
+from trainer.data.identity import dataset_identity, fingerprints
 from trainer.data.label_space import check_target, label_space
 from trainer.models import FitData
 from trainer.training import distributed
@@ -25,11 +26,12 @@ def load_fit_data(cfg, progress=None) -> FitData:
 
 
 def dataset_meta(data: FitData) -> dict:
-    """meta.json's `dataset`: where it is, its split fingerprints, what the run used of it."""
-    import hashlib
+    """meta.json's `dataset`: where it is, its split fingerprints, what the run used of it, and the identity of
+    its splits (whole, also under data.limit: evaluate scores whole splits) that evaluate and compare check."""
     from pathlib import Path
-    fingerprints = {s: data.splits[s]._fingerprint for s in data.splits}
-    return {"path": str(Path(data.dataset_dir).resolve()), "fingerprints": fingerprints,
-            "fingerprint": hashlib.sha256(repr(sorted(fingerprints.items())).encode()).hexdigest()[:16],
+    per_split, combined = fingerprints(data.splits)
+    whole, _ = load_dataset_dir(data.dataset_dir)
+    return {"path": str(Path(data.dataset_dir).resolve()), "fingerprints": per_split, "fingerprint": combined,
             "examples": {s: len(data.splits[s]) for s in data.splits},
-            "labels": {space.target: len(space.labels) for space in data.spaces}}
+            "labels": {space.target: len(space.labels) for space in data.spaces},
+            **dataset_identity(whole, data.manifest)}

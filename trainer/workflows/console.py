@@ -109,7 +109,7 @@ def clock(seconds: float) -> str:
 STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": "in its split",
                "labelled": "labelled", "deduplicated": "deduplicated", "split": "split",
                "label_filtered": "labels kept", "written": "written",
-               "load": "load", "score": "score", "tune": "tune", "report": "report"}
+               "load": "load", "score": "score", "tune": "tune", "metrics": "metrics", "report": "report"}
 
 
 class StageLog:
@@ -171,16 +171,22 @@ class StageLog:
             detail = " + ".join(f"{n:,} {s}" for s, n in splits.items()) + " documents"
             if event.get("model_type"):
                 detail += f", {event['model_type']} model"
+        elif event.get("skipped"):
+            detail = f"skipped: {event['skipped']}"
+        elif stage == "metrics":
+            detail = ", ".join(event.get("targets") or [])
         elif stage == "tune":
             kinds = event.get("thresholds") or {}
             detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in kinds.items())
                       + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
-                else "nothing to tune (single-label)"
+                else "fusion rule (on validation)"
         elif stage == "report":
             detail = "metrics.json, predictions.jsonl, report.md, report.html"
         elif number(event.get("documents")):
             documents = event["documents"]
             detail = f"{documents:,} documents"
+            if stage == "read" and event.get("rejected"):   # the summary's `read` counts every input
+                detail = f"{documents + event['rejected']:,} documents, {event['rejected']:,} rejected"
             if self.previous is not None and stage not in ("read", "written") and documents < self.previous:
                 detail += f" (-{self.previous - documents:,})"
             splits = event.get("by_split") or {}

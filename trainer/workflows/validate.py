@@ -18,17 +18,25 @@ def validate_file(path: str | Path) -> str:
 
 
 def explain_key(key: str) -> str:
-    """`trainer validate --explain KEY`: a run-config key, or `data.source.kind` style keys of a data config
-    when the run config has no such key (`data` alone is the run config's section)."""
+    """`trainer validate --explain KEY`: a run-config key or a data-config key (`labels.topic.mapping`), whichever
+    schema has it; `data.KEY` also names a data-config key (`data` alone is the run config's section). A key both
+    schemas have is explained for the run config, with a pointer to the other."""
     from trainer.config.explain import explain
     from trainer.data.config import DataConfig
     from trainer.errors import ConfigError
+    data_key = key[len("data."):] if key.startswith("data.") else None
     try:
-        return explain(RunConfig, key)
+        text = explain(RunConfig, key)
     except ConfigError as run_error:
-        if not key.startswith("data."):
-            raise
-        try:
-            return "(data config)\n" + explain(DataConfig, key[len("data."):])
-        except ConfigError:
-            raise run_error from None
+        for candidate in ([key] if data_key is None else [data_key, key]):
+            try:
+                return "(data config)\n" + explain(DataConfig, candidate)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{run_error}; nor is it a data-config key (those start with "
+                          f"{', '.join(DataConfig.model_fields)})") from None
+    try:
+        explain(DataConfig, key)
+    except ConfigError:
+        return text
+    return text + f"\n(a data config has a key {key!r} too: `trainer validate --explain data.{key}`)"

@@ -4,6 +4,7 @@ The reader policy (docs/contracts.md, "Reader policy") lives here, so that every
 the same way:
 
 * every entry `source.pattern` matches is accounted for: a regular file inside `source.path` is read;
+  a regular file below `source.path` that the pattern does not match is rejected (not silently skipped);
   a folder, a FIFO/socket/device (never opened), a dot-file or dot-folder, a broken symbolic link, or
   a symbolic link leading outside `source.path` is rejected with its reason;
 * a file that cannot be read (EIO, permission denied, ...) is rejected with the OS error, and the
@@ -53,6 +54,7 @@ FOLDER = "folder matched by source.pattern (not a file)"
 BROKEN_LINK = "broken symbolic link"
 OUTSIDE = "symbolic link leading outside source.path"
 BINARY = "binary content (NUL bytes)"
+UNMATCHED = "file not matched by source.pattern"
 
 
 @dataclass
@@ -109,6 +111,27 @@ def _scan_dir(root: Path, pattern: str) -> Scan:
     if not out.files:
         found = f" (it matched {len(out.rejects)} entries that are not files to read)" if out.rejects else ""
         raise DataError(f"{root}: no files match source.pattern {pattern!r}{found}; set source.pattern")
+    out.rejects += _unmatched(root, pattern, matched={*out.files, *(Path(r.input) for r in out.rejects)})
+    return out
+
+
+def _unmatched(root: Path, pattern: str, matched: set[Path]) -> list[Rejected]:
+    """The regular files below `root` that `pattern` leaves out (an .html page among `**/*.txt` pages), so each
+    is accounted for as rejected rather than silently skipped. Hidden files and folders (.git, .DS_Store) are
+    not inputs a user put there and stay out."""
+    n_root = len(root.parts)
+    out = []
+    for path in sorted(root.rglob("*")):
+        parts = path.parts[n_root:]
+        if path in matched or any(part.startswith(".") for part in parts) or _SURROGATES.search("/".join(parts)):
+            continue
+        try:
+            regular = stat.S_ISREG(path.lstat().st_mode)
+        except OSError:
+            continue
+        if regular:
+            out.append(Rejected(str(path), f"{UNMATCHED} {pattern!r} (widen source.pattern to read it; an .html "
+                                           "page is read by source.kind html)"))
     return out
 
 
