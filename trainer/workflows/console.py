@@ -108,7 +108,7 @@ def clock(seconds: float) -> str:
 # ---- stages of a dataset build or an evaluation -----------------------------------------------------------
 STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": "in its split",
                "labelled": "labelled", "deduplicated": "deduplicated", "split": "split",
-               "label_filtered": "labels kept", "written": "written",
+               "label_filtered": "labels kept", "written": "written", "labels": "label space",
                "load": "load", "score": "score", "tune": "tune", "report": "report"}
 
 
@@ -176,6 +176,10 @@ class StageLog:
             detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in kinds.items())
                       + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
                 else "nothing to tune (single-label)"
+        elif stage == "labels":
+            detail = f"{event.get('target')}: {event.get('labels', 0):,} labels"
+            if not (event.get("labels_dropped") or {}).get(event.get("target")):
+                detail += " (none dropped)"
         elif stage == "report":
             detail = "metrics.json, predictions.jsonl, report.md, report.html"
         elif number(event.get("documents")):
@@ -190,4 +194,13 @@ class StageLog:
             if stage == "written" and event.get("output"):
                 detail += f"  -> {event['output']}"
             self.previous = documents
-        return f"  {name:<18} {seconds:>8}   {detail}".rstrip()
+        line = f"  {name:<18} {seconds:>8}   {detail}".rstrip()
+        return "\n".join([line, *self.dropped(event)])
+
+    @staticmethod
+    def dropped(event: dict) -> list[str]:
+        """The labels a build stage (label_filtered) or a run's label space (labels) dropped, a line per rule."""
+        from trainer.data.label_space import dropped_lines
+        pad = " " * 31
+        return [pad + line for column, records in (event.get("labels_dropped") or {}).items()
+                for line in dropped_lines(column, records)]
