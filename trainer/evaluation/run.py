@@ -8,6 +8,7 @@ evaluated on the documents that carry a label for it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,7 +24,8 @@ from trainer.data.label_space import label_counts
 from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.buckets import bucket_metrics, bucket_name, in_bucket_order, label_buckets
-from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
+from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, unknown_gold_pairs
+from trainer.evaluation.label_decisions import label_decision_lines
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
@@ -362,11 +364,13 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
         threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds)
                                           for g, v in r.thresholds.groups.items()}),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
-        confusions=confusion_pairs(gold, r.pred, labels),
+        confusions=confusion_pairs(gold, r.pred, labels) + (unknown_gold_pairs(test.gold, r.pred, labels)
+                                                            if problem == "single_label" else Counter()),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,
         reading=model.reading_description() if "reading" in r.metrics[split] else None,
         notes=_notes(r.scored, labels, problem, "validation" in r.scored),
-        target=r.target.name if several else None))
+        target=r.target.name if several else None,
+        label_decisions=label_decision_lines(run_dir, dataset_dir, r.target.name)))
 
 
 def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_validation: bool) -> list[str]:

@@ -177,7 +177,8 @@ class StageLog:
                       + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
                 else "nothing to tune (single-label)"
         elif stage == "labels":
-            detail = f"{event.get('target')}: {event.get('labels', 0):,} labels"
+            n = event.get("labels", 0)
+            detail = f"{event.get('target')}: {n:,} label{'s' if n != 1 else ''}"
             if not (event.get("labels_dropped") or {}).get(event.get("target")):
                 detail += " (none dropped)"
         elif stage == "report":
