@@ -31,6 +31,7 @@ class ReportInput:
     target: str | None = None                  # named when the model has several targets
     threshold_groups: dict = field(default_factory=dict)   # per_bucket: bucket -> (value, fixed in the config)
     label_decisions: list[str] = field(default_factory=list)   # labels dropped before training, a line per rule
+    threshold_note: str = ""                   # why thresholds were not tuned as configured
 
 
 def render_report(r: ReportInput) -> str:
@@ -61,7 +62,9 @@ def _header(r: ReportInput) -> str:
                 f"{g} {v:.2f} ({'fixed by the config' if fixed else 'tuned on validation'})"
                 for g, (v, fixed) in r.threshold_groups.items())
         th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
-        if r.threshold_fallback:
+        if r.threshold_note:
+            th += f"; {r.threshold_note}"
+        if r.threshold_fallback and not r.threshold_note:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
         if r.at_least_one:
             th += "; +top1: a text with no label over its threshold gets its top-scoring label"

@@ -172,10 +172,13 @@ class StageLog:
             if event.get("model_type"):
                 detail += f", {event['model_type']} model"
         elif stage == "tune":
-            kinds = event.get("thresholds") or {}
-            detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in kinds.items())
-                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
-                else "nothing to tune (single-label)"
+            kinds, notes = event.get("thresholds") or {}, event.get("notes") or {}
+            tuned = {t: k for t, k in kinds.items() if t not in notes}
+            detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in tuned.items())
+                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if tuned \
+                else "" if notes else "nothing to tune (single-label)"
+            # a validation split too small to tune on: 0.5 kept, and why
+            detail = "; ".join([detail] * bool(detail) + [f"{t}: {note}" for t, note in notes.items()])
         elif stage == "labels":
             n = event.get("labels", 0)
             detail = f"{event.get('target')}: {n:,} label{'s' if n != 1 else ''}"
