@@ -150,7 +150,9 @@ class TrainingConsole(TrainerCallback):
         if self.limit:
             docs += ", data.limit"
         multi = any(p == "multi_label" for p in self.problems.values()) or not self.problems
-        rule = (": scores at a plain 0.5 threshold; thresholds are tuned after training" if multi else "")
+        # evaluate keeps 0.5 on a validation split under eval.threshold_min_documents, and says so
+        rule = (": scores at a plain 0.5 threshold; thresholds are tuned after training if validation is large "
+                "enough" if multi else "")
         self.console.print(f"validation during training ({docs}){rule}", style="dim", highlight=False,
                            soft_wrap=True)
         heads = ["epoch", "step", "loss", "val loss", *(h for _, h in self.columns), "time"]
