@@ -268,6 +268,6 @@ def test_train_names_the_labels_min_label_count_drops(tiny_dataset_dir, tmp_path
     for event in events:
         log(event)
     text = log.console.file.getvalue()
-    assert "label space" in text and "regions: 1 label " in text
+    assert "label space" in text and "regions: 1 label\n" in text
     assert ("regions: task.min_label_count 14 dropped 2 labels: Northern America (13 training documents), "
             "Western Europe (13 training documents)") in text
