@@ -132,6 +132,9 @@ def tiny_run_tree(dataset_dir: Path, out_dir: Path, name: str = "tiny") -> dict:
                                            "intermediate_size": 64}},
             "train": {"epochs": 10, "batch_size": 8, "learning_rate": 3e-3, "logging_steps": 5, "threads": 1,
                       "precision": "fp32", "early_stopping_patience": None},
+            # 10 validation documents: below the default eval.threshold_min_documents, which would keep 0.5;
+            # the tiny runs are there to exercise tuning
+            "eval": {"threshold_min_documents": 5},
             "output": {"dir": str(out_dir), "name": name}}
 
 

@@ -1,6 +1,7 @@
 """The dataset builder: stages, accounting, label filtering, atomic output, CLI errors, real Reuters."""
 from __future__ import annotations
 
+import io
 import json
 import random
 from pathlib import Path
@@ -123,9 +124,15 @@ def test_build_predefined_reports_and_optionally_drops_cross_split_duplicates(tm
 def test_build_min_count_drops_rare_training_labels(tmp_path):
     arts = _articles(60)
     arts[0].topics = ["earn", "rare"]
-    _, dsd, manifest = _build(tmp_path, arts, labels={"topic": {"min_count": 2}, "region": None})
+    result, dsd, manifest = _build(tmp_path, arts, labels={"topic": {"min_count": 2}, "region": None})
     assert "rare" not in manifest["labels"]["topics"]
-    assert manifest["labels_dropped"]["topics"] == ["rare"]
+    # the manifest says why: the rule (config key), its threshold and the label's counts
+    assert manifest["labels_dropped"]["topics"] == [
+        {"label": "rare", "documents": 1, "train": int("d0" in dsd["train"]["id"]),
+         "test": int("d0" in dsd["test"]["id"]), "rule": "labels.topic.min_count", "threshold": 2,
+         "reason": manifest["labels_dropped"]["topics"][0]["reason"]}]
+    assert "fewer than labels.topic.min_count 2" in manifest["labels_dropped"]["topics"][0]["reason"]
+    assert "labels.topic.min_count 2 dropped 1 label: rare" in result.summary()
 
 
 def test_build_require_in_test_keeps_labels_seen_in_both(tmp_path):
@@ -137,6 +144,39 @@ def test_build_require_in_test_keeps_labels_seen_in_both(tmp_path):
                               labels={"topic": {"require_in_test": True}, "region": None})
     assert "trainonly" not in manifest["labels"]["topics"]
     assert manifest["rejected"] == {"no topic label left after label filtering (min_count / require_in_test)": 3}
+    assert [(d["label"], d["train"], d["test"], d["rule"]) for d in manifest["labels_dropped"]["topics"]] == [
+        ("trainonly", 3, 0, "labels.topic.require_in_test")]
+
+
+def test_build_says_which_labels_each_rule_drops_and_why(tmp_path):
+    from rich.console import Console
+
+    from trainer.workflows.console import StageLog
+    arts = _articles(60)
+    arts[0].topics = ["earn", "rare"]
+    log = StageLog(Console(file=io.StringIO(), width=200, color_system=None))
+    events = []
+    result = build_dataset(_cfg(labels={"topic": {"min_count": 2}, "region": None}), articles=arts,
+                           output=tmp_path / "ds", progress=events.append)
+    filtered = next(e for e in events if e["stage"] == "label_filtered" and e["done"])
+    assert filtered["labels_dropped"] == result.manifest["labels_dropped"]
+    for event in events:
+        log(event)
+    text = log.console.file.getvalue()
+    line = next(line for line in text.splitlines() if "dropped" in line)
+    assert "topics: labels.topic.min_count 2 dropped 1 label: rare (1 training document" in line
+    assert text.index("labels kept") < text.index(line) < text.index("written")
+
+
+def test_build_names_regions_seen_in_no_training_document(tmp_path):
+    arts = _articles(60, split=True)
+    test_only = next(a for a in arts if a.split == "test")
+    test_only.places = ["usa", "japan"]
+    _, _, manifest = _build(tmp_path, arts, split={"kind": "predefined"},
+                            labels={"region": {"granularity": "country"}})
+    dropped = manifest["labels_dropped"]["regions"]
+    assert [(d["train"], d["test"], d["rule"]) for d in dropped] == [(0, 1, "regions seen in training")]
+    assert dropped[0]["label"] not in manifest["labels"]["regions"]
 
 
 def test_build_single_label_topic_column(tmp_path):

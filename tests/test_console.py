@@ -298,3 +298,36 @@ def test_console_predict_table_has_a_column_pair_per_target(two_target_predictor
     assert "topics labels" in out and "regions labels" in out and "regions top scores" in out
     first = next(line for line in out.splitlines() if "corn exports" in line)
     assert "grain" in first and "Eastern Asia" in first
+
+
+@pytest.mark.integration
+def test_console_train_announces_early_stopping_and_shows_each_rows_own_loss(tiny_dataset_dir, tmp_path):
+    """train.max_steps 30 ending at step 4 is explained (console, train_log.jsonl, meta.json, the summary), and
+    with train.logging_steps 50 the loss column is each row's own mean, not the step-1 loss repeated."""
+    from trainer import contracts
+    from trainer.config import RunConfig, load_config
+    from trainer.workflows.summary import training_line
+    from trainer.workflows.train import train
+    from trainer.workflows.train_console import TrainingConsole
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", "stops")
+    # a learning rate too small to change a decision: validation never improves after the first evaluation
+    tree["train"].update({"max_steps": 30, "eval_every": 2, "logging_steps": 50, "learning_rate": 1e-12,
+                          "early_stopping_patience": 1})
+    table = TrainingConsole(_console(), problems={"topics": "multi_label"})
+    run = train(load_config(None, RunConfig, tree=tree), callbacks=[table])
+    text = table.console.file.getvalue()
+    assert [row["step"] for row in table.rows] == [2, 4]
+    assert ("early stopping at step 4 of 30: validation micro_f1 did not improve on "
+            f"{table.rows[0]['eval_micro_f1']:.4f} (step 2) for 1 evaluation in a row "
+            "(train.early_stopping_patience 1)") in text
+    rows = contracts.read_train_log(run)
+    event = next(r for r in rows if r.get("event") == "early_stopping")
+    assert event["step"] == 4 and event["early_stopping"]["max_steps"] == 30
+    meta = contracts.read_meta(run)
+    assert meta["global_step"] == 4 and meta["early_stopping"]["best_step"] == 2
+    assert training_line(meta).startswith("trained 4 of 30 steps") and "early stopping: validation" in training_line(meta)
+    # the loss is logged at each evaluation: each row shows the mean of its own steps
+    losses = {r["step"]: r["loss"] for r in rows if "loss" in r}
+    assert set(losses) == {1, 2, 4}
+    assert table.rows[1]["loss"] == pytest.approx(losses[4]) and table.rows[1]["loss"] != pytest.approx(losses[1])
+    assert table.rows[0]["loss"] == pytest.approx((losses[1] + losses[2]) / 2)

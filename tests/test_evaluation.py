@@ -301,3 +301,66 @@ def test_evaluation_reports_name_the_run_not_its_staging_folder(evaluated_multi,
     for report in (tiny_run_dir / "report.md", tiny_run_dir / "report.html", run / "report.md"):
         text = report.read_text(encoding="utf-8")
         assert "Evaluation: tiny" in text and ".partial" not in text
+
+
+def _single_label_report(gold: list[str], predicted: list[str], labels: list[str], **extra) -> str:
+    """report.md of a single-label split scored by hand, built as evaluation builds it."""
+    from trainer.decisions import Thresholds
+    from trainer.evaluation.confusions import unknown_gold_pairs
+    from trainer.evaluation.report import ReportInput, render_report
+    from trainer.evaluation.split_metrics import Scored, split_metrics
+    probs = np.array([[1.0 if label == p else 0.0 for label in labels] for p in predicted], dtype=np.float32)
+    scored = Scored(ids=[str(i) for i in range(len(gold))], gold=gold, probs=probs)
+    m = split_metrics(scored, labels, "single_label", Thresholds.default(len(labels)))
+    gold_m, pred = scored.gold_matrix(labels, "single_label"), probs.astype(bool)
+    return render_report(ReportInput(
+        run_name="r", model_type="transformer", problem="single_label", dataset="ds", split="test",
+        metrics={"test": {"tuned": m}}, thresholds_kind="none", threshold_fallback=[],
+        errors=error_counts(gold_m, pred, labels),
+        confusions=confusion_pairs(gold_m, pred, labels) + unknown_gold_pairs(gold, pred, labels), **extra))
+
+
+def test_evaluation_report_counts_documents_with_a_dropped_gold_label_as_confusions():
+    # every document with a known label is right; 1 of 13 has a label the model dropped: accuracy 0.923.
+    # Before, report.md said "no wrong predictions on test" here.
+    gold, pred = ["a"] * 6 + ["b"] * 6 + ["gone"], ["a"] * 6 + ["b"] * 6 + ["a"]
+    report = _single_label_report(gold, pred, ["a", "b"])
+    confusions = report.split("## Most frequent confusions")[1]
+    assert "no wrong predictions" not in report
+    assert "| gone (not a label of the model) | a | 1 |" in confusions
+    assert "micro precision, recall and F1 equal accuracy" in report
+    summary = report.split("## Summary")[1].split("##")[0]
+    assert "| accuracy | 0.9231 |" in summary and "| micro_f1 | 0.9231 |" in summary
+
+
+def test_evaluation_report_without_pairs_still_counts_the_errors():
+    from trainer.evaluation.report import _confusions, ReportInput
+    base = dict(run_name="r", model_type="t", problem="multi_label", dataset="d", split="test",
+                metrics={"test": {"tuned": {"per_label": {}}}}, thresholds_kind="none", threshold_fallback=[],
+                confusions=Counter())
+    missed = _confusions(ReportInput(errors={"a": {"fn": 2, "fp": 0}, "b": {"fn": 0, "fp": 1}}, **base))
+    assert "no wrong predictions" not in missed and "2 missed gold label(s) and 1 label(s)" in missed
+    clean = _confusions(ReportInput(errors={"a": {"fn": 0, "fp": 0}}, **base))
+    assert "None: no wrong predictions on test." in clean
+
+
+def test_evaluation_report_lists_the_labels_left_out_and_why(tmp_path):
+    from trainer.evaluation.label_decisions import label_decision_lines
+    dataset, run = tmp_path / "ds", tmp_path / "run"
+    dataset.mkdir(), run.mkdir()
+    build = [{"label": "sport", "documents": 4, "train": 3, "test": 1, "rule": "labels.topic.min_count",
+              "threshold": 5, "reason": "3 training document(s), fewer than labels.topic.min_count 5"}]
+    trained = [{"label": "weather", "train": 4, "rule": "task.min_label_count", "threshold": 5,
+                "reason": "4 training example(s), fewer than task.min_label_count 5"}]
+    (dataset / "manifest.json").write_text(json.dumps({"format": "trainer-dataset/1",
+                                                       "labels_dropped": {"topic": build}}))
+    (run / "meta.json").write_text(json.dumps({"dataset": {"labels_dropped": {"topic": trained}}}))
+    lines = label_decision_lines(run, dataset, "topic")
+    assert lines == ["dataset build (`trainer data build`): topic: labels.topic.min_count 5 dropped 1 label: "
+                     "sport (3 training documents)",
+                     "training (`trainer train`): topic: task.min_label_count 5 dropped 1 label: "
+                     "weather (4 training documents)"]
+    report = _single_label_report(["a", "b"], ["a", "b"], ["a", "b"], label_decisions=lines)
+    section = report.split("## Labels left out")[1].split("##")[0]
+    assert "- training (`trainer train`): topic: task.min_label_count 5 dropped 1 label: weather" in section
+    assert "None:" in _single_label_report(["a"], ["a"], ["a", "b"]).split("## Labels left out")[1]

@@ -62,3 +62,20 @@ def test_metrics_module_has_one_import_per_line():
 def test_metrics_unknown_problem_is_refused():
     with pytest.raises(ValueError, match="problem"):
         compute_metrics([], [], LABELS, "regression")
+
+
+def test_metrics_single_label_gold_outside_the_labels_counts_in_micro_as_in_accuracy():
+    # 10 test documents, 2 with a label the model dropped (task.min_label_count): every known one right.
+    # Before, micro-F1 left the 2 out of recall (0.889) beside accuracy 0.800.
+    gold = ["a"] * 4 + ["b"] * 4 + ["dropped"] * 2
+    pred = ["a"] * 4 + ["b"] * 4 + ["a", "b"]
+    m = compute_metrics(gold, pred, ["a", "b"], "single_label")
+    assert m["accuracy"] == pytest.approx(0.8)
+    assert m["micro_precision"] == m["micro_recall"] == m["micro_f1"] == pytest.approx(0.8)
+    assert m["macro_f1"] == pytest.approx(np.mean([2 * 0.8 / 1.8] * 2))   # macro: the model's labels only
+    assert set(m["per_label"]) == {"a", "b"}
+
+
+def test_metrics_single_label_unknown_prediction_is_never_a_hit():
+    m = compute_metrics(["gone", "a"], ["other", "a"], ["a", "b"], "single_label")
+    assert m["accuracy"] == pytest.approx(0.5) and m["micro_f1"] == pytest.approx(0.5)

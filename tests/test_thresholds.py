@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -199,3 +200,57 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
     # every tiny topic has 5-19 training documents: all fixed at 0.35
     assert saved["kind"] == "per_bucket" and saved["groups"] == {"5-19": 0.35} and set(saved["values"]) == {0.35}
     assert "5-19 0.35 (fixed by the config)" in (run / "report.md").read_text()
+
+
+def _validation(n_docs: int):
+    from trainer.evaluation.split_metrics import Scored
+    rows = [k % len(PROBS) for k in range(n_docs)]
+    return Scored(ids=[str(k) for k in range(n_docs)], gold=[[LABELS[j] for j in np.flatnonzero(GOLD[r])] for r in rows],
+                  probs=PROBS[rows])
+
+
+def test_thresholds_are_not_tuned_on_a_tiny_validation_split_and_say_why(tmp_path):
+    """5 validation documents (the scraped corpus of issue 21): 0.5 is kept, not a silent tuned default."""
+    from trainer.evaluation.split_metrics import split_metrics, tune
+    small = tune(_validation(5), LABELS, "multi_label", "global", min_positives=1, min_documents=50)
+    assert small.kind == "none" and small.values == [0.5, 0.5]
+    assert small.note == ("not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; "
+                          "0.5 kept")
+    m = split_metrics(_validation(5), LABELS, "multi_label", small)
+    assert m["thresholds"] == "none" and m["thresholds_note"] == small.note
+    save_thresholds(tmp_path, small)
+    assert load_thresholds(tmp_path, 2).note == small.note        # recorded with the model
+    # enough documents: tuned as configured, no note
+    big = tune(_validation(50), LABELS, "multi_label", "global", min_positives=1, min_documents=50)
+    assert big.kind == "global" and big.note == ""
+    # enough documents but too few gold labels in all
+    few = tune(_validation(5), LABELS, "multi_label", "per_label", min_positives=10, min_documents=5)
+    assert few.kind == "none" and "4 gold label(s), fewer than eval.threshold_min_positives 10" in few.note
+    # per_bucket: the values the config fixes still apply, the others stay 0.5
+    bucket = tune(_validation(5), LABELS, "multi_label", "per_bucket", min_positives=1, groups=["<5", "5-19"],
+                  fixed={"<5": 0.3}, min_documents=50)
+    assert bucket.kind == "per_bucket" and bucket.values == [0.3, 0.5] and bucket.note.startswith("not tuned")
+
+
+def test_thresholds_note_is_in_the_summary_and_the_report():
+    from trainer.evaluation.report import _header, ReportInput
+    from trainer.workflows.summary import decision_rule
+    note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
+    assert decision_rule({"thresholds": "none", "thresholds_note": note}) == f"0.5 threshold ({note})"
+    header = _header(ReportInput(run_name="r", model_type="t", problem="multi_label", dataset="d", split="test",
+                                 metrics={"test": {"tuned": {"n_examples": 9}}}, thresholds_kind="none",
+                                 threshold_fallback=[], errors={}, confusions=Counter(),
+                                 threshold_note=note))
+    assert f"0.5 for every label (saved in model/thresholds.json); {note}" in header
+
+
+def test_thresholds_not_tuned_are_named_in_the_evaluate_stage_line():
+    from trainer.workflows.console import StageLog
+    note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
+    line = StageLog.line(StageLog(console=object()), {"stage": "tune", "done": True, "on": "validation",
+                                                      "thresholds": {"topics": "per_label", "regions": "none"},
+                                                      "notes": {"regions": note}})
+    assert line.endswith(f"thresholds topics: per-label (on validation); regions: {note}")
+    alone = StageLog.line(StageLog(console=object()), {"stage": "tune", "done": True, "on": "validation",
+                                                       "thresholds": {"regions": "none"}, "notes": {"regions": note}})
+    assert alone.endswith(f"regions: {note}") and "on validation" not in alone

@@ -245,3 +245,29 @@ def test_train_refuses_to_replace_a_directory_that_is_not_a_run(tiny_dataset_dir
     with pytest.raises(ConfigError, match="not a run directory"):
         train(tiny_cfg(tiny_dataset_dir, tmp_path, max_steps=2))
     assert (tmp_path / "tiny" / "notes.txt").read_text() == "mine"
+
+
+def test_train_names_the_labels_min_label_count_drops(tiny_dataset_dir, tmp_path):
+    """A stricter task.min_label_count than the build's is said out loud: a console line naming the key, the
+    threshold and each label with its count, and meta.json's dataset record (report.md reads it)."""
+    import io
+
+    from rich.console import Console
+
+    from trainer.training.data import dataset_meta, load_fit_data
+    from trainer.workflows.console import StageLog
+    tree = tiny_run_tree(tiny_dataset_dir, tmp_path)
+    tree["task"] = {"target": "regions", "problem": "multi_label", "min_label_count": 14}
+    events = []
+    data = load_fit_data(load_config(None, RunConfig, tree=tree), progress=events.append)
+    # make_tiny_dataset: 14 Eastern Asia, 13 Northern America, 13 Western Europe training rows
+    assert [(d["label"], d["train"], d["rule"], d["threshold"]) for d in data.spaces[0].dropped] == [
+        ("Northern America", 13, "task.min_label_count", 14), ("Western Europe", 13, "task.min_label_count", 14)]
+    assert dataset_meta(data)["labels_dropped"] == {"regions": data.spaces[0].dropped}
+    log = StageLog(Console(file=io.StringIO(), width=200, color_system=None))
+    for event in events:
+        log(event)
+    text = log.console.file.getvalue()
+    assert "label space" in text and "regions: 1 label\n" in text
+    assert ("regions: task.min_label_count 14 dropped 2 labels: Northern America (13 training documents), "
+            "Western Europe (13 training documents)") in text

@@ -294,7 +294,12 @@ class EvalSection(StrictModel):
                     "have too few validation documents to tune theirs (choose them on training data).")
     threshold_min_positives: int = Field(
         3, ge=1, description="per_label / per_bucket: labels (buckets) with fewer validation positives take the "
-                             "global value.")
+                             "global value; a validation split with fewer gold labels in all tunes nothing (0.5).")
+    threshold_min_documents: int = Field(
+        50, ge=1, description="Thresholds are tuned only on a validation split of at least this many documents; "
+                              "on a smaller one they stay 0.5 (fixed bucket values still apply), and metrics.json, "
+                              "thresholds.json and report.md say why: a threshold tuned on a handful of documents "
+                              "fits their noise.")
     at_least_one: bool | Literal["auto"] = Field(
         "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
                             "on when every training document has a label (then an empty answer is always wrong).")

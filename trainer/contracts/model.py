@@ -150,7 +150,8 @@ def _thresholds(path: Path, name: str, raw: Any, n_labels: int) -> Thresholds:
     try:
         th = Thresholds(raw["kind"], [float(v) for v in raw["values"]], list(raw.get("fallback", [])),
                         bool(raw.get("at_least_one", False)),   # files written before the rule: off
-                        {str(k): float(v) for k, v in (raw.get("groups") or {}).items()})
+                        {str(k): float(v) for k, v in (raw.get("groups") or {}).items()},
+                        str(raw.get("note") or ""))   # files written before the note: none
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{path}: malformed thresholds of target {name!r} ({exc}); {REEVALUATE}") from None
     if th.kind not in KINDS:

@@ -30,6 +30,7 @@ from trainer.contracts.dataset import FORMAT, is_dataset_dir
 from trainer.data.article import Article, Rejected
 from trainer.data.cleaning import Cleaning
 from trainer.data.config import DataConfig, SourceConfig
+from trainer.data.label_space import dropped_lines
 from trainer.data.stream import (DUPLICATE_ID, EMPTY, FILTERED, NO_LABEL, NO_REGION, NO_TOPIC, SEVERAL_TOPICS,
                                  Collector, Decisions, Processor, SpillReader, decide, features, label_columns,
                                  local_candidates, process_batch, topic_column, write_dataset)
@@ -60,6 +61,7 @@ class BuildResult:
         lines += [f"  rejected {n:>6}  {reason}" for reason, n in m["rejected"].items()]
         for column, labels in m["labels"].items():
             lines.append(f"{column}: {len(labels)} labels")
+            lines += ["  " + line for line in dropped_lines(column, m["labels_dropped"].get(column) or [])]
         cross = len(m["dedup"]["cross_split_groups"])
         if cross:
             lines.append(f"cross-split duplicate groups: {cross} (listed in manifest.json)")
@@ -104,7 +106,8 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
             tell({"stage": "deduplicated", "done": False, "documents": collector.read})
             decisions = decide(collector, candidates,
                                lambda idx: spill.signatures(collector.docs, idx, num_perm), timings)
-            _tell_stages(tell, collector, timings, told, collector.stages)
+            _tell_stages(tell, collector, timings, told, collector.stages,
+                         {"label_filtered": {"labels_dropped": decisions.dropped_labels}})
             _require_training_documents(collector, decisions)
             tell({"stage": "written", "done": False, "documents": int((decisions.split >= 0).sum())})
             start = time.perf_counter()
@@ -259,12 +262,14 @@ def stage_records(c: Collector, timings: Counter, stages: list[str] | None = Non
     return records
 
 
-def _tell_stages(tell, c: Collector, timings: Counter, told: set, stages: list[str]) -> set:
-    """A done event for each of `stages` not told yet."""
+def _tell_stages(tell, c: Collector, timings: Counter, told: set, stages: list[str],
+                 extra: dict[str, dict] | None = None) -> set:
+    """A done event for each of `stages` not told yet (with `extra[stage]`'s items: the label_filtered
+    event names each label dropped, with its rule and reason)."""
     for record in stage_records(c, timings, stages):
         if record["stage"] not in told:
             told.add(record["stage"])
-            tell({**record, "done": True})
+            tell({**record, **(extra or {}).get(record["stage"], {}), "done": True})
     return told
 
 

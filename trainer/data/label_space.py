@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from trainer.contracts import Target
 from trainer.errors import ConfigError, DataError
 
 MAX_POS_WEIGHT = 100.0     # "balanced" multi-label weights: a label seen twice must not dominate the loss
+NAMED_DROPS = 20           # labels named per rule in a console line; the rest are counted (all in the records)
 
 
 @dataclass
@@ -19,6 +20,7 @@ class LabelSpace:
     n_train: int             # training examples that count for this target
     problem: str
     skip_unlabelled: bool = False   # examples without a label for this target are left out (multi-task)
+    dropped: list[dict] = field(default_factory=list)   # labels of the training split below min_count, why
 
     def priors(self) -> list[float]:
         return [c / max(1, self.n_train) for c in self.counts]
@@ -51,15 +53,22 @@ def check_target(dsd, target: str, problem: str, dataset_dir: Path, key: str = "
                           "use task.problem: single_label")
 
 
-def label_space(train_split, target: str, problem: str, min_count: int, skip_unlabelled: bool = False) -> LabelSpace:
-    """Labels of `target` with at least `min_count` training examples. `skip_unlabelled`: examples without a
-    label for it do not count (their share would make every prior smaller than the labelled documents show)."""
+def label_space(train_split, target: str, problem: str, min_count: int, skip_unlabelled: bool = False,
+                key: str = "task.min_label_count") -> LabelSpace:
+    """Labels of `target` with at least `min_count` training examples; the others are in `dropped`, each with
+    its count, the rule `key` (the config key of `min_count`) and the reason. `skip_unlabelled`: examples
+    without a label for it do not count (their share would make every prior smaller than the labelled
+    documents show)."""
     counter, n_values = label_counts(train_split, target, problem, skip_unlabelled)
     labels = sorted(label for label, c in counter.items() if c >= min_count)
     if len(labels) < 2 and problem == "single_label" or not labels:
         raise DataError(f"task.target {target!r}: only {len(labels)} label(s) with >= {min_count} training "
-                        "examples (task.min_label_count); a classifier needs more")
-    return LabelSpace(target, labels, [counter[label] for label in labels], n_values, problem, skip_unlabelled)
+                        f"examples ({key}); a classifier needs more")
+    dropped = [{"label": label, "train": counter[label], "rule": key, "threshold": min_count,
+                "reason": f"{counter[label]} training example(s), fewer than {key} {min_count}"}
+               for label in sorted(counter) if counter[label] < min_count]
+    return LabelSpace(target, labels, [counter[label] for label in labels], n_values, problem, skip_unlabelled,
+                      dropped)
 
 
 def label_counts(train_split, target: str, problem: str, skip_unlabelled: bool = False) -> tuple[Counter, int]:
@@ -72,3 +81,22 @@ def label_counts(train_split, target: str, problem: str, skip_unlabelled: bool =
         counter.update(v if problem == "multi_label" else [v])
     counter.pop(None, None)
     return counter, len(values)
+
+
+def dropped_lines(column: str, records: list[dict]) -> list[str]:
+    """One line per rule that dropped labels of `column`: the rule (config key) and its threshold, then each
+    label with its training documents, e.g. "topic: labels.topic.min_count 5 dropped 2 labels: sport (3
+    training documents), weather (1)". `records` as the build's labels_dropped or LabelSpace.dropped hold them."""
+    by_rule: dict[tuple[str, object], list[dict]] = {}
+    for record in records:
+        by_rule.setdefault((record["rule"], record.get("threshold")), []).append(record)
+    lines = []
+    for (rule, threshold), group in by_rule.items():
+        shown = [f"{r['label']} ({r['train']} training document{'s' if r['train'] != 1 else ''})"
+                 for r in group[:NAMED_DROPS]]
+        more = f", and {len(group) - NAMED_DROPS} more" if len(group) > NAMED_DROPS else ""
+        setting = f"{rule} {threshold}" if rule.startswith(("labels.", "task.")) and \
+            not rule.endswith("require_in_test") else rule
+        lines.append(f"{column}: {setting} dropped {len(group)} label{'s' if len(group) != 1 else ''}: "
+                     + ", ".join(shown) + more)
+    return lines

@@ -292,7 +292,7 @@ class Decisions:
     keep_topics: set[str] | None = None
     keep_regions: set[str] | None = None
     dedup: dict = field(default_factory=dict)
-    dropped_labels: dict[str, list[str]] = field(default_factory=dict)
+    dropped_labels: dict[str, list[dict]] = field(default_factory=dict)   # column -> topic_decisions' records
     label_counts: dict = field(default_factory=dict)
 
     def topics(self, topics: Sequence[str]) -> list[str]:
@@ -401,6 +401,20 @@ def decide(c: Collector, candidates, signatures, timings: Counter) -> Decisions:
     return dec
 
 
+def _unseen_regions(docs: Docs, kept: list[int], dec: Decisions, seen: set[str]) -> list[dict]:
+    """A record per region label of the kept documents that no training document has (the model could never
+    learn it), in topic_decisions' shape."""
+    test = SPLITS.index("test")
+    everywhere, in_test = Counter(), Counter()
+    for i in kept:
+        everywhere.update(set(docs.regions[i]))
+        if dec.split[i] == test:
+            in_test.update(set(docs.regions[i]))
+    return [{"label": r, "documents": everywhere[r], "train": 0, "test": in_test[r], "rule": "regions seen in training",
+             "threshold": 1, "reason": "no training document (a region never seen in training cannot be learned)"}
+            for r in sorted(set(everywhere) - seen)]
+
+
 def _count(c: Collector, stage: str, splits: Iterable) -> None:
     c.counts[stage] = Counter(str(s) for s in splits)
 
@@ -418,11 +432,11 @@ def _filter_labels(c: Collector, dec: Decisions) -> None:
         dec.split[i] = -1
 
     if topic_cfg is not None:
-        from trainer.data.topics import filter_labels
-        keep = filter_labels([docs.topics[i] for i in kept], [dec.split[i] == train for i in kept],
-                             [dec.split[i] == test for i in kept], topic_cfg)
+        from trainer.data.topics import topic_decisions
+        keep, dropped = topic_decisions([docs.topics[i] for i in kept], [dec.split[i] == train for i in kept],
+                                        [dec.split[i] == test for i in kept], topic_cfg)
         dec.keep_topics = keep
-        dec.dropped_labels["topics"] = sorted({t for i in kept for t in docs.topics[i]} - keep)
+        dec.dropped_labels[topic_column(cfg)] = dropped
         drop_empty = (topic_cfg.drop_unlabelled or not topic_cfg.multi_label) and not cfg.labels.require_any_label
         if drop_empty:
             for i in kept:
@@ -432,7 +446,7 @@ def _filter_labels(c: Collector, dec: Decisions) -> None:
     if cfg.labels.region is not None:
         seen = {r for i in kept if dec.split[i] == train for r in docs.regions[i]}
         dec.keep_regions = seen
-        dec.dropped_labels["regions"] = sorted({r for i in kept for r in docs.regions[i]} - seen)
+        dec.dropped_labels["regions"] = _unseen_regions(docs, kept, dec, seen)
         if topic_cfg is None:
             for i in kept:
                 if not dec.regions(docs.regions[i]):

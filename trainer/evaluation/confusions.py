@@ -35,6 +35,18 @@ def confusion_pairs(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -
     return pairs
 
 
+def unknown_gold_pairs(gold: Sequence[str], pred: np.ndarray, labels: Sequence[str]) -> Counter:
+    """Single-label: (gold label the model does not know, label predicted) counts. These documents are errors
+    (accuracy counts them) that have no row in the confusion matrix, e.g. a label task.min_label_count dropped."""
+    known = set(labels)
+    pairs: Counter = Counter()
+    for g, p_row in zip(gold, np.asarray(pred, dtype=bool)):
+        if g not in known:
+            for p in np.flatnonzero(p_row):
+                pairs[(str(g), labels[p])] += 1
+    return pairs
+
+
 def error_counts(gold: np.ndarray, pred: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, int]]:
     """Per label: false negatives (gold, not predicted) and false positives (predicted, not gold)."""
     gold, pred = np.asarray(gold, dtype=bool), np.asarray(pred, dtype=bool)

@@ -30,10 +30,13 @@ class ReportInput:
     notes: list[str] = field(default_factory=list)
     target: str | None = None                  # named when the model has several targets
     threshold_groups: dict = field(default_factory=dict)   # per_bucket: bucket -> (value, fixed in the config)
+    label_decisions: list[str] = field(default_factory=list)   # labels dropped before training, a line per rule
+    threshold_note: str = ""                   # why thresholds were not tuned as configured
 
 
 def render_report(r: ReportInput) -> str:
-    parts = [p for p in (_header(r), _headline(r), _buckets(r), _per_label(r), _worst(r), _confusions(r)) if p]
+    parts = [p for p in (_header(r), _headline(r), _label_decisions(r), _buckets(r), _per_label(r), _worst(r),
+                         _confusions(r)) if p]
     if "parts" in r.metrics[r.split]["tuned"]:
         parts.append(_combined(r))
     if r.chunking:
@@ -59,7 +62,9 @@ def _header(r: ReportInput) -> str:
                 f"{g} {v:.2f} ({'fixed by the config' if fixed else 'tuned on validation'})"
                 for g, (v, fixed) in r.threshold_groups.items())
         th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
-        if r.threshold_fallback:
+        if r.threshold_note:
+            th += f"; {r.threshold_note}"
+        if r.threshold_fallback and not r.threshold_note:
             th += f"; {len(r.threshold_fallback)} label(s) with too few validation positives use the global value"
         if r.at_least_one:
             th += "; +top1: a text with no label over its threshold gets its top-scoring label"
@@ -79,7 +84,18 @@ def _headline(r: ReportInput) -> str:
     rows = [head, "|---" * (len(columns) + 1) + "|"]
     for key in HEADLINE:
         rows.append(f"| {key} | " + " | ".join(_fmt(r.metrics[s][v].get(key)) for s, v in columns) + " |")
-    return "## Summary\n\n" + "\n".join(rows) + "\n"
+    what = ("Single-label: one answer per document, so micro precision, recall and F1 equal accuracy (a document "
+            "whose gold label the model does not know counts as an error in each); macro averages weigh every label "
+            "of the model alike." if r.problem == "single_label" else
+            "Multi-label: accuracy is subset accuracy (every label of a document right); micro averages pool the "
+            "label decisions of all documents, macro averages weigh every label alike.")
+    return "## Summary\n\n" + "\n".join(rows) + "\n\n" + what + "\n"
+
+
+def _label_decisions(r: ReportInput) -> str:
+    body = ("\n".join(f"- {line}" for line in r.label_decisions) if r.label_decisions else
+            "None: no rule of the dataset build or of training dropped a label of this target.")
+    return "## Labels left out\n\n" + body + "\n"
 
 
 def _buckets(r: ReportInput) -> str:
@@ -130,9 +146,19 @@ def _confusions(r: ReportInput) -> str:
     what = ("gold label → predicted label" if r.problem == "single_label"
             else "gold label → label wrongly predicted for the same document")
     if not r.confusions:
-        return f"## Most frequent confusions\n\nNone: no wrong predictions on {r.split}.\n"
+        missed = sum(e["fn"] for e in r.errors.values())
+        extra = sum(e["fp"] for e in r.errors.values())
+        if not missed and not extra:
+            return f"## Most frequent confusions\n\nNone: no wrong predictions on {r.split}.\n"
+        # errors without a pair: labels missed with nothing wrong predicted beside them, labels predicted on
+        # documents with no gold label the model knows
+        return (f"## Most frequent confusions\n\nNo {what} pair on {r.split}; its errors are {missed} missed "
+                f"gold label(s) and {extra} label(s) predicted for documents with no known gold label "
+                "(per label: the false neg / false pos columns above).\n")
+    known = r.metrics[r.split]["tuned"].get("per_label", {})
     rows = ["| gold | predicted | count |", "|---|---|---:|"]
-    rows += [f"| {g} | {p} | {n} |" for (g, p), n in r.confusions.most_common(N_CONFUSIONS)]
+    rows += [f"| {g if g in known else f'{g} (not a label of the model)'} | {p} | {n} |"
+             for (g, p), n in r.confusions.most_common(N_CONFUSIONS)]
     return f"## Most frequent confusions ({what})\n\n" + "\n".join(rows) + "\n"
 
 

@@ -8,6 +8,7 @@ evaluated on the documents that carry a label for it.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,7 +25,8 @@ from trainer.data.label_space import label_counts
 from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.buckets import bucket_metrics, bucket_name, in_bucket_order, label_buckets
-from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts
+from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, unknown_gold_pairs
+from trainer.evaluation.label_decisions import label_decision_lines
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
@@ -92,7 +94,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         tell.done(stage, targets=[r.target.name for r in results])
     else:
         tell.done(stage, thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
-                  on="validation" if "validation" in splits else None)
+                  on="validation" if "validation" in splits else None,
+                  notes={r.target.name: r.thresholds.note for r in results if r.thresholds.note})
     tell.start("report")
 
     tuned = {r.target.name: r.thresholds for r in results if r.target.multi_label}
@@ -163,7 +166,7 @@ def _pick_fusion(target: Target, splits: dict, parts: dict, eval_cfg: EvalSectio
     for rule in fusion_candidates():
         scored = _scored(splits["validation"], target, fuse(p["head"], p["gazetteer"], rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
-                  at_least_one)
+                  at_least_one, min_documents=eval_cfg.threshold_min_documents)
         m = split_metrics(scored, labels, target.problem, th)
         m["mean_f1"] = (m["micro_f1"] + m["macro_f1"]) / 2
         key = (round(m[eval_cfg.fusion_metric], 6), round(m["micro_f1"], 6))
@@ -180,7 +183,7 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
     for part, by_split in part_scores[target.name].items():
         scored = {name: _scored(ds, target, by_split[name]) for name, ds in splits.items()}
         th = tune(scored.get("validation"), labels, target.problem, eval_cfg.thresholds,
-                  eval_cfg.threshold_min_positives, at_least_one)
+                  eval_cfg.threshold_min_positives, at_least_one, min_documents=eval_cfg.threshold_min_documents)
         out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
     return out
 
@@ -237,7 +240,8 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
         raise DataError(f"eval.thresholds per_bucket: the dataset has no training split with {target.name!r} "
                         "labels to put the labels in frequency buckets; choose another eval.thresholds")
     thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
-                      eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds)
+                      eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds,
+                      eval_cfg.threshold_min_documents)
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
     if chunked is not None:
         for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one, groups).items():
@@ -356,7 +360,7 @@ def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: Eval
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target, chunked[name][target.name]) for name, ds in splits.items()}
     th = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
-              at_least_one, groups, eval_cfg.bucket_thresholds)
+              at_least_one, groups, eval_cfg.bucket_thresholds, eval_cfg.threshold_min_documents)
     out = {name: split_metrics(s, labels, problem, th) for name, s in scored.items()}
     for m in out.values():
         m.pop("at_0.5", None)
@@ -414,14 +418,17 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
     return render_report(ReportInput(
         run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
+        threshold_note=r.thresholds.note,
         threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds)
                                           for g, v in r.thresholds.groups.items()}),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
-        confusions=confusion_pairs(gold, r.pred, labels),
+        confusions=confusion_pairs(gold, r.pred, labels) + (unknown_gold_pairs(test.gold, r.pred, labels)
+                                                            if problem == "single_label" else Counter()),
         chunking=_chunking_note(model, eval_cfg) if "chunked" in r.metrics[split] else None,
         reading=model.reading_description() if "reading" in r.metrics[split] else None,
         notes=([dataset_note] if dataset_note else []) + _notes(r.scored, labels, problem, "validation" in r.scored),
-        target=r.target.name if several else None))
+        target=r.target.name if several else None,
+        label_decisions=label_decision_lines(run_dir, dataset_dir, r.target.name)))
 
 
 def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_validation: bool) -> list[str]:

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import numpy as np
 
-from trainer.decisions import DEFAULT_THRESHOLD, Thresholds, decide, one_hot, tune_per_group, tune_thresholds
+from trainer.decisions import (DEFAULT_THRESHOLD, Thresholds, decide, one_hot, too_little_to_tune, tune_per_group,
+                               tune_thresholds)
 from trainer.metrics import class_ids, compute_metrics, multi_hot
 
 
@@ -33,18 +34,27 @@ def metrics_for(scored: Scored, pred: np.ndarray, labels: Sequence[str], problem
 
 def tune(validation: Scored | None, labels: Sequence[str], problem: str, kind: str,
          min_positives: int, at_least_one: bool = False, groups: Sequence[str] | None = None,
-         fixed: dict[str, float] | None = None) -> Thresholds:
-    """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split (per_bucket:
-    the fixed bucket values still apply). per_bucket needs `groups`, each label's bucket."""
+         fixed: dict[str, float] | None = None, min_documents: int = 1) -> Thresholds:
+    """Thresholds tuned on validation (multi-label); 0.5 everywhere without a validation split, or with one of
+    fewer than `min_documents` documents or `min_positives` gold labels (the reason in Thresholds.note;
+    per_bucket: the fixed bucket values still apply). per_bucket needs `groups`, each label's bucket."""
     if problem != "multi_label":
         return Thresholds.default(len(labels), at_least_one)
     empty = validation is None or len(validation.ids) == 0
+    note = "" if empty or kind == "none" else too_little_to_tune(
+        len(validation.ids), int(validation.gold_matrix(labels, problem).sum()), min_documents, min_positives)
+    if note:
+        if kind != "per_bucket":
+            return Thresholds.default(len(labels), at_least_one, note)
+        validation, empty = None, True
     if kind == "per_bucket":
         if groups is None:
             raise ValueError("per_bucket thresholds need each label's bucket (the training split's label counts)")
         probs = np.zeros((0, len(labels))) if empty else validation.probs
         gold = np.zeros((0, len(labels)), bool) if empty else validation.gold_matrix(labels, problem)
-        return tune_per_group(probs, gold, groups, labels, min_positives, fixed, at_least_one=at_least_one)
+        th = tune_per_group(probs, gold, groups, labels, min_positives, fixed, at_least_one=at_least_one)
+        th.note = note
+        return th
     if empty:
         return Thresholds.default(len(labels), at_least_one)
     return tune_thresholds(validation.probs, validation.gold_matrix(labels, problem), kind, labels, min_positives,
@@ -56,6 +66,8 @@ def split_metrics(scored: Scored, labels: Sequence[str], problem: str, threshold
     out = metrics_for(scored, decide(scored.probs, problem, thresholds), labels, problem)
     if problem == "multi_label":
         out["thresholds"] = thresholds.kind
+        if thresholds.note:
+            out["thresholds_note"] = thresholds.note
         out["at_least_one"] = thresholds.at_least_one
         out["at_0.5"] = metrics_for(scored, decide(scored.probs, problem, DEFAULT_THRESHOLD), labels, problem)
     return out

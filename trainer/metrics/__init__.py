@@ -30,14 +30,16 @@ def compute_metrics(y_true: Sequence, y_pred: Sequence, labels: Sequence[str], p
     """Accuracy (subset accuracy for multi-label), micro/macro P/R/F1 and per-label P/R/F1/support.
 
     multi_label: rows are label-name lists or multi-hot rows; single_label: label names or class ids.
-    Gold labels outside `labels` are ignored (multi-label) or count as errors (single-label).
+    Gold labels outside `labels` are ignored (multi-label) or count as errors (single-label: in accuracy and the
+    micro averages alike, which are then equal).
     """
     labels = list(labels)
     if problem == "multi_label":
         true, pred = multi_hot(y_true, labels), multi_hot(y_pred, labels)
         metric = load_metric(CLASSIFICATION, "multilabel")
     elif problem == "single_label":
-        true, pred = class_ids(y_true, labels), class_ids(y_pred, labels)
+        # an unknown prediction never matches an unknown gold label: it is wrong, not a hit
+        true, pred = class_ids(y_true, labels), class_ids(y_pred, labels, unknown=-2)
         metric = load_metric(CLASSIFICATION, "default")
     else:
         raise ValueError(f"problem must be 'multi_label' or 'single_label', got {problem!r}")
@@ -61,6 +63,6 @@ def multi_hot(rows: Sequence, labels: Sequence[str]) -> np.ndarray:
     return out
 
 
-def class_ids(values: Sequence, labels: Sequence[str]) -> np.ndarray:
+def class_ids(values: Sequence, labels: Sequence[str], unknown: int = -1) -> np.ndarray:
     index = {label: i for i, label in enumerate(labels)}
-    return np.asarray([index.get(v, -1) if isinstance(v, str) else int(v) for v in values], dtype=np.int32)
+    return np.asarray([index.get(v, unknown) if isinstance(v, str) else int(v) for v in values], dtype=np.int32)

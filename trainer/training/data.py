@@ -17,11 +17,16 @@ def load_fit_data(cfg, progress=None) -> FitData:
     if cfg.data.limit:
         dsd = limit_splits(dsd, cfg.data.limit)
     spaces = []
-    for target in cfg.task.resolved():
+    for k, target in enumerate(cfg.task.resolved()):
         check_target(dsd, target.name, target.problem, dataset_dir,
                      key="task.targets" if cfg.task.several else "task.target")
+        key = f"task.targets[{k}].min_label_count" if cfg.task.several else "task.min_label_count"
         spaces.append(label_space(dsd["train"], target.name, target.problem, target.min_label_count,
-                                  skip_unlabelled=cfg.task.several))
+                                  skip_unlabelled=cfg.task.several, key=key))
+    if progress is not None:
+        for space in spaces:   # the label space, and every label task.min_label_count drops, said out loud
+            progress({"stage": "labels", "done": True, "target": space.target, "labels": len(space.labels),
+                      "labels_dropped": {space.target: space.dropped}})
     return FitData(dataset_dir, dsd, spaces, manifest)
 
 
@@ -34,4 +39,5 @@ def dataset_meta(data: FitData) -> dict:
     return {"path": str(Path(data.dataset_dir).resolve()), "fingerprints": per_split, "fingerprint": combined,
             "examples": {s: len(data.splits[s]) for s in data.splits},
             "labels": {space.target: len(space.labels) for space in data.spaces},
+            "labels_dropped": {space.target: space.dropped for space in data.spaces},
             **dataset_identity(whole, data.manifest)}

@@ -108,7 +108,7 @@ def clock(seconds: float) -> str:
 # ---- stages of a dataset build or an evaluation -----------------------------------------------------------
 STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": "in its split",
                "labelled": "labelled", "deduplicated": "deduplicated", "split": "split",
-               "label_filtered": "labels kept", "written": "written",
+               "label_filtered": "labels kept", "written": "written", "labels": "label space",
                "load": "load", "score": "score", "tune": "tune", "metrics": "metrics", "report": "report"}
 
 
@@ -176,10 +176,18 @@ class StageLog:
         elif stage == "metrics":
             detail = ", ".join(event.get("targets") or [])
         elif stage == "tune":
-            kinds = event.get("thresholds") or {}
-            detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in kinds.items())
-                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if kinds \
-                else "fusion rule (on validation)"
+            kinds, notes = event.get("thresholds") or {}, event.get("notes") or {}
+            tuned = {t: k for t, k in kinds.items() if t not in notes}
+            detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in tuned.items())
+                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if tuned \
+                else "" if notes else "fusion rule (on validation)"
+            # a validation split too small to tune on: 0.5 kept, and why
+            detail = "; ".join([detail] * bool(detail) + [f"{t}: {note}" for t, note in notes.items()])
+        elif stage == "labels":
+            n = event.get("labels", 0)
+            detail = f"{event.get('target')}: {n:,} label{'s' if n != 1 else ''}"
+            if not (event.get("labels_dropped") or {}).get(event.get("target")):
+                detail += " (none dropped)"
         elif stage == "report":
             detail = "metrics.json, predictions.jsonl, report.md, report.html"
         elif number(event.get("documents")):
@@ -196,4 +204,13 @@ class StageLog:
             if stage == "written" and event.get("output"):
                 detail += f"  -> {event['output']}"
             self.previous = documents
-        return f"  {name:<18} {seconds:>8}   {detail}".rstrip()
+        line = f"  {name:<18} {seconds:>8}   {detail}".rstrip()
+        return "\n".join([line, *self.dropped(event)])
+
+    @staticmethod
+    def dropped(event: dict) -> list[str]:
+        """The labels a build stage (label_filtered) or a run's label space (labels) dropped, a line per rule."""
+        from trainer.data.label_space import dropped_lines
+        pad = " " * 31
+        return [pad + line for column, records in (event.get("labels_dropped") or {}).items()
+                for line in dropped_lines(column, records)]

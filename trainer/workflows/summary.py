@@ -47,6 +47,10 @@ def training_line(meta: dict) -> str:
     steps, seconds, speed = meta.get("global_step"), meta["train_seconds"], meta.get("train_examples_per_s")
     rate = f" ({speed:,} examples/s)" if isinstance(speed, (int, float)) else ""
     if _trains_in_steps(meta) and isinstance(steps, int):
+        stopped = meta.get("early_stopping")
+        if stopped:   # fewer steps than train.max_steps / epochs asked for: say why
+            return (f"trained {steps:,} of {stopped['max_steps']:,} steps in {seconds:.0f} s{rate}; "
+                    f"early stopping: {stopped['reason']}")
         return f"trained {steps:,} step{'s' if steps != 1 else ''} in {seconds:.0f} s{rate}"
     return f"fitted in {seconds:.1f} s{rate}"   # one fit, no optimizer steps (tfidf-linear)
 
@@ -99,7 +103,8 @@ def decision_rule(m: dict, thresholds=None) -> str:
         rule = "per-bucket thresholds" + (f" ({values})" if values else "")
     else:
         rule = "0.5 threshold"
-    return rule + (" + at-least-one rule" if m.get("at_least_one") else "")
+    rule += " + at-least-one rule" if m.get("at_least_one") else ""
+    return rule + (f" ({m['thresholds_note']})" if m.get("thresholds_note") else "")
 
 
 def _threshold_values(run_dir: Path) -> dict:

@@ -30,7 +30,8 @@ class TrainingConsole(TrainerCallback):
         self.progress = None
         self.task = None
         self.started = time.perf_counter()
-        self.losses: list[float] = []
+        self.losses: list[tuple[float, int]] = []   # (logged loss, steps it averages) since the previous row
+        self.logged_step = 0
         self.last_loss: float | None = None
         self.best: float | None = None
         self.best_row: dict | None = None
@@ -42,6 +43,7 @@ class TrainingConsole(TrainerCallback):
         if not state.is_world_process_zero:
             return
         self.started = time.perf_counter()
+        self.logged_step = state.global_step
         self.best = state.best_metric
         self.metric = args.metric_for_best_model
         self.greater_is_better = args.greater_is_better is not False
@@ -66,7 +68,9 @@ class TrainingConsole(TrainerCallback):
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if state.is_world_process_zero and logs and number(logs.get("loss")):
-            self.losses.append(float(logs["loss"]))
+            # the Trainer logs the mean loss of the steps since its previous log
+            self.losses.append((float(logs["loss"]), max(1, state.global_step - self.logged_step)))
+            self.logged_step = state.global_step
             self.last_loss = float(logs["loss"])
             if self.progress is not None:
                 self.progress.update(self.task, loss=f"{self.last_loss:.4f}")
@@ -79,6 +83,11 @@ class TrainingConsole(TrainerCallback):
             name = self._header(self.metric) if self.metric else "score"
             self.console.print(f"kept the best checkpoint: step {self.best_row['step']} "
                                f"(validation {name} {self.best_row[self.metric]:.4f})", highlight=False, soft_wrap=True)
+
+    def early_stopped(self, record: dict) -> None:
+        """Called by the early-stopping callback when it ends training before max_steps: say when and why."""
+        self.console.print(f"early stopping at step {record['step']} of {record['max_steps']}: {record['reason']}",
+                           style="yellow", highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -95,7 +104,8 @@ class TrainingConsole(TrainerCallback):
             self.columns = self._score_columns(metrics)
             self._print_header(metrics)
         row = {"epoch": state.epoch, "step": state.global_step,
-               "loss": sum(self.losses) / len(self.losses) if self.losses else self.last_loss,
+               "loss": (sum(loss * n for loss, n in self.losses) / sum(n for _, n in self.losses)
+                        if self.losses else None),
                "eval_loss": metrics.get("eval_loss"), "time": time.perf_counter() - self.started,
                **{key: metrics.get(key) for key, _ in self.columns}}
         value = metrics.get(self.metric) if self.metric else None
@@ -140,7 +150,9 @@ class TrainingConsole(TrainerCallback):
         if self.limit:
             docs += ", data.limit"
         multi = any(p == "multi_label" for p in self.problems.values()) or not self.problems
-        rule = (": scores at a plain 0.5 threshold; thresholds are tuned after training" if multi else "")
+        # evaluate keeps 0.5 on a validation split under eval.threshold_min_documents, and says so
+        rule = (": scores at a plain 0.5 threshold; thresholds are tuned after training if validation is large "
+                "enough" if multi else "")
         self.console.print(f"validation during training ({docs}){rule}", style="dim", highlight=False,
                            soft_wrap=True)
         heads = ["epoch", "step", "loss", "val loss", *(h for _, h in self.columns), "time"]

@@ -57,8 +57,13 @@ class TrainerClassification(evaluate.Metric):
             y_true = y_true.reshape(-1, num_labels)
             y_pred = y_pred.reshape(-1, num_labels)
         out = {"accuracy": float(accuracy_score(y_true, y_pred)) if len(y_true) else 0.0}
+        # single-label: ids outside 0..num_labels-1 are gold labels the model does not know (and unknown
+        # predictions); micro averages count them, so a wrong answer is one error in precision and recall
+        # alike and micro-P/R/F1 equal accuracy, as every single-label document gets exactly one answer
+        outside = [] if multilabel else sorted({int(v) for v in np.concatenate([y_true, y_pred])} - set(ids))
         for average in ("micro", "macro"):
-            p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=average, zero_division=0)
+            p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=ids + outside if average == "micro"
+                                                         else ids, average=average, zero_division=0)
             out.update({f"{average}_precision": float(p), f"{average}_recall": float(r), f"{average}_f1": float(f)})
         p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=ids, average=None, zero_division=0)
         out["per_label"] = {name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),

@@ -68,8 +68,16 @@ def fit_network(ctx: FitContext):
              "torch_threads": torch.get_num_threads(),
              "resumed_from": str(checkpoint.relative_to(ctx.run_dir)) if checkpoint else None,
              "best_checkpoint": _relative(trainer.state.best_model_checkpoint, ctx.run_dir),
-             "global_step": trainer.state.global_step}
+             "global_step": trainer.state.global_step, "max_steps": trainer.state.max_steps,
+             "early_stopping": _early_stopping(trainer)}
     return trainer.model, prepared.tokenizer, stats
+
+
+def _early_stopping(trainer) -> dict | None:
+    """meta.json's record of why training stopped before max_steps (None: it ran to max_steps)."""
+    from trainer.models.transformer.hf_trainer import AnnouncedEarlyStopping
+    return next((cb.record for cb in trainer.callback_handler.callbacks if isinstance(cb, AnnouncedEarlyStopping)),
+                None)
 
 
 def prepare(ctx: FitContext) -> Prepared:
@@ -118,19 +126,21 @@ def training_arguments(cfg, run_dir: Path, precision: str):
 
 def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=()):
     """The configured ClassifierTrainer and its throughput meter (also used by scripts/bench_train.py)."""
-    from transformers import DataCollatorWithPadding, EarlyStoppingCallback
+    from transformers import DataCollatorWithPadding
 
-    from trainer.models.transformer.hf_trainer import (ClassifierTrainer, JsonlLogCallback, ThroughputCallback,
-                                                       metrics_fn)
+    from trainer.models.transformer.hf_trainer import (AnnouncedEarlyStopping, ClassifierTrainer, JsonlLogCallback,
+                                                       LogAtEvaluation, ThroughputCallback, metrics_fn)
 
     tokenized = prepared.tokenized
     has_eval = "validation" in tokenized
     if not has_eval:
         args.eval_strategy, args.load_best_model_at_end = "no", False
     throughput = ThroughputCallback()
-    callbacks = [JsonlLogCallback(run_dir), throughput, *extra_callbacks]
+    callbacks = [LogAtEvaluation(), JsonlLogCallback(run_dir), throughput, *extra_callbacks]
     if has_eval and cfg.train.early_stopping_patience:
-        callbacks.append(EarlyStoppingCallback(cfg.train.early_stopping_patience))
+        callbacks.append(AnnouncedEarlyStopping(
+            cfg.train.early_stopping_patience, run_dir=run_dir,
+            listeners=[cb for cb in extra_callbacks if callable(getattr(cb, "early_stopped", None))]))
     trainer = ClassifierTrainer(
         model=build_network(cfg, prepared), args=args, train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"] if has_eval else None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import Trainer, TrainerCallback
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
@@ -76,6 +76,64 @@ class JsonlLogCallback(TrainerCallback):
         if state.is_world_process_zero and logs:
             append_train_log(self.run_dir, {"step": state.global_step, "epoch": state.epoch, "time": time.time(),
                                             **logs})
+
+
+class LogAtEvaluation(TrainerCallback):
+    """Log the training loss at every evaluation too (not only every train.logging_steps): the loss beside each
+    validation row is then the mean over the steps since the previous row, never a loss of long before."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_evaluate:   # DefaultFlowCallback, which runs first, has decided this step's evaluation
+            control.should_log = True
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if control.should_evaluate:
+            control.should_log = True
+
+
+class AnnouncedEarlyStopping(EarlyStoppingCallback):
+    """transformers' early stopping, saying when and why it stopped: a train_log.jsonl row {"event":
+    "early_stopping", "early_stopping": record}, `record` for meta.json, and each listener's
+    `early_stopped(record)` (the console's line). Reaching max_steps is no early stop and is not announced."""
+
+    def __init__(self, early_stopping_patience: int = 1, early_stopping_threshold: float | None = 0.0,
+                 run_dir: str | Path = ".", listeners=()):
+        super().__init__(early_stopping_patience, early_stopping_threshold)
+        self.run_dir = Path(run_dir)
+        self.listeners = list(listeners)
+        self.record: dict | None = None
+
+    def state(self) -> dict:
+        # a checkpoint's callback state rebuilds the callback with these arguments (restore_callback_states_...)
+        out = super().state()
+        out["args"]["run_dir"] = str(self.run_dir)
+        return out
+
+    def on_evaluate(self, args, state, control, metrics, **kwargs):
+        super().on_evaluate(args, state, control, metrics, **kwargs)
+        if self.record is not None or self.early_stopping_patience_counter < self.early_stopping_patience \
+                or state.global_step >= state.max_steps:
+            return
+        # on_evaluate runs before the Trainer records this evaluation as a new best: state holds the best so far
+        metric, best = args.metric_for_best_model, state.best_metric
+        best_step = _checkpoint_step(state.best_model_checkpoint)
+        n = self.early_stopping_patience
+        self.record = {
+            "step": state.global_step, "max_steps": state.max_steps, "metric": metric, "best": best,
+            "best_step": best_step, "patience": n, "value": metrics.get(metric),
+            "reason": f"validation {metric.removeprefix('eval_')} did not improve on {best:.4f}"
+                      + (f" (step {best_step})" if best_step is not None else "")
+                      + f" for {n} evaluation{'s' if n != 1 else ''} in a row (train.early_stopping_patience {n})"}
+        if state.is_world_process_zero:
+            append_train_log(self.run_dir, {"step": state.global_step, "epoch": state.epoch, "time": time.time(),
+                                            "event": "early_stopping", "early_stopping": self.record})
+            for listener in self.listeners:
+                listener.early_stopped(self.record)
+
+
+def _checkpoint_step(path: str | None) -> int | None:
+    tail = Path(path).name.rpartition("-")[2] if path else ""
+    return int(tail) if tail.isdigit() else None
 
 
 class ThroughputCallback(TrainerCallback):
