@@ -8,7 +8,7 @@ widgets, "Read more:"-style related-headline blocks, a tag line, comment/footer 
 frequency tells from text; its pages have varied sentences in the words of their section and name places
 from every UN M49 region. The awkward pages a real crawl holds come too: an empty file, a page of
 boilerplate only, a cp1251-encoded page, a duplicate of a page with a new time stamp, and one HTML page
-(`.html`: a data config reading `**/*.txt` leaves it out; `trainer predict` reads it as HTML).
+(`.html`: a data config reading `**/*.txt` rejects it, naming the pattern; `trainer predict` reads it as HTML).
 Seeded: the same arguments write the same bytes.
 
     FOLDER/sputnik/000_ab12....txt     outlet "sputnik" (the shared sample's layout)

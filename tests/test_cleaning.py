@@ -171,11 +171,12 @@ def test_the_generated_corpus_is_seeded_and_holds_the_awkward_pages(tmp_path, co
     assert "«Мы заинтересованы" in raw.decode("cp1251")
     with pytest.raises(UnicodeDecodeError):
         raw.decode("utf-8")
-    # the build accounts for each: the empty and the widgets-only page rejected, the re-timestamped copy a
-    # duplicate, the cp1251 page read as Cyrillic text
+    # the build accounts for each: the empty and the widgets-only page rejected, the .html page that the
+    # **/*.txt pattern leaves out rejected with that reason, the re-timestamped copy a duplicate, the cp1251
+    # page read as Cyrillic text
     dataset = corpus[2]
     rejects = [json.loads(x) for x in (dataset / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
-    assert sorted(Path(r["input"]).name for r in rejects) == ["900_empty.txt", "901_boilerplate.txt"]
+    assert sorted(Path(r["input"]).name for r in rejects) == ["900_empty.txt", "901_boilerplate.txt", "904_page.html"]
     (duplicate,) = [json.loads(x) for x in (dataset / "duplicates.jsonl").read_text(encoding="utf-8").splitlines()]
     assert duplicate["id"].endswith("903_retimestamped")
     assert "«Мы заинтересованы" in _dataset_texts(dataset)["sputnik/902_cp1251"]
