@@ -89,7 +89,8 @@ class Predictor:
         """Several requests (texts, top_k, threshold[, explain[, tags]]) scored in one call to the model, each
         answered with its own options: what the batching server does with concurrent requests. Same answers as
         `predict`."""
-        requests = [tuple(r) + (False, None)[len(r) - 3:] for r in requests]
+        defaults = (None, None, None, False, None)   # texts, top_k, threshold, explain, tags
+        requests = [tuple(r) + defaults[len(r):] for r in requests]
         for _, top_k, threshold, _, _ in requests:
             _check_options(top_k, threshold)
         texts, owner, text_tags = [], [], []
