@@ -269,3 +269,47 @@ def test_multitask_run_is_an_ensemble_member_for_one_of_its_targets(multitask_ru
     expected = (multi.score(TEXTS)["topics"] + linear.score(TEXTS)["topics"]) / 2
     np.testing.assert_allclose(ensemble.score(TEXTS)["topics"], expected, rtol=1e-5, atol=1e-6)
     assert set(contracts.read_metrics(run)) == {"topics"}
+
+
+# ---- regions no training page has: the gazetteer answers them, evaluation scores them ----------------------
+@pytest.fixture(scope="module")
+def central_asia_run(dataset_without_some_regions, tmp_path_factory):
+    """A combined run whose validation and test splits hold stories from Bishkek (Central Asia), a region no
+    training document has."""
+    import datasets
+    root = tmp_path_factory.mktemp("central-asia")
+    dsd = datasets.load_from_disk(str(dataset_without_some_regions))
+
+    def to_bishkek(row, k):
+        if k % 4:
+            return row
+        return {"title": "Bishkek: trade talks", "text": "Bishkek: trade talks\n\ntrade talks in Bishkek.",
+                "regions": ["Central Asia"]}
+    dsd = datasets.DatasetDict({s: ds if s == "train" else ds.map(to_bishkek, with_indices=True)
+                                for s, ds in dsd.items()})
+    dsd.save_to_disk(str(root / "dataset"))
+    shutil.copy(dataset_without_some_regions / "manifest.json", root / "dataset" / "manifest.json")
+    tree = multitask_tree(root / "dataset", root / "runs", "central-asia")
+    tree["task"] = {"targets": [{"name": "topics"}, {"name": "regions", "gazetteer": True}]}
+    tree["train"]["epochs"] = 2
+    return train(load_config(None, RunConfig, tree=tree))
+
+
+def test_multitask_region_absent_from_training_is_evaluated_and_answered(central_asia_run):
+    from trainer.data.regions import m49_labels
+    spec = contracts.read_spec(central_asia_run / "model")
+    assert "Central Asia" not in spec.target("regions").labels          # the head never saw it
+    assert "Central Asia" in contracts.gazetteer_only(spec)["regions"]
+    thresholds = json.loads((central_asia_run / "model" / "thresholds.json").read_text())["targets"]["regions"]
+    assert len(thresholds["values"]) == len(m49_labels("subregion"))    # one per label of the M49 set
+    test = contracts.read_metrics(central_asia_run)["regions"]["test"]
+    assert "Central Asia" in test["gazetteer_only"] and "Western Europe" not in test["gazetteer_only"]
+    central = test["per_label"]["Central Asia"]
+    assert central["support"] >= 1 and central["f1"] == 1.0          # scored, and the gazetteer gets it right
+    assert set(test["per_label"]) == set(m49_labels("subregion"))
+    assert "Answered by the gazetteer alone" in (central_asia_run / "report.md").read_text()
+    rows = [r for r in contracts.read_predictions(central_asia_run)
+            if "Central Asia" in r["targets"].get("regions", {}).get("gold", [])]
+    assert rows and all("Central Asia" in r["targets"]["regions"]["predicted"] for r in rows)
+    answer = Predictor.load(central_asia_run).predict(["Bishkek: grain shipments\n\ngrain shipments in Bishkek."])[0]
+    assert answer["regions"]["gazetteer_only"] == ["Central Asia"] and "Central Asia" in answer["regions"]["labels"]

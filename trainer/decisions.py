@@ -182,9 +182,15 @@ def fusion_candidates() -> list[dict]:
     return [{"rule": "mean", "weight": w} for w in FUSION_WEIGHTS] + [{"rule": "max"}]
 
 
-def fuse(head: np.ndarray, other: np.ndarray, rule: dict) -> np.ndarray:
+def fuse(head: np.ndarray, other: np.ndarray, rule: dict, other_only: np.ndarray | None = None) -> np.ndarray:
+    """The combined scores; `other_only` (one bool per label): labels the head cannot score, which take the
+    second scorer's score as it is (a mean would halve it for want of a head score)."""
     head, other = np.asarray(head, dtype=np.float32), np.asarray(other, dtype=np.float32)
     if rule["rule"] == "max":
-        return np.maximum(head, other)
-    w = float(rule["weight"])
-    return ((1.0 - w) * head + w * other).astype(np.float32)
+        out = np.maximum(head, other)
+    else:
+        w = float(rule["weight"])
+        out = ((1.0 - w) * head + w * other).astype(np.float32)
+    if other_only is not None and np.any(other_only):
+        out[..., np.asarray(other_only, dtype=bool)] = other[..., np.asarray(other_only, dtype=bool)]
+    return out

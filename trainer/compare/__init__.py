@@ -114,7 +114,8 @@ def load_run(run_dir: str | Path) -> Run:
     # validating fills keys an older or shorter config.yaml lacks with today's schema defaults
     cfg = contracts.read_run_config(path).model_dump(mode="json")
     model_dir = path / contracts.MODEL
-    spec = contracts.read_spec(model_dir) if (model_dir / contracts.SPEC).is_file() else None
+    # the answer's labels (a target combined with the gazetteer: its gazetteer-only labels too), as predictions hold
+    spec = contracts.answer_spec(contracts.read_spec(model_dir)) if (model_dir / contracts.SPEC).is_file() else None
     primary = spec.primary.name if spec else cfg["task"]["target"]
     return Run(path=path, name=path.name, config=flatten(cfg), spec=spec,
                metrics=contracts.read_metrics(path, primary), meta=contracts.read_meta(path),

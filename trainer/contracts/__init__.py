@@ -5,8 +5,9 @@ from trainer.contracts.files import *  # noqa: F401,F403 - the file names are th
 from trainer.contracts.files import read_json, read_jsonl
 from trainer.contracts.export import (ExportInfo, export_dir_of, file_sha256, read_export_info,
                                       write_export_info)
-from trainer.contracts.model import (ModelSpec, Target, default_thresholds, fused_targets, model_dir_of, read_fusion,
-                                     read_spec, read_thresholds, write_fusion, write_spec, write_thresholds)
+from trainer.contracts.model import (ModelSpec, Target, answer_spec, default_thresholds, fused_targets,
+                                     gazetteer_only, model_dir_of, read_fusion, read_spec, read_thresholds,
+                                     write_fusion, write_spec, write_thresholds)
 from trainer.contracts.run import (append_train_log, is_run_dir, prediction_row, read_meta, read_metrics,
                                    read_predictions, read_run_config, read_scored_dataset, read_train_log,
                                    update_meta, write_metrics, write_predictions)

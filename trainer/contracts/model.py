@@ -167,6 +167,24 @@ def fused_targets(spec: ModelSpec) -> list[str]:
     return list((spec.settings.get("gazetteer") or {}).get("targets", []))
 
 
+def gazetteer_only(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """Per fused target, the labels its head cannot score (seen in no training page, or too rarely to keep),
+    answered by the gazetteer alone (spec.settings["gazetteer"]["gazetteer_only"]; absent in older models)."""
+    saved = (spec.settings.get("gazetteer") or {}).get("gazetteer_only") or {}
+    return {name: tuple(map(str, saved.get(name) or ())) for name in fused_targets(spec) if saved.get(name)}
+
+
+def answer_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec of the model's answer: a fused target's labels are its head's and its gazetteer-only ones,
+    sorted together (what predict, serve, evaluate and thresholds.json use); `spec` itself stays the heads'."""
+    only = gazetteer_only(spec)
+    if not only:
+        return spec
+    targets = [Target(t.name, t.problem, tuple(sorted(set(t.labels) | set(only[t.name]))), t.skip_unlabelled)
+               if t.name in only else t for t in spec.targets]
+    return ModelSpec(spec.model_type, targets, spec.settings)
+
+
 def write_fusion(model_dir: str | Path, rules: dict[str, dict]) -> Path:
     return atomic_write_json(Path(model_dir) / FUSION, {"format": 1, "targets": rules})
 

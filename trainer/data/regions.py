@@ -23,7 +23,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from trainer.data.article import Article
 from trainer.data.config import RegionLabels
@@ -92,15 +92,17 @@ class RegionLabeller:
         """Labels of the main places named in free text (see `_salient`)."""
         return sorted(self._salient("", text))
 
-    def scores(self, title: str, body: str) -> dict[str, float]:
+    def scores(self, title: str, body: str, tags: Iterable[str] = ()) -> dict[str, float]:
         """Graded region scores from the text: 1.0 for the places of the title or dateline; for a place named
         n times in the body, 0.5 * n / min_mentions (capped below 1); when nothing reaches 0.5, the most named
-        get 0.5. So the labels at or over 0.5 are exactly what `_salient` picks, and the rest keep an order."""
+        get 0.5. So the labels at or over 0.5 are exactly what `_salient` picks, and the rest keep an order.
+        `tags`: the page's own tag line (a reader's Article.tags), whose place names count as the title's do,
+        as the dataset's labeller reads them (`fields: [tags]`)."""
         gaz = gazetteer()
         counts = Counter(p.at(self.cfg.granularity) for p in gaz.mentions(body))
         counts.pop("", None)
         out = {label: min(0.99, 0.5 * n / self.cfg.min_mentions) for label, n in counts.items()}
-        headline = set(self._labels(gaz.dateline(leading_dateline(body)) | gaz.find(title)))
+        headline = set(self._labels(gaz.dateline(leading_dateline(body)) | gaz.find(title) | places_of_names(tags)))
         out.update({label: 1.0 for label in headline})
         if out and max(out.values()) < 0.5:
             most = max(counts.values())
@@ -142,16 +144,26 @@ class RegionScorer:
         self.labeller = RegionLabeller(RegionLabels(granularity=granularity, fields=[], from_text="always",
                                                     min_mentions=min_mentions))
 
-    def score(self, texts: Iterable[str]):
+    def score(self, texts: Iterable[str], tags: Sequence[Sequence[str] | None] | None = None):
+        """(len(texts), len(labels)) scores; `tags`: per text the tags its page came with (None: none)."""
         import numpy as np
         texts = list(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for i, text in enumerate(texts):
-            for label, value in self.labeller.scores(*split_title(text)).items():
+            for label, value in self.labeller.scores(*split_title(text), (tags[i] or ()) if tags else ()).items():
                 j = self.index.get(label)
                 if j is not None:
                     out[i, j] = value
         return out
+
+
+def m49_labels(granularity: str = "subregion") -> list[str]:
+    """Every label the gazetteer can give at `granularity`, sorted: the M49 regions or subregions, or (country)
+    the ISO alpha-3 codes with the historical states' retired ones. A region target's label space: a label no
+    training page carries is still one the gazetteer can answer."""
+    places = [_coco_place(r) for r in coco_rows()]
+    places += [Place(r["country"], r["subregion"], r["region"]) for r in _resource_rows("historical_places.csv")]
+    return sorted({p.at(granularity) for p in places} - {""})
 
 
 def places_of_codes(codes: Iterable[str]) -> set[Place]:

@@ -167,8 +167,12 @@ def _combined(r: ReportInput) -> str:
     how = (f"the maximum of the two scores (a union of their labels)" if rule["rule"] == "max"
            else f"(1 - {rule['weight']}) x head + {rule['weight']} x gazetteer")
     lines = ["## The combined answer: the learned head and the gazetteer\n",
-             f"Combination picked on {rule.get('picked_on', 'validation')}: {how}.\n",
-             "| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
+             f"Combination picked on {rule.get('picked_on', 'validation')}: {how}.\n"]
+    only = r.metrics[r.split]["tuned"].get("gazetteer_only")
+    if only:
+        lines.append(f"Answered by the gazetteer alone ({len(only)} label(s) the head never learned: no training "
+                     f"document, or too few to keep; scored here like every other label): {', '.join(only)}.\n")
+    lines += ["| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
     for split, variants in r.metrics.items():
         m = variants["tuned"]
         for key in ("micro_f1", "macro_f1", "accuracy"):

@@ -22,7 +22,7 @@ from trainer.contracts import Target
 from trainer.data.dataset_io import dataset_path, load_dataset_dir
 from trainer.data.identity import dataset_changes, fingerprints
 from trainer.data.label_space import label_counts
-from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fuse, fusion_candidates
+from trainer.decisions import DEFAULT_FUSION, Thresholds, decide, fusion_candidates
 from trainer.errors import ConfigError, DataError
 from trainer.evaluation.buckets import bucket_metrics, bucket_name, in_bucket_order, label_buckets
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, unknown_gold_pairs
@@ -56,7 +56,7 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     tell = _Stages(progress)
     run_dir = Path(run_dir)
     model_dir = contracts.model_dir_of(run_dir)
-    spec = contracts.read_spec(model_dir)
+    spec = contracts.answer_spec(contracts.read_spec(model_dir))   # combined targets: gazetteer-only labels too
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
     dataset_dir = _dataset_dir(run_dir, cfg, data)
@@ -85,9 +85,11 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     for r in results:
         if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
             parts = _part_metrics(r.target, splits, part_scores, dsd.get("train"), eval_cfg)
+            only = list(contracts.gazetteer_only(model.spec).get(r.target.name, ()))
             for name, m in r.metrics.items():
                 m["parts"] = {part: by_split[name] for part, by_split in parts.items()}
                 m["fusion"] = rules[r.target.name]
+                m["gazetteer_only"] = only   # labels scored from the gazetteer alone (the head never learned them)
     if rules:
         contracts.write_fusion(model_dir, rules)
     if idle:
@@ -147,24 +149,23 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
         return raw, {}, {}
     rules = {}
     for target_name in combined:
-        target = model.spec.target(target_name)
-        rules[target_name] = _pick_fusion(target, splits, parts, eval_cfg, train)
+        target = model.answer_spec.target(target_name)
+        rules[target_name] = _pick_fusion(model, target, splits, parts, eval_cfg, train)
         for name in splits:
-            p = parts[name][target_name]
-            raw[name][target_name] = fuse(p["head"], p["gazetteer"], rules[target_name])
+            raw[name][target_name] = model.fuse_parts(target_name, parts[name][target_name], rules[target_name])
     part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
                    for t in combined}
     return raw, rules, part_scores
 
 
-def _pick_fusion(target: Target, splits: dict, parts: dict, eval_cfg: EvalSection, train) -> dict:
+def _pick_fusion(model, target: Target, splits: dict, parts: dict, eval_cfg: EvalSection, train) -> dict:
     if "validation" not in splits:
         return dict(DEFAULT_FUSION, picked_on="default (no validation split)")
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
     labels, p = list(target.labels), parts["validation"][target.name]
     best, best_key = None, None
     for rule in fusion_candidates():
-        scored = _scored(splits["validation"], target, fuse(p["head"], p["gazetteer"], rule))
+        scored = _scored(splits["validation"], target, model.fuse_parts(target.name, p, rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
                   at_least_one, min_documents=eval_cfg.threshold_min_documents)
         m = split_metrics(scored, labels, target.problem, th)
@@ -381,7 +382,7 @@ def _head_scores(model, splits: dict, rules: dict) -> dict:
         texts = list(ds["text"])
         scores = model.score_targets(texts, HEAD_ONLY)
         for target, p in model.score_parts(texts, scores).items():
-            scores[target] = fuse(p["head"], p["gazetteer"], rules.get(target, DEFAULT_FUSION))
+            scores[target] = model.fuse_parts(target, p, rules.get(target, DEFAULT_FUSION))
         out[name] = (scores, model.long_text_mask(texts))
     return out
 

@@ -9,6 +9,8 @@
                         "cleaning": "outlet:NAME" or "generic"}], "predictions": [...]}
     GET  /health        -> {"status": "ok", ...}
     GET  /labels        -> {"run", "labels", "problem", "thresholds", "targets": {name: {labels, problem, thresholds}}}
+                        (a target combined with the gazetteer also lists its "gazetteer_only" labels, which
+                        its answers mark the same way: "gazetteer_only": [the answer's labels among them])
     GET  /              a self-contained page (no external resources): the run, its labels, a text box and a
                         file drop, score bars per target
 
@@ -240,7 +242,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
 
         def run():
             with lock:
-                return predictor.predict([a.text for a in articles], top_k=top_k)
+                return predictor.predict([a.text for a in articles], top_k=top_k, tags=[a.tags for a in articles])
         predictions = await run_in_threadpool(run)
         kind = PAGE_KINDS[Path(name).suffix.lower()]
         return {"articles": [{"title": a.title, "text": a.body, "kind": "HTML" if kind == "html" else "page text",
@@ -254,9 +256,11 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
                 "batching": batcher.stats.to_dict() if batcher is not None else None}
 
     def targets() -> dict:
+        only = predictor.gazetteer_only
         return {t.name: {"labels": list(t.labels), "problem": t.problem,
                          "thresholds": predictor.thresholds[t.name].kind if t.multi_label else None,
-                         "at_least_one": bool(t.multi_label and predictor.thresholds[t.name].at_least_one)}
+                         "at_least_one": bool(t.multi_label and predictor.thresholds[t.name].at_least_one),
+                         **({"gazetteer_only": list(only[t.name])} if t.name in only else {})}
                 for t in predictor.targets}
 
     @app.get("/labels")

@@ -15,6 +15,8 @@ Decisions, per target:
 - single-label: the most probable label; with `threshold=`, only if its probability reaches it.
 - `top_k`: keep at most k predicted labels, and only the k best scores; None: every label's score.
 - an empty (or whitespace-only) text gets no labels and no scores; the model is not asked.
+- a target combined with the gazetteer answers over the M49 set at its granularity: the labels its head never
+  learned are answered by the gazetteer alone, and the answer lists those of its labels under "gazetteer_only".
 """
 from __future__ import annotations
 
@@ -52,15 +54,21 @@ class Predictor:
         model_dir = contracts.model_dir_of(run_dir)
         options = {k: v for k, v in options.items() if v is not None}
         model = load_model(model_dir, ScoreOptions(**options))
-        return cls(model, contracts.read_thresholds(model_dir, model.spec), model_dir, Cleaning.load(model_dir))
+        return cls(model, contracts.read_thresholds(model_dir, model.answer_spec), model_dir, Cleaning.load(model_dir))
 
     @property
     def spec(self) -> contracts.ModelSpec:
-        return self.model.spec
+        """What the model answers (a combined target's gazetteer-only labels included)."""
+        return self.model.answer_spec
 
     @property
     def targets(self) -> list[Target]:
-        return self.model.targets
+        return self.spec.targets
+
+    @property
+    def gazetteer_only(self) -> dict[str, tuple[str, ...]]:
+        """Per combined target, the labels the gazetteer alone answers (the head never learned them)."""
+        return contracts.gazetteer_only(self.model.spec)
 
     @property
     def labels(self) -> list[str]:
@@ -72,31 +80,41 @@ class Predictor:
         return self.spec.primary.problem
 
     def predict(self, texts: Sequence[str], top_k: int | None = None,
-                threshold: float | None = None, explain: bool = False) -> list[dict]:
+                threshold: float | None = None, explain: bool = False,
+                tags: Sequence[Sequence[str] | None] | None = None) -> list[dict]:
         """Per text, the labels and scores (per target when the model has several). `explain`: a target
         answered by the head and the gazetteer together also shows each part's own answer at 0.5, under
-        "parts": {"head": {...}, "gazetteer": {...}}."""
-        return self.predict_many([(texts, top_k, threshold, explain)])[0]
+        "parts": {"head": {...}, "gazetteer": {...}}. `tags`: per text the tags of the page it was read from
+        (Article.tags), whose place names the gazetteer counts as the title's."""
+        return self.predict_many([(texts, top_k, threshold, explain, tags)])[0]
 
     def predict_many(self, requests: Sequence[tuple]) -> list[list[dict]]:
-        """Several requests (texts, top_k, threshold[, explain]) scored in one call to the model, each answered
-        with its own options: what the batching server does with concurrent requests. Same answers as `predict`."""
-        requests = [tuple(r) + (False,) * (4 - len(r)) for r in requests]
-        for _, top_k, threshold, _ in requests:
+        """Several requests (texts, top_k, threshold[, explain[, tags]]) scored in one call to the model, each
+        answered with its own options: what the batching server does with concurrent requests. Same answers as
+        `predict`."""
+        defaults = (None, None, None, False, None)   # texts, top_k, threshold, explain, tags
+        requests = [tuple(r) + defaults[len(r):] for r in requests]
+        for _, top_k, threshold, _, _ in requests:
             _check_options(top_k, threshold)
-        texts, owner = [], []
-        for r, (request_texts, _, _, _) in enumerate(requests):
+        texts, owner, text_tags = [], [], []
+        for r, (request_texts, _, _, _, request_tags) in enumerate(requests):
             for i, text in enumerate(request_texts):
                 if isinstance(text, str) and text.strip():
                     texts.append(text)
                     owner.append((r, i))
-        scores, parts = self.model.score_with_parts(texts) if texts else ({}, {})
+                    text_tags.append(request_tags[i] if request_tags else None)
+        scores, parts = (self.model.score_with_parts(texts, tags=text_tags if any(text_tags) else None)
+                         if texts else ({}, {}))
         out = [[{t.name: {"labels": [], "scores": {}} for t in self.targets} for _ in request_texts]
-               for request_texts, _, _, _ in requests]
+               for request_texts, _, _, _, _ in requests]
+        only = self.gazetteer_only
         for target in self.targets:
             for k, (row, (r, i)) in enumerate(zip(scores.get(target.name, []), owner)):
-                _, top_k, threshold, explain = requests[r]
+                _, top_k, threshold, explain, _ = requests[r]
                 out[r][i][target.name] = self.decide(row, target, top_k, threshold)
+                if target.name in only:   # which of the answer's labels come from the gazetteer alone
+                    out[r][i][target.name]["gazetteer_only"] = [
+                        label for label in out[r][i][target.name]["labels"] if label in only[target.name]]
                 if explain and target.name in parts:
                     out[r][i][target.name]["parts"] = {
                         part: self.decide(p[k], target, top_k, 0.5) for part, p in parts[target.name].items()}
@@ -141,8 +159,8 @@ class Predictor:
                 else:
                     records.append({"id": item.id, "path": str(path), "title": item.title,
                                     "cleaning": item.meta.get("cleaning", GENERIC)})
-                    articles.append((len(records) - 1, item.text))
-        results = self.predict([text for _, text in articles], top_k, threshold)
+                    articles.append((len(records) - 1, item))
+        results = self.predict([a.text for _, a in articles], top_k, threshold, tags=[a.tags for _, a in articles])
         for (index, _), result in zip(articles, results):
             records[index].update(result)
         return records

@@ -7,6 +7,7 @@ from typing import Sequence
 TOP_SCORES = 5
 BAR = 12            # characters of a score bar at 1.0
 SNIPPET = 200       # characters of a text shown in the input column (wrapped in the cell)
+GAZETTEER_ONLY = "(gazetteer only)"   # marks a label the head never learned, answered from place names alone
 
 
 def snippet(text: str, width: int = SNIPPET) -> str:
@@ -22,7 +23,10 @@ def prediction_table(records: Sequence[dict], targets: Sequence[tuple[str, int]]
     from rich.text import Text
 
     several = len(targets) > 1
-    table = Table(show_lines=True, caption=_caption(targets, top), caption_justify="left")
+    gazetteer = any((r.get(name, {}) if several else r).get("gazetteer_only") for r in records for name, _ in targets)
+    caption = _caption(targets, top) + (f"; {GAZETTEER_ONLY}: a label the model's head never learned, answered "
+                                        "from the place names in the text" if gazetteer else "")
+    table = Table(show_lines=True, caption=caption, caption_justify="left")
     table.add_column("#", justify="right", style="dim")
     table.add_column("input", overflow="fold", ratio=2, min_width=20)
     for name, _ in targets:
@@ -37,7 +41,9 @@ def prediction_table(records: Sequence[dict], targets: Sequence[tuple[str, int]]
         for name, _ in targets:
             answer = record.get(name, {}) if several else record
             labels = answer.get("labels", [])
-            cells.append(", ".join(labels) if labels else Text("(none)", style="dim"))
+            only = set(answer.get("gazetteer_only", []))
+            cells.append(", ".join(f"{label} {GAZETTEER_ONLY}" if label in only else label for label in labels)
+                         if labels else Text("(none)", style="dim"))
             cells.append(_scores(answer.get("scores", {}), set(labels), top))
         table.add_row(str(n), shown, *cells)
     return table

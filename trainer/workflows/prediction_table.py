@@ -19,6 +19,7 @@ class Item:
     text: str | None              # None: read `path` through the article readers
     path: str | None = None
     gold: dict | None = None      # target -> gold labels (dataset documents)
+    tags: list[str] | None = None  # the page's tags (files read by the article readers): the gazetteer reads them
 
 
 def items_from(paths: list[str], run_dir: Path, examples: int) -> tuple[list[Item], list[str]]:
@@ -40,8 +41,8 @@ def render(predictor, items: list[Item]) -> list[str]:
             if not read or isinstance(read[0], Rejected):
                 lines.append(f"{item.heading}: not read ({read[0].reason if read else 'empty'})")
                 continue
-            item.title, item.text = read[0].title, read[0].text
-        answer = predictor.predict([item.text], top_k=TOP, explain=True)[0]
+            item.title, item.text, item.tags = read[0].title, read[0].text, list(read[0].tags or [])
+        answer = predictor.predict([item.text], top_k=TOP, explain=True, tags=[item.tags])[0]
         per_target = answer if len(predictor.targets) > 1 else {predictor.targets[0].name: answer}
         lines.append(item.heading)
         lines.append("  " + textwrap.shorten(f'"{item.title}"', WIDTH - 2) if item.title else "  (no title)")
@@ -60,7 +61,9 @@ def render(predictor, items: list[Item]) -> list[str]:
 
 def _row(name: str, result: dict) -> str:
     scores = "  ".join(f"{label} {score:.2f}" for label, score in result.get("scores", {}).items())
-    chosen = ", ".join(result.get("labels", [])) or "(none)"
+    only = set(result.get("gazetteer_only", []))   # labels the head never learned, from place names alone
+    chosen = ", ".join(f"{label} (gazetteer only)" if label in only else label
+                       for label in result.get("labels", [])) or "(none)"
     return f"  {name:<24} {scores:<62} -> {chosen}"
 
 

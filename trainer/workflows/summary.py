@@ -110,7 +110,7 @@ def decision_rule(m: dict, thresholds=None) -> str:
 def _threshold_values(run_dir: Path) -> dict:
     try:
         model_dir = contracts.model_dir_of(run_dir)
-        return contracts.read_thresholds(model_dir, contracts.read_spec(model_dir))
+        return contracts.read_thresholds(model_dir, contracts.answer_spec(contracts.read_spec(model_dir)))
     except Exception:  # noqa: BLE001 - naming the value is a nicety; the metrics lines stand without it
         return {}
 
