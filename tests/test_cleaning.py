@@ -77,7 +77,7 @@ def test_every_page_is_served_the_text_it_was_trained_on(corpus, outlets_run, tm
     predictor = Predictor.load(outlets_run)
     served: list[str] = []
     score = predictor.model.score_with_parts
-    predictor.model.score_with_parts = lambda texts, *a: (served.extend(texts), score(texts, *a))[1]
+    predictor.model.score_with_parts = lambda texts, *a, **kw: (served.extend(texts), score(texts, *a, **kw))[1]
     ids = sorted(trained)
     paths = [_page_of(pages, i) for i in ids]
     if where == "flat folder":
