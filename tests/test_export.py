@@ -104,11 +104,22 @@ def test_export_single_label_parity(tiny_single_label_run_dir, tmp_path):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_export_int8_stays_close(exported):
-    a = Predictor.load(exported, precision="fp32").model.score(TEXTS)["topics"]
-    b = Predictor.load(exported, runtime="onnx", quantize="int8").model.score(TEXTS)["topics"]
-    assert np.abs(a - b).max() < 0.05
-    assert contracts.read_export_info(exported / "model", "int8").variants["int8"]["max_abs_logit_diff"] >= 0
+def test_export_int8_stays_close(exported, reuters_archive):
+    from trainer.models.transformer.onnx_export import PROBE_TEXTS
+    texts = TEXTS + _reuters_texts(reuters_archive, 60)
+    ref, q = Predictor.load(exported, precision="fp32"), Predictor.load(exported, runtime="onnx", quantize="int8")
+    a, b = ref.model.score(texts)["topics"], q.model.score(texts)["topics"]
+    assert np.abs(a - b).mean() < 0.01 and np.abs(a - b).max() < 0.1    # measured 0.004 and 0.056
+    # the label sets through the saved decision rule: int8 may move a label near its threshold, rarely
+    same = [x["labels"] == y["labels"] for x, y in zip(ref.predict(texts), q.predict(texts))]
+    assert np.mean(same) >= 0.95                                          # measured 1.0 (64 texts)
+    # export.json records what int8 does on the probe texts: the same max |logit diff| measured here
+    recorded = contracts.read_export_info(exported / "model", "int8").variants["int8"]
+    probe_ref, probe_q = ref.model.scorer.logits(PROBE_TEXTS), q.model.scorer.logits(PROBE_TEXTS)["topics"]
+    measured = float(np.abs(probe_ref - probe_q).max())
+    assert recorded["max_abs_logit_diff"] == pytest.approx(measured, rel=0.05, abs=1e-4)
+    assert measured > 1e-3      # int8 weights do change the logits: an fp32 graph under the int8 name would not
+    assert recorded["probe_labels_agree"] == bool(((probe_ref >= 0) == (probe_q >= 0)).all())
 
 
 def test_export_scores_without_torch(exported):
