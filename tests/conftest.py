@@ -92,7 +92,18 @@ def pytest_sessionstart(session):
         session.config._checkout_before = _checkout_state()
 
 
+NO_SKIPS_ENV = "TRAINER_NO_SKIPS"   # .ci/run sets it for the slow checks: a skip there would hide a missing tool
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get(NO_SKIPS_ENV) and not hasattr(session.config, "workerinput"):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        skipped = [r.nodeid for r in (reporter.stats.get("skipped", []) if reporter else [])]
+        if skipped:
+            session.config.get_terminal_writer().line(
+                f"\n{NO_SKIPS_ENV} is set and {len(skipped)} tests skipped (see the reasons above): "
+                + ", ".join(skipped), red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
     before = getattr(session.config, "_checkout_before", None)
     if before is None:
         return
