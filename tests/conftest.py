@@ -15,14 +15,103 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "scripts"))
 # Fixtures that train a model, start a server or read the real corpus: a test using one (directly or
 # through another fixture) is an integration test. `make test-unit` leaves those out for an inner loop.
+# A unit test that trains anyway fails (see pytest_runtest_setup below), naming this list.
 INTEGRATION_FIXTURES = {"tiny_run_dir", "tiny_single_label_run_dir", "reuters_archive", "scraped_sample_dir",
-                        "minilm_dir"}
+                        "minilm_dir",
+                        # module fixtures of single test files that train
+                        "windows_run", "ensemble_run"}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if INTEGRATION_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.integration)
+
+
+def _is_unit(item) -> bool:
+    return item.get_closest_marker("integration") is None and item.get_closest_marker("slow") is None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """A unit test (and the fixtures it sets up) must not train: `make test-unit` promises no training runs.
+    Every fit goes through FitContext, so constructing one is refused there."""
+    with _no_training(item):
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    with _no_training(item):
+        yield
+
+
+class _no_training:   # noqa: N801 - used as a with-statement
+    def __init__(self, item):
+        self.item = item
+
+    def __enter__(self):
+        self.original = None
+        if not _is_unit(self.item):
+            return
+        from trainer.models import base
+        self.original, nodeid = base.FitContext.__init__, self.item.nodeid
+
+        def refuse(ctx, *args, **kwargs):
+            pytest.fail(f"{nodeid} trains a model but is not an integration test: mark it "
+                        "@pytest.mark.integration, or add the fixture that trains to INTEGRATION_FIXTURES "
+                        "(tests/conftest.py)", pytrace=False)
+        base.FitContext.__init__ = refuse
+
+    def __exit__(self, *exc):
+        if self.original is not None:
+            from trainer.models import base
+            base.FitContext.__init__ = self.original
+
+
+# ---- nothing a test writes lands in the checkout ----
+def _checkout_state() -> set[str] | None:
+    """`git status` lines of the checkout (untracked, changed and ignored paths, caches left out); None where
+    this is not a git checkout (a copy of this conftest under pytester, an sdist)."""
+    import subprocess
+    try:
+        top = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, timeout=30)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != REPO:
+            return None
+        done = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--ignored"], capture_output=True,
+                              text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    caches = ("__pycache__/", ".pytest_cache/", ".import_linter_cache/", ".hypothesis/", ".venv/", ".egg-info/")
+    return {line for line in done.stdout.splitlines() if not any(c in line for c in caches)}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):   # the controller, not an xdist worker
+        session.config._checkout_before = _checkout_state()
+
+
+NO_SKIPS_ENV = "TRAINER_NO_SKIPS"   # .ci/run sets it for the slow checks: a skip there would hide a missing tool
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get(NO_SKIPS_ENV) and not hasattr(session.config, "workerinput"):
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        skipped = [r.nodeid for r in (reporter.stats.get("skipped", []) if reporter else [])]
+        if skipped:
+            session.config.get_terminal_writer().line(
+                f"\n{NO_SKIPS_ENV} is set and {len(skipped)} tests skipped (see the reasons above): "
+                + ", ".join(skipped), red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    before = getattr(session.config, "_checkout_before", None)
+    if before is None:
+        return
+    new = sorted((_checkout_state() or set()) - before)
+    if new:
+        session.config.get_terminal_writer().line(
+            "\ntests wrote into the checkout (write under tmp_path instead): " + "; ".join(new), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 MIRROR_ENV = "TRAINER_DATA_MIRROR"

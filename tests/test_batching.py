@@ -162,11 +162,17 @@ def test_serve_cli_passes_runtime_and_batching(tiny_run_dir, monkeypatch):
     from trainer.cli import app as cli
     seen = {}
     monkeypatch.setattr(uv, "run", lambda app, host, port, **kw: seen.update(app=app, host=host))
-    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--batching", "--max-batch", "16",
+    # above the default (64) and the largest valid request (64 texts, which a smaller value is raised to): only
+    # a flag that reaches the batcher gives 200
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--batching", "--max-batch", "200",
                                       "--batch-wait-ms", "3"])
     assert result.exit_code == 0, result.output
     batcher = seen["app"].state.batcher
-    assert batcher.max_batch == 64 and batcher.wait == pytest.approx(0.003)   # 64: the largest valid request fits
+    assert batcher.max_batch == 200 and batcher.wait == pytest.approx(0.003)
+    batcher.close()
+    result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir), "--max-batch", "16"])
+    batcher = seen["app"].state.batcher
+    assert result.exit_code == 0 and batcher.max_batch == 64     # raised: the largest valid request fits
     batcher.close()
     result = CliRunner().invoke(cli, ["serve", str(tiny_run_dir)])   # on by default, with the default sizes
     assert result.exit_code == 0 and seen["app"].state.batcher.max_batch == 64

@@ -84,13 +84,18 @@ def test_build_overlap_is_found_through_symlinks_and_dots(tmp_path, no_reading):
 
 
 def test_build_replaces_its_own_dataset_and_fills_an_empty_folder(tmp_path):
-    source = _input(tmp_path / "raw")
-    (tmp_path / "empty").mkdir()
-    build_dataset(_cfg(source, tmp_path / "empty"))
-    first = json.loads((tmp_path / "empty" / "manifest.json").read_text())["built_at"]
-    build_dataset(_cfg(source, tmp_path / "empty"))     # a dataset of ours: replaced
-    assert json.loads((tmp_path / "empty" / "manifest.json").read_text())["format"] == "trainer-dataset/1"
-    assert first
+    from trainer.data.dataset_io import load_dataset_dir
+    out = tmp_path / "empty"
+    out.mkdir()
+    build_dataset(_cfg(_input(tmp_path / "raw"), out))
+    dsd, manifest = load_dataset_dir(out)
+    assert manifest["accounting"]["read"] == 40 and sum(len(s) for s in dsd.values()) == manifest["accounting"]["kept"]
+    # a dataset of ours is replaced by a build of other input: the second input's rows, nothing of the first
+    build_dataset(_cfg(_input(tmp_path / "raw2", [dict(r, text="second " + r["text"]) for r in _rows(60)]), out))
+    dsd, manifest = load_dataset_dir(out)
+    assert manifest["format"] == "trainer-dataset/1" and manifest["accounting"]["read"] == 60
+    texts = [t for split in dsd.values() for t in split["text"]]
+    assert len(texts) == manifest["accounting"]["kept"] > 40 and all(t.startswith("second ") for t in texts)
 
 
 def test_build_cli_refuses_source_path_as_output_and_keeps_it(tmp_path):

@@ -397,6 +397,20 @@ def test_compare_cli_plot_metric_is_checked(two_runs, make_run_dir, tmp_path):
     a = make_run_dir("a", predictions=_preds(gold, pred), metrics=_metrics(0.8))
     result = CliRunner().invoke(app, ["compare", str(a), "--plot", str(tmp_path / "p.png"), "--plot-metric", "f2"])
     assert result.exit_code == 1 and "--plot-metric 'f2'" in result.output
-    ok = CliRunner().invoke(app, ["compare", str(a), "--plot", str(tmp_path / "p.png"), "--plot-metric", "macro_f1",
-                                  "--plot-metric", "accuracy"])
-    assert ok.exit_code == 0, ok.output and (tmp_path / "p.png").is_file()
+    widths = {}
+    for metrics in (["macro_f1"], ["macro_f1", "accuracy", "micro_f1"]):
+        png = tmp_path / f"{len(metrics)}.png"
+        ok = CliRunner().invoke(app, ["compare", str(a), "--plot", str(png),
+                                      *[arg for m in metrics for arg in ("--plot-metric", m)]])
+        assert ok.exit_code == 0, ok.output
+        widths[len(metrics)] = _png_size(png)[0]
+    # one panel per asked metric: three panels make a wider figure than one (a dropped flag gives the default two)
+    assert widths[3] > widths[1] + 600
+
+
+def _png_size(path):
+    """(width, height) from a PNG file's IHDR header; fails on anything that is not a PNG."""
+    import struct
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])

@@ -84,16 +84,26 @@ def test_ensemble_scores_are_the_weighted_mean_of_its_members(ensemble_run):
     np.testing.assert_allclose(ensemble.score(TEXTS)["topics"], expected, rtol=1e-5, atol=1e-6)
 
 
-def test_ensemble_members_get_their_own_train_settings(ensemble_run):
-    # the linear member fitted with balanced class weights: its bias differs from an unweighted fit's
+def test_ensemble_members_get_their_own_train_settings(ensemble_run, tiny_dataset_dir, tmp_path):
+    # the linear member fitted with balanced class weights: it scores as a balanced fit on its own does, not as
+    # an unweighted one
+    from trainer.workflows.train import train
+    options = ScoreOptions(precision="fp32")
+    member = load_model(ensemble_run / "model" / "members" / "linear", options).score(TEXTS)["topics"]
+    alone = {}
+    for weights in ("balanced", "none"):
+        tree = tiny_run_tree(tiny_dataset_dir, tmp_path, f"linear-{weights}")
+        tree["model"] = {"type": "tfidf-linear", "tfidf": {"min_df": 1}}
+        tree["train"]["class_weights"] = weights
+        alone[weights] = load_model(train(load_config(None, RunConfig, tree=tree)), options).score(TEXTS)["topics"]
+    np.testing.assert_allclose(member, alone["balanced"], rtol=1e-6)
+    assert np.abs(member - alone["none"]).max() > 1e-3
     meta = contracts.read_meta(ensemble_run)
     assert set(meta["members"]) == {"encoder", "linear"}
     assert meta["train_seconds"] == pytest.approx(sum(m["train_seconds"] for m in meta["members"].values()), abs=0.01)
     # examples/s over the whole fit: each member's examples (epochs included) over the summed seconds
     seen = sum(m["train_examples_per_s"] * m["train_seconds"] for m in meta["members"].values())
     assert meta["train_examples_per_s"] == pytest.approx(seen / meta["train_seconds"], rel=0.01)
-    config = contracts.read_run_config(ensemble_run)
-    assert config.model.members["linear"].train == {"class_weights": "balanced"}
 
 
 def test_ensemble_compares_with_a_member_run(ensemble_run, tiny_dataset_dir, tmp_path):

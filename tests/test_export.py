@@ -104,11 +104,22 @@ def test_export_single_label_parity(tiny_single_label_run_dir, tmp_path):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_export_int8_stays_close(exported):
-    a = Predictor.load(exported, precision="fp32").model.score(TEXTS)["topics"]
-    b = Predictor.load(exported, runtime="onnx", quantize="int8").model.score(TEXTS)["topics"]
-    assert np.abs(a - b).max() < 0.05
-    assert contracts.read_export_info(exported / "model", "int8").variants["int8"]["max_abs_logit_diff"] >= 0
+def test_export_int8_stays_close(exported, reuters_archive):
+    from trainer.models.transformer.onnx_export import PROBE_TEXTS
+    texts = TEXTS + _reuters_texts(reuters_archive, 60)
+    ref, q = Predictor.load(exported, precision="fp32"), Predictor.load(exported, runtime="onnx", quantize="int8")
+    a, b = ref.model.score(texts)["topics"], q.model.score(texts)["topics"]
+    assert np.abs(a - b).mean() < 0.01 and np.abs(a - b).max() < 0.1    # measured 0.004 and 0.056
+    # the label sets through the saved decision rule: int8 may move a label near its threshold, rarely
+    same = [x["labels"] == y["labels"] for x, y in zip(ref.predict(texts), q.predict(texts))]
+    assert np.mean(same) >= 0.95                                          # measured 1.0 (64 texts)
+    # export.json records what int8 does on the probe texts: the same max |logit diff| measured here
+    recorded = contracts.read_export_info(exported / "model", "int8").variants["int8"]
+    probe_ref, probe_q = ref.model.scorer.logits(PROBE_TEXTS), q.model.scorer.logits(PROBE_TEXTS)["topics"]
+    measured = float(np.abs(probe_ref - probe_q).max())
+    assert recorded["max_abs_logit_diff"] == pytest.approx(measured, rel=0.05, abs=1e-4)
+    assert measured > 1e-3      # int8 weights do change the logits: an fp32 graph under the int8 name would not
+    assert recorded["probe_labels_agree"] == bool(((probe_ref >= 0) == (probe_q >= 0)).all())
 
 
 def test_export_scores_without_torch(exported):
@@ -232,26 +243,50 @@ def test_export_cli(tiny_run_dir, tmp_path):
     assert outs["onnx"] == outs["torch"] and len(outs["onnx"]) == len(TEXTS)
 
 
+@pytest.fixture(scope="module")
+def reuters_minilm_run(reuters_archive, tmp_path_factory, monkeypatch_module) -> Path:
+    """MiniLM-L6 fine-tuned in this session on real Reuters text (ModApte topics, 800 training documents, one
+    epoch, fp32): a full-size encoder with real predictions, so parity and int8 are checked where they matter."""
+    from trainer.config import RunConfig, load_config
+    from trainer.workflows.train import train
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("reuters-minilm")
+    monkeypatch_module.setenv("TRAINER_DATA_MIRROR", str(reuters_archive.parent))
+    tree = {"data": {"dataset": str(out / "reuters-topics"), "build": str(repo / "configs/data/reuters-topics.yaml"),
+                     "limit": 800},
+            "task": {"target": "topics", "problem": "multi_label"},
+            "model": {"name": "minilm-l6", "max_length": 128, "pooling": "mean", "prior_bias": True},
+            "train": {"epochs": 1, "batch_size": 16, "learning_rate": 1e-4, "head_lr_multiplier": 10,
+                      "precision": "fp32", "early_stopping_patience": None},
+            "eval": {"thresholds": "none"},
+            "output": {"dir": str(out / "runs"), "name": "reuters-minilm"}}
+    return train(load_config(None, RunConfig, tree=tree))
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
 @pytest.mark.slow
-def test_export_parity_trained_reuters_model(reuters_archive, tmp_path):
-    """A fully trained topics run (TRAINER_PARITY_RUN, default runs/reuters-topics-minilm) on 300 Reuters test
-    texts: fp32 export within 1e-3 and every label set equal; int8 label sets equal on >= 98% (measured 98.7% on
-    a 2-epoch run: dynamic int8 does move some labels, which is why it is an explicit, recorded choice)."""
-    source = Path(os.environ.get("TRAINER_PARITY_RUN", "runs/reuters-topics-minilm"))
-    if not (source / "model" / "model.safetensors").is_file():
-        pytest.skip(f"{source}: no trained run (set TRAINER_PARITY_RUN)")
+def test_export_parity_trained_reuters_model(reuters_minilm_run, reuters_archive, tmp_path):
+    """A MiniLM run trained on Reuters in this session, on 300 Reuters test texts: fp32 export within 1e-3 and
+    every label set equal; int8 label sets equal on >= 97% (measured 98.0% on this 1-epoch model, 98.7% on a
+    2-epoch full run: dynamic int8 does move some labels, which is why it is an explicit, recorded choice)."""
     run = tmp_path / "run"
-    (run / "model").mkdir(parents=True)
-    for f in (source / "model").iterdir():
-        if f.is_file():
-            shutil.copy(f, run / "model" / f.name)
+    shutil.copytree(reuters_minilm_run / "model", run / "model")
     export_model(run, "onnx", "int8")
     texts = _reuters_texts(reuters_archive, 300)
     ref = Predictor.load(run, precision="fp32")
     a = ref.model.score(texts)["topics"]
     b = Predictor.load(run, runtime="onnx").model.score(texts)["topics"]
     assert np.abs(a - b).max() < 1e-3
-    assert [r["labels"] for r in Predictor.load(run, runtime="onnx").predict(texts)] == \
-        [r["labels"] for r in ref.predict(texts)]
-    q = Predictor.load(run, runtime="onnx", quantize="int8").model.score(texts)["topics"]
-    assert np.mean(((q >= 0.5) == (a >= 0.5)).all(axis=1)) >= 0.98
+    ref_labels = [r["labels"] for r in ref.predict(texts)]
+    print(f"fp32 predicts labels for {sum(map(bool, ref_labels))} of {len(texts)} texts")
+    assert sum(map(bool, ref_labels)) >= 100          # a model that predicts: the comparison means something
+    assert [r["labels"] for r in Predictor.load(run, runtime="onnx").predict(texts)] == ref_labels
+    q = Predictor.load(run, runtime="onnx", quantize="int8")
+    same = np.mean([x == r["labels"] for x, r in zip(ref_labels, q.predict(texts))])
+    print(f"int8 label sets equal to fp32 on {same:.1%} of {len(texts)} Reuters test texts")
+    assert same >= 0.97

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -57,7 +58,10 @@ def fitted(kind, tiny_dataset_dir, tmp_path_factory):
     """(kind, fitted model, its model dir after save) straight through the kind's interface."""
     out = tmp_path_factory.mktemp(f"contract-{kind}")
     cfg = load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "direct"))
-    result = model_class(kind).fit(FitContext(cfg, load_fit_data(cfg), out))
+    data = load_fit_data(cfg)
+    started = time.perf_counter()
+    result = model_class(kind).fit(FitContext(cfg, data, out))
+    result.stats["_fit_wall_seconds"] = time.perf_counter() - started   # what the test measured around fit
     return result, result.model.save(out / "model")
 
 
@@ -65,14 +69,29 @@ def fitted(kind, tiny_dataset_dir, tmp_path_factory):
 def run_dir(kind, tiny_dataset_dir, tmp_path_factory):
     """A whole `trainer train` run of the kind."""
     out = tmp_path_factory.mktemp(f"contract-run-{kind}")
-    return train(load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "tiny")))
+    started = time.perf_counter()
+    run = train(load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "tiny")))
+    (out / "wall_seconds").write_text(str(time.perf_counter() - started))   # beside the run, not in it
+    return run
 
 
 def test_contract_fit_reports_its_costs(fitted):
-    result, _ = fitted
-    rate = result.stats["train_examples_per_s"]
-    assert result.stats["train_seconds"] >= 0 and (rate is None or rate > 0)   # None: nothing is trained
-    assert result.model.num_parameters >= 0 and "global_step" in result.stats
+    result, model_dir = fitted
+    rate, seconds = result.stats["train_examples_per_s"], result.stats["train_seconds"]
+    # the fit's own clock: within the time the test measured around it (a made-up or unit-confused figure is not)
+    assert 0 <= seconds <= result.stats["_fit_wall_seconds"] + 0.01
+    assert (rate is None or rate > 0) and (seconds > 0 or rate is None)   # None: nothing trained (the gazetteer)
+    assert "global_step" in result.stats
+    # the parameters the model counts are the numbers it saves: every float array of its weight files
+    assert result.model.num_parameters == _saved_weights(model_dir)
+
+
+def _saved_weights(model_dir) -> int:
+    """Learned numbers in a model directory: the float arrays of its .safetensors files (members included), but
+    TF-IDF's idf, a corpus statistic rather than a fitted weight."""
+    from safetensors.numpy import load_file
+    return sum(int(a.size) for f in sorted(model_dir.rglob("*.safetensors")) for name, a in load_file(f).items()
+               if a.dtype.kind == "f" and name != "idf")
 
 
 def test_contract_saved_model_scores_like_the_fitted_one(fitted):
@@ -123,7 +142,9 @@ def test_contract_run_directory_holds_the_contract_files(run_dir):
                  contracts.REPORT, f"model/{contracts.SPEC}", f"model/{contracts.THRESHOLDS}"):
         assert (run_dir / name).is_file(), name
     meta = contracts.read_meta(run_dir)
-    assert meta["status"] == "completed" and meta["model_parameters"] >= 0 and meta["train_seconds"] >= 0
+    wall = float((run_dir.parent / "wall_seconds").read_text())
+    assert meta["status"] == "completed" and meta["model_parameters"] == _saved_weights(run_dir / "model")
+    assert 0 <= meta["train_seconds"] <= wall and (meta["train_seconds"] > 0 or meta["train_examples_per_s"] is None)
     assert meta["dataset"]["fingerprint"] and meta["hardware"]["cores_available"] >= 1
     assert not run_dir.with_name(f".{run_dir.name}.partial").exists()   # the staging folder was swapped in
 

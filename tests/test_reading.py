@@ -154,23 +154,28 @@ def test_reading_predictor_reads_windows(windows_run):
     assert not np.allclose(head[0], expected[0], atol=1e-4)     # the long text is read beyond its head
 
 
-def test_reading_cli_predict_and_serve_read_windows(windows_run, tmp_path):
+def test_reading_cli_predict_and_serve_read_windows(windows_run, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
     from trainer.cli import app
+    from trainer.models.transformer import runtime
     from trainer.serving.http import create_app
     from trainer.serving.predictor import Predictor
     expected, model = _manual_windows_scores(windows_run, [LONG])
     labels = list(model.spec.primary.labels)
+    # a CLI that read the head only would be this far off; the tolerance below must tell the two apart
+    head = model.score([LONG], "head")["topics"][0]
+    assert np.abs(head - expected[0]).max() > 100 * 2e-5
+    # predict scores in the CPU's default precision (bf16 where it is native): fp32 here, so the match is exact
+    monkeypatch.setattr(runtime, "cpu_supports_bf16", lambda: False)
     src = tmp_path / "in.jsonl"
     src.write_text(json.dumps({"id": "a", "text": LONG}) + "\n")
     out = tmp_path / "out.jsonl"
     result = CliRunner().invoke(app, ["predict", str(windows_run), "--input", str(src), "--output", str(out)])
     assert result.exit_code == 0, result.output
     scores = json.loads(out.read_text().splitlines()[0])["scores"]
-    # predict and serve score in the CPU's default precision: bf16 where it is native, so a looser match
-    np.testing.assert_allclose([scores[label] for label in labels], expected[0], atol=0.02)
+    np.testing.assert_allclose([scores[label] for label in labels], expected[0], atol=2e-5)
     client = TestClient(create_app(Predictor.load(windows_run, precision="fp32")))
     served = client.post("/predict", json={"texts": [LONG]}).json()["predictions"][0]["scores"]
     np.testing.assert_allclose([served[label] for label in labels], expected[0], atol=2e-5)
@@ -213,8 +218,7 @@ def test_reading_onnx_export_reads_the_same_windows(windows_run, tmp_path):
     # the portable export keeps the model's reading: ONNX Runtime scores the long text window by window too
     from trainer.models import export_model
     from trainer.serving.predictor import Predictor
-    pytest.importorskip("onnxruntime")
-    run = Path(shutil.copytree(windows_run, tmp_path / "run"))
+    run = Path(shutil.copytree(windows_run, tmp_path / "run"))   # no onnxruntime (dev has it): export names the extra
     export_model(run, "onnx", "none")
     expected, model = _manual_windows_scores(run, [LONG])
     got = Predictor.load(run, runtime="onnx").predict([LONG])[0]["scores"]

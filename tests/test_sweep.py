@@ -61,6 +61,7 @@ def test_sweep_trains_every_combination_in_its_own_directory(base_config):
     assert len({s[2] for s in seen}) == 4
 
 
+@pytest.mark.integration   # fits TF-IDF models for real
 def test_sweep_failed_run_is_reported_and_others_complete(base_config):
     # min_df 1000 leaves no vocabulary on the tiny dataset: that run fails, the other trains for real
     result = sweep(base_config, {"model.tfidf.min_df": [1000, 1]})
@@ -81,6 +82,7 @@ def test_sweep_unexpected_exception_does_not_stop_the_sweep(base_config):
     assert [r.name for r in result.completed] == ["tiny-tfidf_seed-2"]
 
 
+@pytest.mark.integration   # fits TF-IDF models for real
 def test_sweep_cli_exits_nonzero_when_a_run_failed(base_config):
     from typer.testing import CliRunner
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,22 +185,58 @@ def test_thresholds_per_bucket_config_checks(tiny_dataset_dir, tmp_path):
         load_config(None, RunConfig, tree=tree)
 
 
-def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
-    import shutil
+def _expected_labels(scores: dict, labels, values, at_least_one: bool) -> list[str]:
+    """The decision rule by hand: every label at or above its own threshold; the best one when none is."""
+    chosen = [label for label, t in zip(labels, values) if scores[label] >= t]
+    return chosen or ([max(labels, key=lambda label: scores[label])] if at_least_one else [])
 
+
+def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
+    """Labels in two buckets with a fixed value each: every label gets its bucket's value, and the saved
+    predictions and the Predictor apply each label's own threshold."""
+    from collections import Counter
+
+    import datasets
     import yaml
 
+    from trainer.contracts import read_predictions, read_spec
     from trainer.evaluation import evaluate
+    from trainer.serving.predictor import Predictor
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
     config = yaml.safe_load((run / "config.yaml").read_text())
-    config["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {"5-19": 0.35}})
+    # the same dataset with all but 3 training documents of "trade" left out: "trade" falls in the "<5" bucket
+    dsd = datasets.load_from_disk(config["data"]["dataset"])
+    keep = [i for i, t in enumerate(dsd["train"]["topics"]) if "trade" not in t]
+    keep += [i for i, t in enumerate(dsd["train"]["topics"]) if "trade" in t][:3]
+    dsd["train"] = dsd["train"].select(sorted(keep))
+    data = tmp_path / "dataset"
+    dsd.save_to_disk(str(data))
+    shutil.copy(Path(config["data"]["dataset"]) / "manifest.json", data / "manifest.json")
+    counts = Counter(label for t in dsd["train"]["topics"] for label in t)
+    assert counts["trade"] == 3 and all(5 <= n <= 19 for label, n in counts.items() if label != "trade"), counts
+    config["data"]["dataset"] = str(data)
+    config["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {"5-19": 0.35, "<5": 0.2}})
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     evaluate(run)
+    spec = read_spec(run / "model")
+    labels = list(spec.target("topics").labels)
     saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
-    # every tiny topic has 5-19 training documents: all fixed at 0.35
-    assert saved["kind"] == "per_bucket" and saved["groups"] == {"5-19": 0.35} and set(saved["values"]) == {0.35}
-    assert "5-19 0.35 (fixed by the config)" in (run / "report.md").read_text()
+    assert saved["kind"] == "per_bucket" and saved["groups"] == {"5-19": 0.35, "<5": 0.2}
+    assert dict(zip(labels, saved["values"])) == {label: 0.2 if label == "trade" else 0.35 for label in labels}
+    report = (run / "report.md").read_text()
+    assert "5-19 0.35 (fixed by the config)" in report and "<5 0.20 (fixed by the config)" in report
+    th = read_thresholds(run / "model", spec)["topics"]
+    rows = read_predictions(run)
+    between = 0     # documents where "trade" scores between its threshold and the others': 0.35 would drop it
+    for row in rows:
+        entry = row["targets"]["topics"]
+        assert entry["predicted"] == _expected_labels(entry["scores"], labels, th.values, th.at_least_one), row["id"]
+        between += 0.2 <= entry["scores"]["trade"] < 0.35
+    assert between >= 1
+    texts = ["trade deficit and import tariffs", "trade talks on wheat harvest", "oil prices in Tokyo"]
+    for got in Predictor.load(run, precision="fp32").predict(texts):
+        assert got["labels"] == _expected_labels(got["scores"], labels, th.values, th.at_least_one)
 
 
 def _validation(n_docs: int):

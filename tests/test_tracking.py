@@ -39,7 +39,7 @@ def test_tracking_default_uri_is_sqlite_in_output_dir(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def tracked_run(tiny_dataset_dir, tmp_path_factory):
     """A tiny tfidf-linear run trained with tracking.backend mlflow (default store under output.dir)."""
-    pytest.importorskip("mlflow")
+    _require_mlflow()
     from trainer.config import load_config
     from trainer.workflows.train import train
     out = tmp_path_factory.mktemp("tracked")
@@ -75,7 +75,7 @@ def test_tracking_logging_again_updates_the_same_run(tracked_run):
 
 
 def test_tracking_logs_train_log_rows_at_their_steps(make_run_dir, tmp_path):
-    pytest.importorskip("mlflow")
+    _require_mlflow()
     from mlflow.tracking import MlflowClient
     uri = f"sqlite:///{tmp_path / 'm.db'}"
     run_dir = make_run_dir("logged", config={"tracking": {"backend": "mlflow", "uri": uri},
@@ -105,6 +105,12 @@ def test_tracking_ui_command_opens_the_default_store(tmp_path, monkeypatch):
     assert ui_command(elsewhere, port=5001) == "mlflow ui --backend-store-uri sqlite:////srv/m.db --port 5001"
 
 
+def _require_mlflow() -> None:
+    """mlflow is in the dev extra: its absence is a broken install, reported as such, not a skip."""
+    if importlib.util.find_spec("mlflow") is None:
+        pytest.fail("mlflow is not installed: pip install -e '.[dev]'", pytrace=False)
+
+
 def _mlflow_ui_installed() -> bool:
     spec = importlib.util.find_spec("mlflow")
     if spec is None or importlib.util.find_spec("flask") is None:
@@ -127,7 +133,8 @@ def test_tracking_mlflow_ui_starts_and_shows_the_run(tracked_run, tmp_path):
     import httpx
     from trainer.contracts import read_run_config
     if not _mlflow_ui_installed():
-        pytest.skip("MLflow's UI is not installed (mlflow-skinny has none): pip install 'trainer[tracking]'")
+        pytest.fail("MLflow's UI is not installed (mlflow-skinny has none; the dev extra has the full mlflow): "
+                    "pip install -e '.[dev]'", pytrace=False)
     run_dir, _ = tracked_run
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
