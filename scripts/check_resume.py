@@ -68,6 +68,9 @@ def child(config: str, overrides: list[str], point: KillPoint, flag: Path) -> No
     from trainer.cli import app
     from trainer.models.transformer.hf_trainer import ClassifierTrainer
 
+    # torchrun starts each worker in a session of its own: the parent kills them by these pids
+    (flag.parent / f"pid-{os.environ.get('RANK', '0')}").write_text(str(os.getpid()))
+
     class WaitForKill(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             if point.moment == "step" and state.global_step == point.step:
@@ -136,7 +139,13 @@ def kill_at(config: Path, overrides: list[str], point: KillPoint, cwd: Path, npr
     deadline = time.monotonic() + timeout
     while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
+    while flag.exists() and len(list(flag.parent.glob("pid-*"))) < nproc and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in [proc.pid, *(int(p.read_text()) for p in flag.parent.glob("pid-*"))]:
+        try:
+            os.killpg(pid, signal.SIGKILL) if pid == proc.pid else os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:   # it had ended (then the flag says whether it reached the point)
+            pass
     err = proc.communicate()[1].decode(errors="replace")
     if not flag.exists():
         raise RuntimeError(f"the training never reached {point} (exit {proc.returncode}):\n{err[-3000:]}")
