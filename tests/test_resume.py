@@ -52,12 +52,12 @@ def test_resume_after_kill_9_in_a_later_epoch_equals_the_uninterrupted_run(strai
 
     meta, plain = contracts.read_meta(resumed), contracts.read_meta(straight_run)
     assert meta["resumed_from"] == f"checkpoints/checkpoint-{resumed_from}"
-    assert f"resuming from checkpoints/checkpoint-{resumed_from}: " in stderr and "continues exactly" in stderr
-    assert meta["global_step"] == plain["global_step"]           # early stopping stopped at the same step
-    assert meta["best_checkpoint"] == plain["best_checkpoint"]   # and the same checkpoint was best
     result = compare(straight_run, resumed)
     assert result["max_score_diff"] <= 1e-6, result
     assert result["resumed_micro_f1"] == pytest.approx(result["straight_micro_f1"], abs=1e-6)
+    assert meta["global_step"] == plain["global_step"]           # early stopping stopped at the same step
+    assert meta["best_checkpoint"] == plain["best_checkpoint"]   # and the same checkpoint was best
+    assert f"resuming from checkpoints/checkpoint-{resumed_from}: " in stderr and "continues exactly" in stderr
     # the same batches in the same order: the logged losses and token counts agree step by step
     assert _loss_rows(resumed) == _loss_rows(straight_run)
 
