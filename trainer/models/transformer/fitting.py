@@ -14,7 +14,7 @@ from trainer.atomic import atomic_write_jsonl
 from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
 from trainer.models.base import FitContext
-from trainer.models.transformer.hf_trainer import COMPLETE_MARKER
+from trainer.models.transformer.hf_trainer import COMPLETE_MARKER, resume_message
 
 
 
@@ -60,6 +60,7 @@ def fit_network(ctx: FitContext):
     checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main) if cfg.train.resume else None
     if checkpoint is not None and ctx.is_main:
         forget_log_after(ctx.run_dir, checkpoint_step(checkpoint))
+        print(resume_message(checkpoint, trainer), file=sys.stderr)
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.perf_counter() - started
@@ -111,6 +112,9 @@ def training_arguments(cfg, run_dir: Path, precision: str):
         eval_strategy=strategy, save_strategy=strategy,
         eval_steps=None if every == "epoch" else every, save_steps=None if every == "epoch" else every,
         save_total_limit=2, load_best_model_at_end=True,   # make_trainer turns evaluation off without validation
+        # early stopping's count of evaluations without improvement is saved in each checkpoint; a resumed
+        # run that started it at 0 again would train longer than the run it continues
+        restore_callback_states_from_checkpoint=True,
         metric_for_best_model=f"eval_{cfg.eval.metric}", greater_is_better=True,
         logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",

@@ -1,12 +1,16 @@
-"""The `transformers.Trainer` pieces we change: a faster-learning head, length-grouped sampling, a JSONL log."""
+"""The `transformers.Trainer` pieces we change: a faster-learning head, length-grouped sampling that resumes
+exactly, checkpoints marked complete before older ones are deleted, a JSONL log."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import rotate_checkpoints
 
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
@@ -28,6 +32,7 @@ class ClassifierTrainer(Trainer):
 
     def __init__(self, *args, head_lr_multiplier: float = 1.0, **kwargs):
         self.head_lr_multiplier = head_lr_multiplier
+        self.length_sampler: EpochLengthGroupedSampler | None = None
         super().__init__(*args, **kwargs)
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -55,15 +60,100 @@ class ClassifierTrainer(Trainer):
         return self.optimizer
 
     def _save_checkpoint(self, model, trial):
-        super()._save_checkpoint(model, trial)
-        if self.args.should_save:   # last: a checkpoint folder without the marker was cut short by a kill
+        # Trainer deletes the checkpoints past save_total_limit before we mark this one complete; killed in
+        # between, resume would fall back to the previous checkpoint, whose best checkpoint may be deleted
+        # by then (and a resumed run then ends on another model). So: write, mark complete, then delete.
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
+        if self.args.should_save:
             folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-            atomic_write_text(folder / COMPLETE_MARKER, f"{self.state.global_step}\n")
+            atomic_write_text(folder / COMPLETE_MARKER, json.dumps(self.batching()) + "\n")
+            rotate_checkpoints(output_dir=self._get_output_dir(trial), save_total_limit=limit,
+                               best_model_checkpoint=self.state.best_model_checkpoint, use_mtime=True)
 
     def _get_train_sampler(self, train_dataset=None):
-        # Trainer drops the unused `length` column before building the sampler, and would then
-        # re-measure every example; the undropped dataset has the same rows and the column.
-        return super()._get_train_sampler(self.train_dataset)
+        # Trainer drops the unused `length` column before building the sampler (and would then re-measure
+        # every example): the undropped dataset has the same rows and the column.
+        dataset, args = self.train_dataset, self.args
+        if args.train_sampling_strategy != "group_by_length":
+            return super()._get_train_sampler(dataset)
+        # grouped by the global batch, so that N processes take the examples one process of N x the batch takes
+        self.length_sampler = EpochLengthGroupedSampler(
+            args.train_batch_size * args.gradient_accumulation_steps * args.world_size,
+            lengths=list(dataset[args.length_column_name]),
+            seed=args.seed if args.data_seed is None else args.data_seed)
+        return self.length_sampler
+
+    def batching(self) -> dict:
+        """How this run draws its batches; written into each checkpoint's marker, so that resuming can tell
+        whether it continues the interrupted run exactly (resume_message)."""
+        args = self.args
+        return {"step": self.state.global_step, "world_size": args.world_size,
+                "batch_size": args.per_device_train_batch_size,
+                "gradient_accumulation": args.gradient_accumulation_steps}
+
+    def _run_epoch(self, *args, epoch, **kwargs):
+        # Tell the sampler its epoch ourselves: accelerate passes set_epoch on through its own wrappers, but not
+        # through the SkipBatchSampler around a BatchSamplerShard that a run resumed under torchrun iterates.
+        if self.length_sampler is not None:
+            self.length_sampler.set_epoch(epoch)
+        if (kwargs.get("resume_from_checkpoint") and epoch == kwargs.get("epochs_trained")
+                and _early_stopping_decided(self.callback_handler.callbacks)):
+            # the interrupted run had decided to stop at its last checkpoint and was killed before it finished:
+            # stop here as well (Trainer would train on to the next evaluation)
+            self.control.should_training_stop = True
+            return
+        return super()._run_epoch(*args, epoch=epoch, **kwargs)
+
+
+def _early_stopping_decided(callbacks) -> bool:
+    return any(isinstance(cb, EarlyStoppingCallback) and cb.early_stopping_patience_counter >= cb.early_stopping_patience
+               for cb in callbacks)
+
+
+def resume_message(checkpoint: Path, trainer: ClassifierTrainer) -> str:
+    """What resuming from `checkpoint` continues: exactly the interrupted run, unless it drew its batches
+    otherwise (another number of processes, batch size or accumulation)."""
+    try:
+        saved = json.loads((checkpoint / COMPLETE_MARKER).read_text())
+    except (OSError, ValueError):
+        saved = None
+    now = trainer.batching()
+    shown = f"{checkpoint.parent.name}/{checkpoint.name}"
+    if isinstance(saved, dict) and {k: v for k, v in saved.items() if k != "step"} == \
+            {k: v for k, v in now.items() if k != "step"}:
+        return (f"resuming from {shown}: the same batches, random state, early-stopping count and best "
+                "checkpoint as the interrupted run, which it continues exactly")
+    before = (f"{saved['world_size']} process(es) x batch {saved['batch_size']} x accumulation "
+              f"{saved['gradient_accumulation']}") if isinstance(saved, dict) else "settings this checkpoint does not record"
+    return (f"resuming from {shown}, NOT exactly: the interrupted run trained with {before}, this one with "
+            f"{now['world_size']} process(es) x batch {now['batch_size']} x accumulation "
+            f"{now['gradient_accumulation']}, so it draws other batches and random numbers from here on; "
+            "resume with the settings of the interrupted run to continue it exactly")
+
+
+class EpochLengthGroupedSampler(LengthGroupedSampler):
+    """transformers' LengthGroupedSampler with the order a function of (seed, epoch) alone.
+
+    The library's sampler draws its permutation from torch's global generator when an epoch begins; by then
+    the epochs before have advanced it (dropout), and a run resumed inside epoch k > 0 starts from another
+    state: it drew other batches than the run it continues (and under torchrun each rank's generator is its
+    own, so the ranks could disagree on the order). A generator of its own, seeded per epoch, fixes both."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        self.generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return super().__iter__()
 
 
 class JsonlLogCallback(TrainerCallback):
