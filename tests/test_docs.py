@@ -1,0 +1,74 @@
+"""The documentation: the config reference is generated from the schemas and kept up to date, every schema field has
+a description, and the MkDocs site builds without a warning."""
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from trainer.config import StrictModel
+from trainer.config.run_config import RunConfig
+from trainer.data.config import DataConfig
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _generator():
+    path = REPO / "scripts" / "gen_config_reference.py"
+    spec = importlib.util.spec_from_file_location("gen_config_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module   # its dataclass looks its module up while being defined
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docs_config_reference_is_up_to_date():
+    gen = _generator()
+    committed = (REPO / "docs" / "reference" / "configs.md").read_text(encoding="utf-8")
+    assert committed == gen.render(), ("docs/reference/configs.md is out of date with the config schemas; "
+                                       "run: python scripts/gen_config_reference.py")
+
+
+def test_docs_every_config_field_has_a_description():
+    assert _generator().missing_descriptions(RunConfig, DataConfig) == []
+
+
+def test_docs_a_field_without_a_description_is_found(capsys):
+    gen = _generator()
+
+    class Inner(StrictModel):
+        """A nested section."""
+        depth: int = 3
+
+    class Outer(StrictModel):
+        """A config."""
+        name: str = Field("x", description="Documented.")
+        inner: Inner = Field(default_factory=Inner, description="Documented section, undocumented key inside.")
+        mode: Literal["a", "b"] = "a"
+
+    assert gen.missing_descriptions(Outer) == ["mode (Outer.mode)", "inner.depth (Inner.depth)"]
+
+
+def test_docs_reference_reaches_every_section_and_kind():
+    text = _generator().render()
+    rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines() if line.startswith("| `")}
+    # each model kind's keys, sections nested in a kind, list entries, named members, the data config
+    for key in ("model.max_length", "model.reading.pool", "model.tfidf.C", "model.granularity", "model.combine",
+                "model.members.NAME.weight", "task.targets[].gazetteer", "eval.chunking.max_chunks",
+                "source.columns.body", "source.profile.boilerplate_sample", "labels.region.from_text",
+                "build.engine"):
+        assert key in rows, key
+    # type, default, allowed values and bounds as the schema has them
+    assert rows["model.reading.pool"].split(" | ")[1:4] == ["str", '`"max"`', '`"max"`, `"mean"`, `"attention"`']
+    assert rows["model.max_length"].split(" | ")[1:4] == ["int", "`256`", "≥ 8; ≤ 8192"]
+    assert rows["eval.at_least_one"].split(" | ")[3] == '`true`, `false`, `"auto"`'
+    assert rows["source.kind"].split(" | ")[2] == "**required**"
+    # the model section links each kind's table, once per kind
+    assert "[tfidf-linear](#model-tfidf-linear)" in rows["model"]
+    assert text.count("### `model` (`model.type: transformer`)") == 1
+
