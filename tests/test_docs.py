@@ -3,8 +3,10 @@ a description, and the MkDocs site builds without a warning."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Literal
 
@@ -72,3 +74,25 @@ def test_docs_reference_reaches_every_section_and_kind():
     assert "[tfidf-linear](#model-tfidf-linear)" in rows["model"]
     assert text.count("### `model` (`model.type: transformer`)") == 1
 
+
+def test_docs_architecture_picture_has_the_contract_layers():
+    """The layer picture names the layers of pyproject's import-linter contract, in its order."""
+    contract = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = next(c["layers"] for c in contract["contracts"] if c["type"] == "layers")
+    expected = [" | ".join(part.strip().removeprefix("trainer.") for part in layer.split("|")) for layer in layers]
+    page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    picture = re.search(r"```\n(.*?)```", page, re.S).group(1)
+    assert [line for line in picture.splitlines() if line and not line.startswith(" ")] == expected
+
+
+def test_docs_site_builds_strict(tmp_path):
+    """`mkdocs build --strict` (as `make docs` and CI run it): broken links, pages missing from the nav, bad config."""
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("material")
+    mkdocs = [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")]
+    result = subprocess.run(mkdocs, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "reference" / "configs" / "index.html").is_file()
+    # the served site makes no request to a CDN (Material loads Google Fonts unless theme.font is false)
+    pages = "".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("*.html"))
+    assert "fonts.googleapis" not in pages and "fonts.gstatic" not in pages
