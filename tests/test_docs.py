@@ -85,6 +85,14 @@ def test_docs_architecture_picture_has_the_contract_layers():
     assert [line for line in picture.splitlines() if line and not line.startswith(" ")] == expected
 
 
+def test_docs_readme_links_lead_to_files():
+    """The README is outside the site (mkdocs checks docs/ only): its relative links must name files that exist."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)]+)\)", readme) if "://" not in t]
+    assert targets and [t for t in targets if t and not (REPO / t).exists()] == []
+    assert len(readme.splitlines()) <= 200   # the front door: details go to docs/
+
+
 def test_docs_site_builds_strict(tmp_path):
     """`mkdocs build --strict` (as `make docs` and CI run it): broken links, pages missing from the nav, bad config."""
     pytest.importorskip("mkdocs")
