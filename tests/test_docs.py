@@ -36,6 +36,17 @@ def test_docs_config_reference_is_up_to_date():
                                        "run: python scripts/gen_config_reference.py")
 
 
+def test_docs_generator_check_reports_a_stale_file_and_writes_it(tmp_path, capsys):
+    gen = _generator()
+    out = tmp_path / "configs.md"
+    out.write_text("# an older reference\n", encoding="utf-8")
+    assert gen.main(["--check", "--out", str(out)]) == 1
+    assert "out of date" in capsys.readouterr().err
+    assert out.read_text(encoding="utf-8") == "# an older reference\n"   # --check writes nothing
+    assert gen.main(["--out", str(out)]) == 0
+    assert gen.main(["--check", "--out", str(out)]) == 0
+
+
 def test_docs_every_config_field_has_a_description():
     assert _generator().missing_descriptions(RunConfig, DataConfig) == []
 
