@@ -6,7 +6,7 @@ ifneq ($(wildcard ../shared/data),)
 export TRAINER_DATA_MIRROR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup test test-unit test-slow demo clean
+.PHONY: setup test test-unit test-slow demo docs docs-serve clean
 
 setup: $(BIN)/trainer
 
@@ -29,5 +29,15 @@ test-slow: setup
 demo: setup
 	$(BIN)/trainer train configs/quickstart.yaml
 
+docs: $(BIN)/mkdocs   # the documentation site -> site/; strict: a broken link or a page left out of the nav fails
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(BIN)/mkdocs   # the site at http://127.0.0.1:8000/, rebuilt on every save
+	$(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8000
+
+# after setup (torch's CPU wheel first): '.[docs]' on its own would pull trainer's dependencies with a CUDA torch
+$(BIN)/mkdocs: | $(BIN)/trainer
+	$(BIN)/pip install -q -e '.[docs]'
+
 clean:
-	rm -rf runs data/processed .pytest_cache
+	rm -rf runs data/processed .pytest_cache site
