@@ -142,6 +142,7 @@ def test_serve_busy_is_503(serve_app, tiny_run_dir):
 
     class Held(EchoPredictor):
         spec, problem, labels, targets, thresholds = real.spec, real.problem, real.labels, real.targets, real.thresholds
+        gazetteer_only = real.gazetteer_only
 
     held = Held()
     held.release.clear()
