@@ -20,7 +20,7 @@ from trainer.workflows.train import train
 pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
 REPO = Path(__file__).resolve().parents[1]
-TWO_VS_ONE_TOLERANCE = 1e-4   # per-document score, 2 x batch 4 against 1 x batch 8; seen: see the test
+TWO_VS_ONE_TOLERANCE = 1e-6   # per-document score, 2 x batch 4 against 1 x batch 8 (seen: 0.0, CPU, gloo)
 
 
 def run_group(cmd, timeout, **kwargs) -> subprocess.CompletedProcess:
