@@ -206,6 +206,7 @@ def test_config_command_line_paths_are_taken_from_the_current_directory_and_made
     assert cfg.output.predict == [str(tmp_path / "here" / "a.txt"), "$HOME/b", "/abs/c"]
 
 
+@pytest.mark.integration   # trains a TF-IDF run
 def test_config_run_trained_with_a_relative_override_evaluates_from_elsewhere(tiny_dataset_dir, tmp_path,
                                                                              monkeypatch):
     import shutil

@@ -229,6 +229,7 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
     assert ("tune", None, True) in stages
 
 
+@pytest.mark.integration   # trains a TF-IDF run
 def test_console_evaluate_skips_the_tune_stage_with_nothing_to_tune(tiny_dataset_dir, tmp_path):
     from trainer.config import RunConfig, load_config
     from trainer.evaluation import run as evaluation_run

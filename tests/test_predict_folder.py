@@ -53,6 +53,7 @@ def test_expand_files_missing_path_names_files_and_folders(tmp_path):
         expand_files([str(tmp_path / "empty")])
 
 
+@pytest.mark.integration   # trains a TF-IDF run
 def test_predict_cli_reads_a_folder(linear_run, folder):
     result = CliRunner().invoke(app, ["predict", str(linear_run), str(folder), "--format", "jsonl"])
     assert result.exit_code == 0, result.output

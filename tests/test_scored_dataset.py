@@ -9,6 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from conftest import make_tiny_dataset
+
+pytestmark = pytest.mark.integration   # every test here trains a TF-IDF run (seconds)
 from trainer import contracts
 from trainer.errors import DataError
 
