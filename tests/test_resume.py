@@ -37,7 +37,7 @@ def straight(tiny_dataset_dir, tmp_path_factory):
     return train(load_config(config, RunConfig), config), config
 
 
-@pytest.mark.integration
+@pytest.mark.slow   # four kill-and-resume runs (~2 min): CI runs them in its slow pass (.ci/run)
 @pytest.mark.parametrize("point, resumed_from", [
     ("step:13", 12),     # epoch 3, a step after its checkpoint in the middle of the epoch
     ("saved:15", 15),    # epoch 3's last step, its checkpoint complete, epoch 4 not begun

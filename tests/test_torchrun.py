@@ -114,6 +114,7 @@ def test_torchrun_two_processes_train_one_run(tiny_dataset_dir, tmp_path):
             assert one_scores[key] == pytest.approx(two_scores[key], abs=1e-6), key
 
 
+@pytest.mark.slow   # three two-process runs (~1 min): CI runs it in its slow pass (.ci/run)
 def test_torchrun_kill_9_then_resume_equals_the_uninterrupted_run(tiny_dataset_dir, tmp_path):
     """2 processes (dropout on, batches grouped by length, early stopping), killed in epoch 3 two steps after
     a checkpoint inside it, resumed under torchrun: every process's batches and random state as before."""
