@@ -20,7 +20,7 @@ $(BIN)/trainer: pyproject.toml
 test: setup   # two workers (pytest-xdist): one per core
 	$(BIN)/python -m pytest -q -n 2
 
-test-unit: setup   # the inner loop: no tiny training runs, no servers, no real corpus (~20 s)
+test-unit: setup   # the inner loop: no tiny training runs, no servers, no real corpus
 	$(BIN)/python -m pytest -q -m 'not slow and not integration'
 
 test-slow: setup
