@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from trainer.atomic import atomic_write_text
+from trainer.config.explain import _models_in   # the sections inside an annotation, as --explain finds them
 from trainer.config.loader import _union_members, named_sections_of
 from trainer.config.run_config import RunConfig
 from trainer.data.config import DataConfig
@@ -87,15 +88,6 @@ def _kinds(annotation: Any) -> list[type[BaseModel]]:
         if members:
             return members
     return []
-
-
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
-    for arg in typing.get_args(annotation):
-        found += _models_in(arg)
-    return found
 
 
 def _is_list(annotation: Any) -> bool:
