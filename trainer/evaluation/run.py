@@ -59,6 +59,9 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     spec = contracts.answer_spec(contracts.read_spec(model_dir))   # combined targets: gazetteer-only labels too
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
+    picked = _picked_thresholds(model_dir, eval_cfg, spec)
+    if picked is not None:   # the what-ifs (parts, chunking, fusion) tune per bucket on validation, as before
+        eval_cfg = eval_cfg.model_copy(update={"thresholds": "per_bucket"})
     dataset_dir = _dataset_dir(run_dir, cfg, data)
     tell.start("load")
     dsd, manifest = load_dataset_dir(dataset_dir)
@@ -80,8 +83,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     tell.start(stage)
     # a model reading windows is also scored on heads only: report.md compares the two readings
     head = _head_scores(model, splits, rules) if model.reads_windows else None
-    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
-               for t in targets]
+    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head,
+                                (picked or {}).get(t.name)) for t in targets]
     for r in results:
         if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
             parts = _part_metrics(r.target, splits, part_scores, dsd.get("train"), eval_cfg)
@@ -229,8 +232,16 @@ def _score(score_fn, texts: list[str], split: str, tell: _Stages) -> dict[str, n
     return scores
 
 
+def _picked_thresholds(model_dir: Path, eval_cfg: EvalSection, spec) -> dict[str, dict[str, float]] | None:
+    """eval.thresholds auto: per multi-label target, the bucket thresholds training picked on out-of-fold scores
+    of the training split (model/tuning.json); None for any other eval.thresholds."""
+    if eval_cfg.thresholds != "auto":
+        return None
+    return {t.name: contracts.picked_bucket_thresholds(model_dir, t.name) for t in spec.targets if t.multi_label}
+
+
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
-                     split: str, head: dict | None = None) -> TargetResult:
+                     split: str, head: dict | None = None, picked: dict[str, float] | None = None) -> TargetResult:
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target, probs[name][target.name]) for name, ds in splits.items()}
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
@@ -240,10 +251,24 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     if eval_cfg.thresholds == "per_bucket" and groups is None and problem == "multi_label":
         raise DataError(f"eval.thresholds per_bucket: the dataset has no training split with {target.name!r} "
                         "labels to put the labels in frequency buckets; choose another eval.thresholds")
-    thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
-                      eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds,
-                      eval_cfg.threshold_min_documents)
+    by_validation = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
+                         eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds,
+                         eval_cfg.threshold_min_documents)
+    thresholds = by_validation
+    if picked is not None and problem == "multi_label":
+        # picked on the training split (eval.thresholds auto): validation is not read for them; a bucket tuning
+        # did not see (data.limit) is tuned on validation as per_bucket would
+        thresholds = tune(scored.get("validation"), labels, problem, "per_bucket", eval_cfg.threshold_min_positives,
+                          at_least_one, groups, {**eval_cfg.bucket_thresholds, **picked},
+                          eval_cfg.threshold_min_documents)
+        if groups is not None and set(groups) <= set(picked):
+            thresholds.note = ""   # nothing was to be tuned on validation: its size does not matter
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
+    if thresholds is not by_validation:   # what validation alone would have picked, over the same candidates
+        for name, s in scored.items():
+            m = split_metrics(s, labels, problem, by_validation)
+            metrics[name]["validation_pick"] = {"thresholds": by_validation.groups, "note": by_validation.note,
+                                                "micro_f1": m["micro_f1"], "macro_f1": m["macro_f1"]}
     if chunked is not None:
         for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one, groups).items():
             metrics[name]["chunked"] = m
