@@ -99,7 +99,9 @@ def _planted(tmp_path):
     tree["model"]["members"] = {"good": {"model": LINEAR, "weight": "auto"}, "bad": {"model": LINEAR, "weight": "auto"}}
     cfg = load_config(None, RunConfig, tree=tree)
     data = FitData(tmp_path, datasets.DatasetDict({"train": train}), [space])
-    return cfg, data, {"good": {"topics": good}, "bad": {"topics": bad}}, labels
+    from trainer.tuning.crossfit import OutOfFold
+    return cfg, data, OutOfFold({"good": {"own": {"topics": good}}, "bad": {"own": {"topics": bad}}},
+                                {"topics": space.as_target()}), labels
 
 
 def test_pick_gives_the_bad_member_no_weight_and_finds_the_planted_rare_threshold(tmp_path):
@@ -110,8 +112,8 @@ def test_pick_gives_the_bad_member_no_weight_and_finds_the_planted_rare_threshol
     assert tuned.thresholds["topics"]["5-19"] == 0.3          # planted
     assert tuned.thresholds["topics"]["20-99"] == tuned.thresholds["topics"][">=100"] == 0.5   # ties: nearest 0.5
     record = tuned.record
-    assert record["weights"]["picked"] == tuned.weights and len(record["weights"]["tried"]) == 11
-    assert max(t["score"] for t in record["weights"]["tried"]) == record["weights"]["score"] == 1.0
+    assert record["weights"]["picked"] == tuned.weights and len(record["tried"]) == 11
+    assert max(t["score"] for t in record["tried"]) == record["score"] == 1.0
     assert record["thresholds"]["topics"]["picked"] == tuned.thresholds["topics"]
     # the picks reach the final fit's config; the config itself keeps `auto`
     fit_cfg = tuned.fit_config(cfg)
@@ -124,7 +126,7 @@ def test_pick_scores_only_the_held_out_documents(tmp_path):
     from trainer.tuning.crossfit import pick
     cfg, data, oof, labels = _planted(tmp_path)
     held = list(range(200))
-    oof["good"]["topics"][200:] = 1 - oof["good"]["topics"][200:]
+    oof.scores["good"]["own"]["topics"][200:] = 1 - oof.scores["good"]["own"]["topics"][200:]
     assert pick(cfg, data, oof, held, "micro_f1").weights == {"good": 1.0, "bad": 0.0}
 
 
@@ -186,3 +188,57 @@ def test_a_tuned_run_saves_tuning_json_and_evaluates_with_the_picks(tmp_path):
         assert set(metrics[split]["validation_pick"]["thresholds"]) == set(saved.groups)
     assert record["cut"]["held_out_documents"] == 10 and record["seconds"]["fit"] > 0
     assert not (run / contracts.TUNING_WORK).exists()
+
+
+def test_pick_finds_the_planted_reading_and_the_final_fit_reads_so(tmp_path):
+    from trainer.tuning.crossfit import OutOfFold, pick
+    cfg, data, oof, labels = _planted(tmp_path)
+    tree = _tree("d", tmp_path)
+    tree["model"] = {**tiny_run_tree("u", "u")["model"], "reading": {"mode": "auto"}}
+    cfg = load_config(None, RunConfig, tree=tree)
+    good, bad = oof.scores["good"]["own"]["topics"], oof.scores["bad"]["own"]["topics"]
+    readings = {"truncate": {"topics": bad}, "windows-max": {"topics": bad}, "windows-mean": {"topics": good},
+                "windows-attention": {"topics": bad}}
+    tuned = pick(cfg, data, OutOfFold({"model": readings}, oof.targets), list(range(400)), "micro_f1")
+    assert tuned.readings == {"model": {"mode": "windows", "pool": "mean"}}
+    assert tuned.record["readings"]["model"]["picked"] == "windows-mean" and len(tuned.record["tried"]) == 4
+    final = tuned.fit_config(cfg).model.reading
+    assert (final.mode, final.pool) == ("windows", "mean") and cfg.model.reading.mode == "auto"
+
+
+def test_pick_finds_the_planted_gazetteer_combination(tmp_path):
+    # the head scores at random, the gazetteer knows by a thin margin (0.55 / 0.45): only the rule that takes the
+    # gazetteer alone (mean, weight 1.0) separates them
+    from trainer.contracts import Target
+    from trainer.tuning.crossfit import OutOfFold, pick
+    cfg, data, oof, labels = _planted(tmp_path)
+    truth = oof.scores["good"]["own"]["topics"] > 0.5
+    truth[:, labels.index("rare")] = oof.scores["good"]["own"]["topics"][:, labels.index("rare")] > 0.3
+    head = np.random.default_rng(1).uniform(0, 1, truth.shape).astype(np.float32)
+    fused = OutOfFold({"good": {"own": {"topics": head}}, "bad": {"own": {"topics": head}}},
+                      {"topics": Target("topics", "multi_label", tuple(labels))},
+                      gazetteer={"topics": np.where(truth, 0.55, 0.45).astype(np.float32)}, gazetteer_only={"topics": None})
+    tuned = pick(cfg, data, fused, list(range(400)), "micro_f1")
+    assert tuned.fusion == {"topics": {"rule": "mean", "weight": 1.0}}
+    assert tuned.record["fusion"]["topics"]["picked"] == tuned.fusion["topics"]
+
+
+@pytest.mark.integration
+def test_reading_auto_and_a_gazetteer_target_are_picked_on_the_training_split(tmp_path):
+    from trainer.workflows.train import train
+    dataset = make_tiny_dataset(tmp_path / "data", n=80)
+    tree = tiny_run_tree(dataset, tmp_path / "runs", "multi")
+    tree["model"] = {**tree["model"], "reading": {"mode": "auto"}}
+    tree["task"] = {"targets": [{"name": "topics"}, {"name": "regions", "gazetteer": True}]}
+    tree["eval"]["thresholds"] = "auto"
+    tree["tune"] = {"stand_in": {"train.epochs": 2}}
+    run = train(load_config(None, RunConfig, tree=tree))
+    record = contracts.read_tuning(run / "model")
+    spec = contracts.read_spec(run / "model")
+    # texts shorter than a window read the same every way: the tie keeps the first candidate, truncate
+    assert record["readings"]["model"]["picked"] == "truncate" and spec.settings["reading"]["mode"] == "truncate"
+    assert set(record["thresholds"]) == {"topics", "regions"}
+    rule = contracts.read_fusion(run / "model", spec)["regions"]
+    assert {k: rule[k] for k in record["fusion"]["regions"]["picked"]} == record["fusion"]["regions"]["picked"]
+    assert rule["picked_on"].startswith("training split") and "rule" in rule["validation_pick"]
+    assert contracts.read_run_config(run).model.reading.mode == "auto"

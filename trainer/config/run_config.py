@@ -103,9 +103,11 @@ class TaskConfig(StrictModel):
 
 class ReadingConfig(StrictModel):
     """How a text longer than model.max_length is read: the same at training, evaluation, predict and serve."""
-    mode: Literal["truncate", "windows"] = Field(
+    mode: Literal["truncate", "windows", "auto"] = Field(
         "truncate", description="truncate: one window, cut as model.truncation says. windows: overlapping windows "
-                                "of max_length tokens over the whole text, their logits pooled per text.")
+                                "of max_length tokens over the whole text, their logits pooled per text. auto: "
+                                "truncate or windows (and its pool) picked on the run's own training split (the "
+                                "`tune` section; model.reading.pool is then picked too).")
     stride: int | None = Field(
         None, ge=1, description="windows: text tokens between window starts; null: half a window (windows "
                                 "overlap). Longer than the window is refused (tokens would be skipped).")

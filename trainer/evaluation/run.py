@@ -72,7 +72,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
     model = load_model(model_dir, ScoreOptions(batch_size=eval_cfg.batch_size, precision="fp32", device="auto"))
     tell.done("load", documents=sum(len(ds) for ds in splits.values()),
               by_split={name: len(ds) for name, ds in splits.items()}, model_type=spec.model_type)
-    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell)
+    tuned_rules = {t: v["picked"] for t, v in ((contracts.read_tuning(model_dir) or {}).get("fusion") or {}).items()}
+    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell, tuned_rules)
     chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
                              f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
@@ -141,10 +142,11 @@ def _nothing_to_tune(targets: list[Target], splits: dict, eval_cfg: EvalSection,
     return None
 
 
-def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
+def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell, tuned_rules: dict | None = None):
     """Scores per split and target. A target the config combines with the gazetteer gets the combination
-    that scores best on validation (eval.fusion_metric, decisions as the run makes them); returns the scores,
-    the rules picked, and the two parts' scores per split."""
+    that scores best on validation (eval.fusion_metric, decisions as the run makes them), or, in a run that
+    tuned settings on its training split, the one tuning picked there (`tuned_rules`; validation's pick is kept
+    beside it); returns the scores, the rules picked, and the two parts' scores per split."""
     raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
     parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
     combined = sorted({target for p in parts.values() for target in p})
@@ -154,6 +156,10 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
     for target_name in combined:
         target = model.answer_spec.target(target_name)
         rules[target_name] = _pick_fusion(model, target, splits, parts, eval_cfg, train)
+        if target_name in (tuned_rules or {}):
+            by_validation = {k: v for k, v in rules[target_name].items()}
+            rules[target_name] = {**tuned_rules[target_name], "picked_on": "training split, out of fold "
+                                  "(model/tuning.json)", "validation_pick": by_validation}
         for name in splits:
             raw[name][target_name] = model.fuse_parts(target_name, parts[name][target_name], rules[target_name])
     part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
@@ -170,13 +176,22 @@ def _pick_fusion(model, target: Target, splits: dict, parts: dict, eval_cfg: Eva
     for rule in fusion_candidates():
         scored = _scored(splits["validation"], target, model.fuse_parts(target.name, p, rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
-                  at_least_one, min_documents=eval_cfg.threshold_min_documents)
+                  at_least_one, _label_groups(train, target), eval_cfg.bucket_thresholds,
+                  min_documents=eval_cfg.threshold_min_documents)
         m = split_metrics(scored, labels, target.problem, th)
         m["mean_f1"] = (m["micro_f1"] + m["macro_f1"]) / 2
         key = (round(m[eval_cfg.fusion_metric], 6), round(m["micro_f1"], 6))
         if best_key is None or key > best_key:   # ties keep the earlier rule: less of the gazetteer
             best, best_key = rule, key
     return {**best, "picked_on": f"validation {eval_cfg.fusion_metric} {best_key[0]:.4f}"}
+
+
+def _label_groups(train, target: Target) -> list[str] | None:
+    """Each label's training-frequency bucket (per_bucket thresholds); None without the target's training labels."""
+    if train is None or target.name not in train.column_names:
+        return None
+    counts = label_counts(train, target.name, target.problem)[0]
+    return [bucket_name(counts.get(label, 0)) for label in target.labels]
 
 
 def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_cfg: EvalSection) -> dict:
@@ -187,7 +202,8 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
     for part, by_split in part_scores[target.name].items():
         scored = {name: _scored(ds, target, by_split[name]) for name, ds in splits.items()}
         th = tune(scored.get("validation"), labels, target.problem, eval_cfg.thresholds,
-                  eval_cfg.threshold_min_positives, at_least_one, min_documents=eval_cfg.threshold_min_documents)
+                  eval_cfg.threshold_min_positives, at_least_one, _label_groups(train, target),
+                  eval_cfg.bucket_thresholds, min_documents=eval_cfg.threshold_min_documents)
         out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
     return out
 

@@ -94,3 +94,41 @@ def fixed_part_weights(cfg) -> dict[str, float] | None:
     if cfg.model.type != "ensemble" or tuning_weights_auto(cfg):
         return None
     return {name: float(m.weight) for name, m in cfg.model.members.items()}
+
+
+READING_POOLS = ("max", "mean", "attention")
+
+
+def reading_candidates(part_cfg) -> dict[str, dict] | None:
+    """For a part whose `model.reading.mode` is auto (a transformer): the readings the tuner scores its fitted
+    stand-in with, by name, as the model.reading changes that make each the model's own; None: nothing to pick.
+    One fit serves them all: training reads each text's head whatever the reading (reading.train: head)."""
+    reading = getattr(part_cfg.model, "reading", None)
+    if reading is None or reading.mode != "auto":
+        return None
+    return {"truncate": {"mode": "truncate"},
+            **{f"windows-{pool}": {"mode": "windows", "pool": pool} for pool in READING_POOLS}}
+
+
+def reading_scorer(part_cfg, changes: dict):
+    """What a fitted part's score_targets(texts, chunking=...) takes to read texts as `changes` says."""
+    from trainer.models.transformer.reading import Reading
+    r = part_cfg.model.reading
+    return Reading(changes["mode"], r.stride, r.max_windows, changes.get("pool", r.pool))
+
+
+def with_readings(cfg, changes: dict[str, dict]):
+    """A copy of `cfg` whose parts (tuning_parts names) read as `changes` says, in place of reading.mode auto."""
+    out = cfg.model_copy(deep=True)
+    for name, change in changes.items():
+        model = out.model.members[name].model if out.model.type == "ensemble" else out.model
+        for key, value in change.items():
+            setattr(model.reading, key, value)
+    return out
+
+
+def reading_auto(cfg) -> bool:
+    """Whether the run's model (or an ensemble member fitted with it) has model.reading.mode auto."""
+    models = ([m.model for m in cfg.model.members.values() if m.model is not None] if cfg.model.type == "ensemble"
+              else [cfg.model])
+    return any(getattr(getattr(m, "reading", None), "mode", None) == "auto" for m in models)

@@ -8,6 +8,7 @@ part and validation (what early stopping reads), never test: a part cannot read 
 """
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
 import time
@@ -20,20 +21,21 @@ import numpy as np
 from trainer.config import RunConfig, apply_overrides
 from trainer.config.tune_section import TuneSection
 from trainer.data.label_space import label_counts
+from trainer.decisions import fuse, fusion_candidates
 from trainer.errors import ConfigError
 from trainer.evaluation.buckets import bucket_name
 from trainer.evaluation.run import _at_least_one
 from trainer.evaluation.split_metrics import Scored
 from trainer.models import FitContext, FitData, model_class
-from trainer.models.registry import (combine_part_scores, fixed_part_weights, tuning_parts, tuning_weights_auto,
-                                     with_weights)
+from trainer.models.registry import (combine_part_scores, fixed_part_weights, reading_auto, reading_candidates,
+                                     reading_scorer, tuning_parts, tuning_weights_auto, with_readings, with_weights)
 from trainer.tuning.cut import make_cut, stratification_labels
 from trainer.tuning.search import decide_and_score, weight_grid
 
 
 def wanted(cfg: RunConfig) -> bool:
     """Whether the config has settings to pick on its training split."""
-    return cfg.eval.thresholds == "auto" or tuning_weights_auto(cfg)
+    return cfg.eval.thresholds == "auto" or tuning_weights_auto(cfg) or reading_auto(cfg)
 
 
 def check(cfg: RunConfig) -> None:
@@ -45,7 +47,10 @@ def check(cfg: RunConfig) -> None:
 
 
 def stand_in_config(part: RunConfig, tune: TuneSection, name: str = "model") -> RunConfig:
-    """A part's config for the cut: the stand-in changes for a kind that trains in steps (a transformer)."""
+    """A part's config for the cut: the stand-in changes for a kind that trains in steps (a transformer), and
+    reading.mode auto fitted as truncate (the readings are compared on the one fit)."""
+    if reading_candidates(part) is not None:
+        part = with_readings(part, {"model": {"mode": "truncate"}})
     if not tune.stand_in or not model_class(part.model.type).fits_in_steps(part):
         return part
     tree = part.model_dump(mode="json")
@@ -68,10 +73,27 @@ class Tuned:
     weights: dict[str, float] | None
     thresholds: dict[str, dict[str, float]]      # per multi-label target: bucket -> value (eval.thresholds auto)
     record: dict = field(default_factory=dict)
+    readings: dict[str, dict] = field(default_factory=dict)   # per part with reading.mode auto: its reading
+    fusion: dict[str, dict] = field(default_factory=dict)     # per target combined with the gazetteer: its rule
 
     def fit_config(self, cfg: RunConfig) -> RunConfig:
         """The config the final model is fitted with: the picks in place of auto."""
-        return with_weights(cfg, self.weights) if self.weights is not None else cfg
+        if self.weights is not None:
+            cfg = with_weights(cfg, self.weights)
+        if self.readings:
+            cfg = with_readings(cfg, self.readings)
+        return cfg
+
+
+@dataclass
+class OutOfFold:
+    """Scores of the held-out training documents: per part, per reading ("own" unless reading.mode auto), per
+    target; for a target combined with the gazetteer, the head's scores widened to the answer's labels, with
+    the gazetteer's scores and the labels only it answers kept apart."""
+    scores: dict[str, dict[str, dict[str, np.ndarray]]]
+    targets: dict[str, object]                    # the answer's Target per target name
+    gazetteer: dict[str, np.ndarray] = field(default_factory=dict)
+    gazetteer_only: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
 def _say(line: str) -> None:
@@ -81,35 +103,37 @@ def _say(line: str) -> None:
 def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], None] = _say) -> Tuned:
     """Cross-fit on data.splits["train"], pick the auto settings on the out-of-fold scores. `work_dir` (created,
     then removed) holds the parts' checkpoints while they are fitted."""
+    import datasets
+
     started = time.perf_counter()
     settings = cfg.tune
     seed = cfg.train.seed if settings.seed is None else settings.seed
     metric = settings.metric or cfg.eval.metric
     train = data.splits["train"]
     cuts = make_cut(stratification_labels(train, data.spaces), settings.folds, settings.holdout, seed)
-    parts = {name: stand_in_config(part, settings, name) for name, part in tuning_parts(cfg).items()}
+    plain = tuning_parts(cfg)
+    parts = {name: stand_in_config(part, settings, name) for name, part in plain.items()}
     say(cost_line(cfg, parts, cuts, len(train)))
     n = len(train)
-    oof: dict[str, dict[str, np.ndarray]] = {name: {} for name in parts}
+    oof = OutOfFold({name: {} for name in parts}, {})
     part_stats: dict[str, list[dict]] = {name: [] for name in parts}
     texts = train["text"]
     splits = {"validation": data.splits["validation"]} if "validation" in data.splits else {}
-    work_dir = Path(work_dir)
     try:
         for k, (fit_rows, held_rows) in enumerate(cuts):
-            import datasets
             sub = FitData(data.dataset_dir, datasets.DatasetDict({"train": train.select(fit_rows), **splits}),
                           data.spaces, data.manifest)
             held_texts = [texts[i] for i in held_rows]
             for name, part in parts.items():
-                fitted = model_class(part.model.type).fit(FitContext(part, sub, work_dir / f"{name}-{k}"))
-                scores = fitted.model.score_targets(held_texts)
-                for target, p in scores.items():
-                    oof[name].setdefault(target, np.zeros((n, p.shape[1]), dtype=np.float32))[held_rows] = p
+                fitted = model_class(part.model.type).fit(FitContext(part, sub, Path(work_dir) / f"{name}-{k}"))
+                readings = reading_candidates(plain[name]) or {"own": None}
+                for reading, change in readings.items():
+                    how = reading_scorer(part, change) if change else None
+                    _keep(oof, name, reading, fitted.model, held_texts, held_rows, n, how)
                 part_stats[name].append({"fold": k, "fitted_on": len(fit_rows), "held_out": len(held_rows),
                                          "train_seconds": fitted.stats.get("train_seconds")})
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)   # the cut's checkpoints: written here, by this function
+        shutil.rmtree(work_dir, ignore_errors=True)   # the cut's checkpoints: written there by this function
     fit_seconds = time.perf_counter() - started
     held = sorted({i for _, rows in cuts for i in rows})
     tuned = pick(cfg, data, oof, held, metric)
@@ -118,15 +142,26 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], Non
                      "seed": seed, "stand_in": dict(settings.stand_in), "metric": metric},
         "cut": {"train_documents": n, "held_out_documents": len(held), "folds": [
             {"fitted_on": len(a), "held_out": len(b)} for a, b in cuts]},
-        "parts": {name: {"stand_in": _changed(_plain(cfg, name), parts[name].model_dump(mode="json")),
+        "parts": {name: {"stand_in": _changed(plain[name].model_dump(mode="json"), parts[name].model_dump(mode="json")),
                          "fits": part_stats[name]} for name in parts},
         "seconds": {"fit": round(fit_seconds, 1), "search": round(time.perf_counter() - started - fit_seconds, 1)},
     })
     return tuned
 
 
-def _plain(cfg: RunConfig, name: str) -> dict:
-    return tuning_parts(cfg)[name].model_dump(mode="json")
+def _keep(oof: OutOfFold, name: str, reading: str, model, texts: list[str], rows: list[int], n: int, how) -> None:
+    """The fitted part's scores of the held-out texts into `oof` (read as `how` says; None: its own reading)."""
+    scores = model.score_targets(texts, how)
+    parts = model.score_parts(texts, scores)
+    for target, p in scores.items():
+        if target in parts:   # combined with the gazetteer: the head over the answer's labels
+            p = parts[target]["head"]
+            oof.gazetteer.setdefault(target, np.zeros((n, p.shape[1]), dtype=np.float32))[rows] = \
+                parts[target]["gazetteer"]
+            oof.gazetteer_only[target] = model.gazetteer_only_mask(target)
+        oof.targets.setdefault(target, model.answer_spec.target(target))
+        by_reading = oof.scores[name].setdefault(reading, {})
+        by_reading.setdefault(target, np.zeros((n, p.shape[1]), dtype=np.float32))[rows] = p
 
 
 def _changed(before: dict, after: dict) -> dict:
@@ -159,53 +194,76 @@ def _per_document_cost(part: RunConfig) -> float:
     return float(getattr(part.model, "max_length", 1)) * float(part.train.epochs)
 
 
-def pick(cfg: RunConfig, data: FitData, oof: dict[str, dict[str, np.ndarray]], held: list[int], metric: str) -> Tuned:
+def candidates(cfg: RunConfig, oof: OutOfFold) -> list[tuple[dict | None, dict[str, str]]]:
+    """Every (weights, reading per part) to try; the first of each is the default (equal weights, the first
+    reading: truncate), so ties keep it."""
+    names = list(oof.scores)
+    weights = weight_grid(names) if tuning_weights_auto(cfg) else [fixed_part_weights(cfg)]
+    choices = [[(name, r) for r in oof.scores[name]] for name in names]
+    return [(w, dict(combo)) for w in weights for combo in itertools.product(*choices)]
+
+
+def pick(cfg: RunConfig, data: FitData, oof: OutOfFold, held: list[int], metric: str) -> Tuned:
     """The auto settings picked on the out-of-fold scores of the `held` training documents."""
     train = data.splits["train"]
     ids = [str(i) for i in train["id"]]
-    targets = [s.as_target() for s in data.spaces]
-    rows, groups, at_least_one = {}, {}, {}
-    for space, target in zip(data.spaces, targets):
-        gold = train[target.name]
-        rows[target.name] = [i for i in held if target.has_label(gold[i])]
-        counts = label_counts(train, target.name, target.problem)[0]
-        groups[target.name] = [bucket_name(counts.get(label, 0)) for label in target.labels]
-        at_least_one[target.name] = _at_least_one(cfg.eval.at_least_one, train, target)
-    names = list(oof)
-    auto_weights = tuning_weights_auto(cfg)
-    candidates = weight_grid(names) if auto_weights else [fixed_part_weights(cfg)]
+    rows, groups, at_least_one, gold = {}, {}, {}, {}
+    for name, target in oof.targets.items():
+        column = train[name]
+        rows[name] = [i for i in held if target.has_label(column[i])]
+        gold[name] = [column[i] for i in rows[name]]
+        counts = label_counts(train, name, target.problem)[0]
+        groups[name] = [bucket_name(counts.get(label, 0)) for label in target.labels]
+        at_least_one[name] = _at_least_one(cfg.eval.at_least_one, train, target)
+    rules = {name: fusion_candidates() for name in oof.gazetteer}
+
+    def judge(target, probs):
+        scored = Scored([ids[i] for i in rows[target.name]], gold[target.name], probs[rows[target.name]])
+        return decide_and_score(scored, target, cfg.eval.thresholds, groups[target.name],
+                                cfg.eval.bucket_thresholds, cfg.eval.threshold_min_positives,
+                                at_least_one[target.name], metric)
+
     tried, best = [], None
-    for weights in candidates:
-        answer = combine_part_scores(cfg, oof, weights)
+    for weights, readings in candidates(cfg, oof):
+        answer = combine_part_scores(cfg, {n: oof.scores[n][r] for n, r in readings.items()}, weights)
         per_target, total = {}, []
-        for target in targets:
-            r = rows[target.name]
-            gold = train[target.name]
-            scored = Scored([ids[i] for i in r], [gold[i] for i in r], answer[target.name][r])
-            th, m, s = decide_and_score(scored, target, cfg.eval.thresholds, groups[target.name],
-                                        cfg.eval.bucket_thresholds, cfg.eval.threshold_min_positives,
-                                        at_least_one[target.name], metric)
-            per_target[target.name] = {"score": round(s, 5), "micro_f1": round(float(m["micro_f1"]), 5),
-                                       "macro_f1": round(float(m["macro_f1"]), 5),
-                                       **({"thresholds": th.groups, "fallback": th.fallback}
-                                          if target.multi_label and th.groups else {})}
-            total.append(s)
+        for name, target in oof.targets.items():
+            options = [(None, answer[name])] if name not in rules else [
+                (rule, fuse(answer[name], oof.gazetteer[name], rule, oof.gazetteer_only[name])) for rule in rules[name]]
+            chosen = None
+            for rule, probs in options:    # ties keep the earlier rule: less of the gazetteer
+                th, m, s = judge(target, probs)
+                if chosen is None or round(s, 6) > round(chosen["score"], 6):
+                    chosen = {"score": s, "micro_f1": round(float(m["micro_f1"]), 5),
+                              "macro_f1": round(float(m["macro_f1"]), 5),
+                              **({"thresholds": th.groups, "fallback": th.fallback}
+                                 if target.multi_label and th.groups else {}),
+                              **({"fusion": rule} if rule is not None else {})}
+            per_target[name] = chosen
+            total.append(chosen["score"])
         score = float(np.mean(total))
-        tried.append({"weights": weights, "score": round(score, 5), "targets": per_target})
-        if best is None or round(score, 6) > round(best["score_exact"], 6):   # ties: the earlier (nearer equal)
-            best = {"weights": weights, "score_exact": score, "targets": per_target}
-    thresholds = {}
-    if cfg.eval.thresholds == "auto":
-        thresholds = {t: v["thresholds"] for t, v in best["targets"].items() if "thresholds" in v}
+        tried.append({"weights": weights, "readings": readings, "score": round(score, 5)})
+        if best is None or round(score, 6) > round(best["score"], 6):   # ties: the earlier (the default) stays
+            best = {"weights": weights, "readings": readings, "score": score, "targets": per_target}
+    auto_weights = tuning_weights_auto(cfg)
+    auto_readings = {n: r for n, r in best["readings"].items() if r != "own"}
+    thresholds = ({t: v["thresholds"] for t, v in best["targets"].items() if "thresholds" in v}
+                  if cfg.eval.thresholds == "auto" else {})
+    fusion = {t: v["fusion"] for t, v in best["targets"].items() if "fusion" in v}
     record = {
         "metric": metric,
-        "weights": ({"tried": [{"weights": t["weights"], "score": t["score"]} for t in tried],
-                     "picked": best["weights"], "score": round(best["score_exact"], 5)} if auto_weights else None),
-        "thresholds": ({t: {"picked": v["thresholds"], "fallback": v.get("fallback", []),
+        "score": round(best["score"], 5),
+        "tried": tried,
+        "weights": {"picked": best["weights"]} if auto_weights else None,
+        "readings": ({n: {"picked": r, "candidates": list(oof.scores[n])} for n, r in auto_readings.items()}
+                     or None),
+        "thresholds": ({t: {"picked": v, "fallback": best["targets"][t].get("fallback", []),
                             "tuned_for": "each bucket's micro-F1 (as eval.thresholds per_bucket)",
-                            "fixed": dict(cfg.eval.bucket_thresholds)}
-                        for t, v in best["targets"].items() if "thresholds" in v}
+                            "fixed": dict(cfg.eval.bucket_thresholds)} for t, v in thresholds.items()}
                        if cfg.eval.thresholds == "auto" else None),
-        "out_of_fold": best["targets"],
+        "fusion": {t: {"picked": r} for t, r in fusion.items()} or None,
+        "out_of_fold": {t: {k: (round(v, 5) if k == "score" else v) for k, v in m.items()}
+                        for t, m in best["targets"].items()},
     }
-    return Tuned(best["weights"] if auto_weights else None, thresholds, record)
+    picked_readings = {n: reading_candidates(tuning_parts(cfg)[n])[r] for n, r in auto_readings.items()}
+    return Tuned(best["weights"] if auto_weights else None, thresholds, record, picked_readings, fusion)
