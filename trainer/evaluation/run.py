@@ -29,6 +29,7 @@ from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, err
 from trainer.evaluation.label_decisions import label_decision_lines
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
+from trainer.evaluation.tuning_report import tuning_lines
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
 
 SCORE_DIGITS = 5
@@ -461,8 +462,12 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
         run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
         threshold_note=r.thresholds.note,
-        threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds)
+        threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds or (
+                                              "picked on the training split" if "validation_pick" in r.metrics[split]
+                                              else False))
                                           for g, v in r.thresholds.groups.items()}),
+        tuning=tuning_lines(contracts.read_tuning(contracts.model_dir_of(run_dir)), r.target.name, r.metrics, split,
+                            r.metrics[split].get("fusion")),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels) + (unknown_gold_pairs(test.gold, r.pred, labels)
                                                             if problem == "single_label" else Counter()),
