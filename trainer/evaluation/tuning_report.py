@@ -3,6 +3,8 @@ scores of its training split (model/tuning.json), what was picked, and beside ea
 would have picked over the same candidates, with both picks' scores on the evaluated split."""
 from __future__ import annotations
 
+from trainer.evaluation.buckets import in_bucket_order
+
 
 def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], split: str,
                  fusion_rule: dict | None) -> list[str]:
@@ -12,7 +14,7 @@ def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], spl
     cut, settings = record.get("cut") or {}, record.get("settings") or {}
     folds = settings.get("folds", 1)
     how = (f"{folds} folds" if folds and folds > 1 else f"one held-out cut of {settings.get('holdout')}")
-    stand_in = settings.get("stand_in") or {}
+    stand_in = settings.get("stand_in") if any(p.get("stand_in") for p in (record.get("parts") or {}).values()) else {}
     lines = [f"Settings written `auto` were picked on out-of-fold scores of {cut.get('held_out_documents')} of the "
              f"{cut.get('train_documents')} training documents ({how}, seed {settings.get('seed')}"
              + (f", transformer parts fitted with the stand-in {stand_in}" if stand_in else "")
@@ -40,7 +42,7 @@ def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], spl
 
 
 def _groups(groups: dict) -> str:
-    return ", ".join(f"{g} {float(v):.2f}" for g, v in groups.items())
+    return ", ".join(f"{g} {float(v):.2f}" for g, v in in_bucket_order(groups).items())
 
 
 def _rule(rule: dict) -> str:

@@ -23,7 +23,7 @@ from trainer.config.tune_section import TuneSection
 from trainer.data.label_space import label_counts
 from trainer.decisions import fuse, fusion_candidates
 from trainer.errors import ConfigError
-from trainer.evaluation.buckets import bucket_name
+from trainer.evaluation.buckets import bucket_name, in_bucket_order
 from trainer.evaluation.run import _at_least_one
 from trainer.evaluation.split_metrics import Scored
 from trainer.models import FitContext, FitData, model_class
@@ -239,6 +239,8 @@ def pick(cfg: RunConfig, data: FitData, oof: OutOfFold, held: list[int], metric:
                               **({"thresholds": th.groups, "fallback": th.fallback}
                                  if target.multi_label and th.groups else {}),
                               **({"fusion": rule} if rule is not None else {})}
+            if "thresholds" in chosen:
+                chosen["thresholds"] = in_bucket_order(chosen["thresholds"])
             per_target[name] = chosen
             total.append(chosen["score"])
         score = float(np.mean(total))
