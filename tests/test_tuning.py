@@ -5,6 +5,7 @@ check that test documents are never read and that the picks reach model/ and the
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -242,3 +243,32 @@ def test_reading_auto_and_a_gazetteer_target_are_picked_on_the_training_split(tm
     assert {k: rule[k] for k in record["fusion"]["regions"]["picked"]} == record["fusion"]["regions"]["picked"]
     assert rule["picked_on"].startswith("training split") and "rule" in rule["validation_pick"]
     assert contracts.read_run_config(run).model.reading.mode == "auto"
+
+
+# ---- the default news-topics recipe ----------------------------------------------------------------------
+NEWS = Path(__file__).resolve().parents[1] / "configs" / "news-topics.yaml"
+
+
+def test_news_topics_recipe_needs_only_its_dataset_and_sets_no_tuned_number(tmp_path):
+    from trainer import tuning
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={tmp_path}"])
+    assert tuning.wanted(cfg)
+    tuning.check(cfg)   # the stand-in applies to the MiniLM member
+    assert {m.weight for m in cfg.model.members.values()} == {"auto"}
+    assert cfg.eval.thresholds == "auto" and not cfg.eval.bucket_thresholds
+    assert cfg.model.members["minilm"].model.reading.mode == "auto"
+
+
+@pytest.mark.slow
+def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(tmp_path, minilm_dir):
+    # the shipped recipe as it is (pretrained MiniLM, 256 tokens, 4 epochs), on a dataset it has never seen;
+    # output.dir only keeps the run out of the repository
+    from trainer.models import load_model
+    from trainer.workflows.train import train
+    dataset = make_tiny_dataset(tmp_path / "my-news", n=80)
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"output.dir={tmp_path / 'runs'}"])
+    run = train(cfg, NEWS)
+    record = contracts.read_tuning(run / "model")
+    assert set(record["weights"]["picked"]) == {"minilm", "svm"} and record["readings"]["minilm"]["picked"]
+    assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 10
+    assert load_model(run).score(["wheat harvest and corn exports"])["topics"].shape == (1, 4)
