@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from trainer.config.loader import StrictModel
 
-# The Reuters study's cheap stand-in for a transformer member on the cut (scripts/rare_labels_study.py, round 1):
+# The Reuters study's cheap stand-in for a transformer member on the cut (the hand protocol's round 1, docs/results.md):
 # 128 tokens x 3 epochs picked the same weight and bucket thresholds as the member's own 256 x 4 recipe.
 DEFAULT_STAND_IN = {"model.max_length": 128, "train.epochs": 3}
 STAND_IN_SECTIONS = ("model.", "train.")
