@@ -64,6 +64,13 @@ def test_a_member_from_a_trained_run_cannot_be_tuned(tmp_path):
         tuning.check(load_config(None, RunConfig, tree=tree))
 
 
+def test_tuning_under_several_processes_is_refused(tmp_path, monkeypatch):
+    from trainer import tuning
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ConfigError, match="tuned in one process"):
+        tuning.check(load_config(None, RunConfig, tree=_tree("d", tmp_path)))
+
+
 def test_weight_grid_is_the_simplex_equal_weights_first():
     grid = weight_grid(["a", "b"])
     assert len(grid) == 11 and grid[0] == {"a": 0.5, "b": 0.5}
@@ -161,7 +168,12 @@ def test_tuning_never_reads_test_documents_and_fits_parts_on_the_cut_only(tmp_pa
         original(ctx, *args, **kwargs)
         seen.append((set(ctx.data.splits), set(ctx.data.splits["train"]["id"]), ctx.cfg))
     monkeypatch.setattr(base.FitContext, "__init__", spy)
-    tuned = tuning.tune(cfg, data, tmp_path / "work", say=lambda line: None)
+    said = []
+    tuned = tuning.tune(cfg, data, tmp_path / "work", say=said.append)
+    # the extra cost is stated before anything is fitted: the cut, and each part's share of its final fit
+    # (the encoder's stand-in: 3 of 10 epochs on 30 of 40 documents)
+    assert said == ["tuning: 1 cut, 10 of 40 training documents held out; parts fitted on 30 documents in all "
+                    "(stand-in {'train.epochs': 3}): encoder about 0.23x its final fit, linear 0.75x"]
     assert len(seen) == 2   # one fit per member on the one cut
     for splits, ids, part_cfg in seen:
         assert splits == {"train", "validation"} and ids < train_ids and len(ids) == 30
@@ -270,5 +282,5 @@ def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(t
     run = train(cfg, NEWS)
     record = contracts.read_tuning(run / "model")
     assert set(record["weights"]["picked"]) == {"minilm", "svm"} and record["readings"]["minilm"]["picked"]
-    assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 10
+    assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 30
     assert load_model(run).score(["wheat harvest and corn exports"])["topics"].shape == (1, 4)

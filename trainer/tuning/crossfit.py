@@ -29,6 +29,7 @@ from trainer.evaluation.split_metrics import Scored
 from trainer.models import FitContext, FitData, model_class
 from trainer.models.registry import (combine_part_scores, fixed_part_weights, reading_auto, reading_candidates,
                                      reading_scorer, tuning_parts, tuning_weights_auto, with_readings, with_weights)
+from trainer.training.distributed import world_size
 from trainer.tuning.cut import make_cut, stratification_labels
 from trainer.tuning.search import decide_and_score, weight_grid
 
@@ -42,6 +43,9 @@ def check(cfg: RunConfig) -> None:
     """Refuse, before the run starts, what tuning cannot do with this config (ConfigError naming the key)."""
     if not wanted(cfg):
         return
+    if world_size() > 1:   # every rank would fit the cut's parts into the same folders
+        raise ConfigError("`auto` settings are tuned in one process: train with `trainer train` (not torchrun), or "
+                          "give the picks of model/tuning.json of an earlier run as numbers")
     for name, part in tuning_parts(cfg).items():
         stand_in_config(part, cfg.tune, name)
 
