@@ -101,7 +101,8 @@ def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "
         tell.done(stage, targets=[r.target.name for r in results])
     else:
         tell.done(stage, thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
-                  on="validation" if "validation" in splits else None,
+                  on=("the training split, out of fold" if picked is not None
+                      else "validation" if "validation" in splits else None),
                   notes={r.target.name: r.thresholds.note for r in results if r.thresholds.note})
     tell.start("report")
 
