@@ -86,10 +86,10 @@ def test_docs_reference_reaches_every_section_and_kind():
     assert text.count("### `model` (`model.type: transformer`)") == 1
 
 
-def test_docs_architecture_picture_has_the_contract_layers():
-    """The layer picture names the layers of pyproject's import-linter contract, in its order."""
-    contract = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-    layers = next(c["layers"] for c in contract["contracts"] if c["type"] == "layers")
+def test_docs_architecture_picture_has_the_layers():
+    """The layer picture names the layers of pyproject's import-linter layer rules, in their order."""
+    linter = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = next(c["layers"] for c in linter["contracts"] if c["type"] == "layers")   # import-linter's key
     expected = [" | ".join(part.strip().removeprefix("trainer.") for part in layer.split("|")) for layer in layers]
     page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     picture = re.search(r"```\n(.*?)```", page, re.S).group(1)

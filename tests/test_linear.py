@@ -1,4 +1,4 @@
-"""TF-IDF + linear baseline: safe serialisation, score mapping (the run contract is in test_model_contract.py)."""
+"""TF-IDF + linear baseline: safe serialisation, score mapping (what every kind does is in test_kind_conformance.py)."""
 from __future__ import annotations
 
 import numpy as np
