@@ -1,7 +1,7 @@
 """Synthetic scraped pages for tests and benchmarks: one outlet's layout, varying bodies, tags, sections.
 
-A test-data generator, not part of the package: the benchmarks run from scripts/ and import it
-directly; tests/conftest.py puts scripts/ on sys.path.
+Test data, in the package because both the tests and the benchmarks (scripts/bench_build.py,
+scripts/bench_scraped.py) use it and scripts never import from tests/. Nothing in the product calls it.
 
 Two layouts: "sputnik" copies the shared sample's boilerplate (date line, "Listen Live", section,
 "Get short URL", counters, related headlines, tag line, comment widgets); "planet" is another outlet
