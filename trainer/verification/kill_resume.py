@@ -100,7 +100,7 @@ def _launcher(nproc: int) -> list[str]:
 
 
 def _env() -> dict:
-    repo = str(Path(__file__).resolve().parents[2])   # the checkout this trainer package is in
+    repo = str(Path(__file__).resolve().parents[2])   # the folder holding this trainer package
     path = os.environ.get("PYTHONPATH")
     return {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo,
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
