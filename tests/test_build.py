@@ -287,7 +287,7 @@ def test_build_scraped_config_labels_the_sample_page(tmp_path, scraped_sample_di
     import shutil
 
     from trainer.config import load_config
-    from synthetic_pages import write_pages
+    from trainer.data.synthetic import write_pages
 
     pages = tmp_path / "pages" / "sputnik"
     write_pages(pages, 60, layout="sputnik", seed=3)

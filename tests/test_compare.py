@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from trainer.compare import bootstrap
-from trainer.compare import CompareError, compare, differing_keys, flatten
+from trainer.compare import CompareError, compare, differing_keys
+from trainer.config import flatten
 
 LABELS = ["acq", "crude", "earn", "grain"]
 

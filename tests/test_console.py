@@ -219,7 +219,7 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
     whole = contracts.read_metrics(run)
     monkeypatch.setattr(evaluation_run, "SCORE_BLOCK", 4)
     events = []
-    metrics = evaluation_run.evaluate(run, progress=events.append)
+    metrics = evaluation_run.evaluate_on_split(run, progress=events.append)
     assert metrics == whole                                     # scoring in blocks changes nothing
     stages = [(e["stage"], e.get("split"), e["done"]) for e in events]
     assert stages[0] == ("load", None, False) and stages[-1] == ("report", None, True)
@@ -239,7 +239,7 @@ def test_console_evaluate_skips_the_tune_stage_with_nothing_to_tune(tiny_dataset
             "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "output": {"dir": str(tmp_path), "name": "one"}}
     run = train(load_config(None, RunConfig, tree=tree))
     events = []
-    evaluation_run.evaluate(run, progress=events.append)
+    evaluation_run.evaluate_on_split(run, progress=events.append)
     tune = [e for e in events if e["stage"] == "tune"]
     assert tune == [{"stage": "tune", "done": True, "skipped": "nothing to tune (single-label)"}]
     metrics = next(e for e in events if e["stage"] == "metrics" and e["done"])

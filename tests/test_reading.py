@@ -204,8 +204,8 @@ def test_reading_training_uses_every_window(windows_run, tiny_dataset_dir):
 def test_reading_report_compares_windows_with_the_head(windows_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(windows_run, run)
-    from trainer.evaluation import evaluate
-    metrics = evaluate(run)["topics"]
+    from trainer.evaluation import evaluate_on_split
+    metrics = evaluate_on_split(run)["topics"]
     comparison = metrics["test"]["reading"]
     assert set(comparison) == {"all", "long"}
     assert comparison["all"]["reading"]["n_examples"] == metrics["test"]["n_examples"]

@@ -200,7 +200,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
     import yaml
 
     from trainer.contracts import read_predictions, read_spec
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     from trainer.serving.predictor import Predictor
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
@@ -217,7 +217,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
     assert counts["trade"] == 3 and all(5 <= n <= 19 for label, n in counts.items() if label != "trade"), counts
     config["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {"5-19": 0.35, "<5": 0.2}})
     (run / "config.yaml").write_text(yaml.safe_dump(config))
-    evaluate(run, data=data)     # another training split than the run's: given explicitly, as --data does
+    evaluate_on_split(run, data=data)     # another training split than the run's: given explicitly, as --data does
     spec = read_spec(run / "model")
     labels = list(spec.target("topics").labels)
     saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]

@@ -1,5 +1,5 @@
 """`trainer train` with the transformer kind: resume, the tokenization cache, the optimizer, the sampler, the CLI.
-(What every kind's run directory holds is tested in test_model_contract.py.)"""
+(What every kind's run directory holds is tested in test_kind_conformance.py.)"""
 import json
 import shutil
 from pathlib import Path

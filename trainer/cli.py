@@ -166,21 +166,21 @@ class _TrainingOutput:
 
 
 @app.command("evaluate")
-def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
-             data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
-             split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
-             overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true"),
-             verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+def evaluate_command(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
+                     data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
+                     split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
+                     overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true"),
+                     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, report.html (curves, per-label
     F1, precision-recall, confusions; per target), model/thresholds.json, and confusion.png for single-label targets."""
     stages = None
     try:
         from trainer.workflows.console import StageLog, quiet_libraries
-        from trainer.workflows.evaluate import evaluate as run_evaluate
+        from trainer.workflows.evaluate import evaluate_run
         from trainer.workflows.summary import evaluation_lines, shown_path
         stages = StageLog()
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
-            metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
+            metrics = evaluate_run(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
     except TrainerError as exc:
         _fail(exc)
     finally:

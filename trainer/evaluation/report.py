@@ -229,29 +229,3 @@ def decision_rule_text(kind: str, at_least_one: bool, values=()) -> str:
     if at_least_one:
         text += ", plus the at-least-one rule (a text with no label over its threshold gets its top-scoring label)"
     return text
-
-
-def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
-    """A few lines for the terminal: per target, the headline metrics per split (at 0.5 too, for multi-label)."""
-    lines = []
-    several = len(metrics) > 1
-    for target, splits in metrics.items():
-        if several:
-            lines.append(f"{target}:")
-        for split, m in splits.items():
-            line = ("  " if several else "") + f"{split:<11} n={m['n_examples']:<6} " + " ".join(
-                f"{k}={m[k]:.4f}" for k in ("micro_f1", "macro_f1", "accuracy"))
-            if "at_0.5" in m:
-                line += f"  (at 0.5: micro_f1={m['at_0.5']['micro_f1']:.4f} macro_f1={m['at_0.5']['macro_f1']:.4f};"
-                line += f" thresholds: {m['thresholds']})"
-            if "chunked" in m:
-                line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
-            lines.append(line)
-            if m.get("buckets"):
-                lines.append(("  " if several else "") + " " * 12 + "macro_f1 by training docs per label: " + ", ".join(
-                    f"{name} {_fmt(b['macro_f1'])} ({b['n_labels']} labels)" for name, b in m["buckets"].items()))
-            if "parts" in m:
-                lines.append(("  " if several else "") + " " * 19 + "  ".join(
-                    f"{part}: micro_f1={pm['micro_f1']:.4f} macro_f1={pm['macro_f1']:.4f}"
-                    for part, pm in m["parts"].items()) + "  (combined above)")
-    return "\n".join(lines)

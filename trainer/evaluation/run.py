@@ -45,7 +45,7 @@ class TargetResult:
     pred: np.ndarray                  # decisions on the evaluated split
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
              overrides: Sequence[str] = (), progress: Callable[[dict], None] | None = None) -> dict:
     """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics per target.
 
@@ -190,7 +190,7 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
 
 
 class _Stages:
-    """evaluate's progress events, with each stage's seconds."""
+    """evaluate_on_split's progress events, with each stage's seconds."""
 
     def __init__(self, progress: Callable[[dict], None] | None):
         self.progress = progress

@@ -55,7 +55,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
     return grid
 
 
-def run_name(stem: str, assignment: dict[str, object]) -> str:
+def grid_point_name(stem: str, assignment: dict[str, object]) -> str:
     """Config stem + the grid values, e.g. `reuters-topics-tfidf_C-0.1_ngram_max-2`; the last key
     part names a value unless two grid keys share it."""
     leaves = [k.rsplit(".", 1)[-1] for k in assignment]
@@ -89,7 +89,7 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
     say = on_event or (lambda msg: None)
     result = SweepResult()
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    names = [run_name(Path(config).stem, assignment) for assignment in combos]
+    names = [grid_point_name(Path(config).stem, assignment) for assignment in combos]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:   # two combinations in one run directory: the second would replace the first
         raise ConfigError(f"sweep: grid values that differ only in punctuation give the same run name "

@@ -15,7 +15,7 @@ from trainer import contracts, tracking
 from trainer.config import RunConfig
 from trainer.data.cleaning import copy_to_model
 from trainer.data.dataset_io import dataset_path
-from trainer.evaluation import evaluate
+from trainer.evaluation import evaluate_on_split
 from trainer.models import FitContext, model_class
 from trainer.training import distributed
 from trainer.training.data import dataset_meta, load_fit_data
@@ -36,7 +36,8 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
 
     `callbacks` go to the model kind's training loop (transformers: TrainerCallback; one with
     `replaces_progress = True` replaces the Trainer's own progress bar and log printing); `progress`
-    receives the stage events of a first-use dataset build and of the evaluation (see build_dataset, evaluate)."""
+    receives the stage events of a first-use dataset build and of the evaluation (see build_dataset,
+    evaluate_on_split)."""
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
     kind.check_config(cfg)               # settings the kind cannot use fail now ...
@@ -58,7 +59,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
         fitted.model.save(run.staging / contracts.MODEL)
         copy_to_model(data.dataset_dir, run.staging / contracts.MODEL)   # served pages cleaned as trained on
         contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
-        evaluate(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
+        evaluate_on_split(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
         final = run.complete()
     except BaseException as exc:
         if main:
