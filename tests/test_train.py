@@ -255,7 +255,7 @@ def test_train_names_the_labels_min_label_count_drops(tiny_dataset_dir, tmp_path
     from rich.console import Console
 
     from trainer.training.data import dataset_meta, load_fit_data
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path)
     tree["task"] = {"target": "regions", "problem": "multi_label", "min_label_count": 14}
     events = []

@@ -50,7 +50,7 @@ def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
         from trainer.data.build import build_dataset
         from trainer.data.config import DataConfig
         from trainer.config import load_config
-        from trainer.workflows.console import StageLog, quiet_libraries
+        from trainer.console.stages import StageLog, quiet_libraries
         extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
         cfg = load_config(config, DataConfig, (overrides or []) + extra)
         stages = StageLog()
@@ -113,8 +113,8 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
     console = None
     try:
         from trainer.config import RunConfig, load_config
-        from trainer.workflows.console import quiet_libraries
-        from trainer.workflows.summary import summary_lines
+        from trainer.console.stages import quiet_libraries
+        from trainer.console.summary import summary_lines
         cfg = load_config(config, RunConfig, overrides or [])
         console = _TrainingOutput(verbose)
         with quiet_libraries(console.libraries(cfg), enabled=not verbose):
@@ -134,7 +134,7 @@ class _TrainingOutput:
     a first-use dataset build and of the evaluation."""
 
     def __init__(self, verbose: bool):
-        from trainer.workflows.console import StageLog, stderr_console
+        from trainer.console.stages import StageLog, stderr_console
         self.verbose = verbose
         self.console = stderr_console()
         self.stages = StageLog(self.console)
@@ -150,7 +150,7 @@ class _TrainingOutput:
         callbacks = []
         from trainer.models.registry import model_class
         if model_class(cfg.model.type).fits_in_steps(cfg):
-            from trainer.workflows.train_console import TrainingConsole
+            from trainer.console.training import TrainingConsole
             self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
                                          limit=cfg.data.limit, replace_library_output=not self.verbose)
             callbacks.append(self.table)
@@ -175,9 +175,9 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     F1, precision-recall, confusions; per target), model/thresholds.json, and confusion.png for single-label targets."""
     stages = None
     try:
-        from trainer.workflows.console import StageLog, quiet_libraries
+        from trainer.console.stages import StageLog, quiet_libraries
         from trainer.workflows.evaluate import evaluate as run_evaluate
-        from trainer.workflows.summary import evaluation_lines, shown_path
+        from trainer.console.summary import evaluation_lines, shown_path
         stages = StageLog()
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
             metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
@@ -228,7 +228,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
         from trainer.atomic import atomic_write_jsonl
         from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
-        from trainer.workflows.console import quiet_libraries
+        from trainer.console.stages import quiet_libraries
         from trainer.workflows.predict_inputs import expand_files
         if fmt not in ("auto", "table", "jsonl"):
             raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
@@ -258,7 +258,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
 
 def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: Optional[int]) -> None:
     from rich.console import Console
-    from trainer.workflows.predict_table import TOP_SCORES, prediction_table, snippet
+    from trainer.console.predict_table import TOP_SCORES, predict_table, snippet
     shown = []
     for record in records:
         rid = str(record.get("id", ""))
@@ -269,7 +269,7 @@ def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: 
         else:
             shown.append(rid)
     targets = [(t.name, len(t.labels)) for t in predictor.targets]
-    Console().print(prediction_table(records, targets, shown, top=top_k or TOP_SCORES))
+    Console().print(predict_table(records, targets, shown, top=top_k or TOP_SCORES))
 
 
 @app.command("serve")
@@ -370,10 +370,11 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
 
 
 def _print_comparison(comp, fmt: str) -> None:
-    from trainer.compare import render
     if fmt == "table":
-        render.print_table(comp)
+        from trainer.console.compare_table import print_table
+        print_table(comp)
     else:
+        from trainer.compare import render
         typer.echo(render.render(comp, fmt), nl=False)
 
 
@@ -386,7 +387,7 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
     """Train every combination of the --grid values (one run directory each), then compare them."""
     output = None
     try:
-        from trainer.workflows.console import quiet_libraries
+        from trainer.console.stages import quiet_libraries
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
         output = _TrainingOutput(verbose)
         with quiet_libraries(["datasets", "transformers"], enabled=not verbose):

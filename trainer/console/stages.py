@@ -1,6 +1,6 @@
 """What the commands show in a terminal while they work (rich): the ML libraries' own noise switched off and a
 line per stage of a dataset build or an evaluation, with its counts (training's bar and table:
-trainer.workflows.train_console).
+trainer.console.training).
 
 Nothing here runs at import, and every setting `quiet_libraries` changes is restored when its block ends.
 Training's full record stays in train_log.jsonl whatever is shown here.

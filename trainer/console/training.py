@@ -7,7 +7,7 @@ import time
 
 from transformers import TrainerCallback
 
-from trainer.workflows.console import clock, fmt, number, stderr_console
+from trainer.console.stages import clock, fmt, number, stderr_console
 
 
 # ---- training -------------------------------------------------------------------------------------------
