@@ -48,17 +48,18 @@ def test_console_quiet_libraries_silences_and_restores_everything():
 
 
 # ---- the training table -------------------------------------------------------------------------------------
-def _drive(console_cb, evals, metric="eval_micro_f1"):
-    args = NS(metric_for_best_model=metric, greater_is_better=True)
-    state = NS(is_world_process_zero=True, best_metric=None, max_steps=10 * len(evals), global_step=0, epoch=0.0)
-    console_cb.on_train_begin(args, state, None)
+def _drive(table, evals, metric="eval_micro_f1"):
+    """The training events (trainer.events) a run with these evaluations sends, to `table`."""
+    table({"event": "train_begin", "step": 0, "max_steps": 10 * len(evals), "best_metric": None, "metric": metric,
+           "greater_is_better": True})
     for n, metrics in enumerate(evals, 1):
-        state.global_step, state.epoch = 10 * n, float(n)
-        console_cb.on_log(args, state, None, logs={"loss": 1.0 / n})
-        console_cb.on_step_end(args, state, None)
-        console_cb.on_evaluate(args, state, None, metrics={"eval_loss": 0.5, "eval_n_examples": 381, **metrics})
-    console_cb.on_train_end(args, state, None)
-    return console_cb.console.file.getvalue()
+        table({"event": "log", "step": 10 * n, "loss": 1.0 / n})
+        table({"event": "step", "step": 10 * n, "max_steps": 10 * len(evals)})
+        table({"event": "eval", "step": 10 * n, "epoch": float(n),
+               "metrics": {"eval_loss": 0.5, "eval_n_examples": 381, **metrics}})
+        table({"event": "checkpoint", "step": 10 * n})
+    table({"event": "train_end", "step": 10 * len(evals)})
+    return table.console.file.getvalue()
 
 
 def test_console_training_table_marks_the_best_checkpoint_kept():
@@ -315,7 +316,7 @@ def test_console_train_announces_early_stopping_and_shows_each_rows_own_loss(tin
     tree["train"].update({"max_steps": 30, "eval_every": 2, "logging_steps": 50, "learning_rate": 1e-12,
                           "early_stopping_patience": 1})
     table = TrainingConsole(_console(), problems={"topics": "multi_label"})
-    run = train(load_config(None, RunConfig, tree=tree), callbacks=[table])
+    run = train(load_config(None, RunConfig, tree=tree), progress=table)   # the run's events: the table's own
     text = table.console.file.getvalue()
     assert [row["step"] for row in table.rows] == [2, 4]
     assert ("early stopping at step 4 of 30: validation micro_f1 did not improve on "

@@ -52,8 +52,8 @@ def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
         from trainer.config import load_config
         from trainer.console.stages import StageLog, quiet_libraries
         extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
-        cfg = load_config(config, DataConfig, (overrides or []) + extra)
         stages = StageLog()
+        cfg = load_config(config, DataConfig, (overrides or []) + extra, progress=stages)
         with quiet_libraries(["datasets"], enabled=not verbose):
             result = build_dataset(cfg, config_path=config, progress=stages)
     except TrainerError as exc:
@@ -110,59 +110,27 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
     """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs, report.html) and print the metrics.
 
     Shows a progress bar and a table row per evaluation, then the metrics and the commands to go on with."""
-    console = None
+    output = None
     try:
         from trainer.config import RunConfig, load_config
         from trainer.console.stages import quiet_libraries
         from trainer.console.summary import summary_lines
-        cfg = load_config(config, RunConfig, overrides or [])
-        console = _TrainingOutput(verbose)
-        with quiet_libraries(console.libraries(cfg), enabled=not verbose):
-            run_dir = console.train(cfg, config)
+        from trainer.console.training import TrainingOutput
+        from trainer.models.registry import model_class
+        from trainer.workflows.train import train as run_training
+        output = TrainingOutput(verbose=verbose)   # the run's events: notices, stages, the training table
+        cfg = load_config(config, RunConfig, overrides or [], progress=output)
+        with quiet_libraries(list(model_class(cfg.model.type).libraries), enabled=not verbose):
+            run_dir = run_training(cfg, config, progress=output.for_run(cfg), loop_output=verbose)
+            output.close()
             lines = summary_lines(run_dir, cfg)
     except TrainerError as exc:
         _fail(exc)
     finally:
-        if console is not None:
-            console.close()   # a bar or spinner left running would garble the terminal
+        if output is not None:
+            output.close()   # a bar or spinner left running would garble the terminal
     for line in lines:
         typer.echo(line)
-
-
-class _TrainingOutput:
-    """What `train` and `sweep` show while a run trains: the training table (transformer runs) and the stages of
-    a first-use dataset build and of the evaluation."""
-
-    def __init__(self, verbose: bool):
-        from trainer.console.stages import StageLog, stderr_console
-        self.verbose = verbose
-        self.console = stderr_console()
-        self.stages = StageLog(self.console)
-        self.table = None
-
-    @staticmethod
-    def libraries(cfg) -> list[str]:
-        from trainer.models.registry import model_class
-        return list(model_class(cfg.model.type).libraries)
-
-    def train(self, cfg, config_path) -> Path:
-        from trainer.workflows.train import train as run_training
-        callbacks = []
-        from trainer.models.registry import model_class
-        if model_class(cfg.model.type).fits_in_steps(cfg):
-            from trainer.console.training import TrainingConsole
-            self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
-                                         limit=cfg.data.limit, replace_library_output=not self.verbose)
-            callbacks.append(self.table)
-        try:
-            return run_training(cfg, config_path, callbacks=callbacks, progress=self.stages)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.table is not None:
-            self.table.close()
-        self.stages.close()
 
 
 @app.command("evaluate")
@@ -388,10 +356,18 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
     output = None
     try:
         from trainer.console.stages import quiet_libraries
+        from trainer.console.training import TrainingOutput
+        from trainer.workflows import train as lifecycle
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
-        output = _TrainingOutput(verbose)
+        output = TrainingOutput(verbose=verbose)
+
+        def train_one(cfg, config_path):
+            try:
+                return lifecycle.train(cfg, config_path, progress=output.for_run(cfg), loop_output=verbose)
+            finally:
+                output.close()
         with quiet_libraries(["datasets", "transformers"], enabled=not verbose):
-            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=output.train,
+            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=train_one,
                                on_event=lambda m: typer.echo(m, err=True))
     except TrainerError as exc:
         _fail(exc)

@@ -114,7 +114,8 @@ STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": 
 
 class StageLog:
     """A callable for the `progress` events of build_dataset and evaluate: a spinner with the running count
-    while a stage works (at a terminal), then one line per finished stage with its counts and seconds."""
+    while a stage works (at a terminal), then one line per finished stage with its counts and seconds; and
+    a line per notice (trainer.events)."""
 
     # printed when a dataset build or an evaluation starts
     TITLES = {"read": "building the dataset", "load": "evaluating"}
@@ -125,6 +126,10 @@ class StageLog:
         self.previous: int | None = None   # documents after the previous build stage
 
     def __call__(self, event: dict) -> None:
+        if event.get("event") == "notice":   # a line for the user (trainer.events), between the stage lines
+            self._stop()
+            self.console.print(event["message"], highlight=False, soft_wrap=True, markup=False)
+            return
         if not event.get("done") and event["stage"] in self.TITLES and not event.get("documents"):
             self._stop()
             self.console.print(self.TITLES[event["stage"]], style="bold", highlight=False, soft_wrap=True)
