@@ -28,7 +28,7 @@ def test_console_quiet_libraries_silences_and_restores_everything():
     import datasets
     import transformers.utils.logging as hf_logging
 
-    from trainer.console.stages import quiet_libraries
+    from trainer.console.quiet import quiet_libraries
 
     def state():
         return (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled(),

@@ -50,7 +50,8 @@ def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
         from trainer.data.build import build_dataset
         from trainer.data.config import DataConfig
         from trainer.config import load_config
-        from trainer.console.stages import StageLog, quiet_libraries
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.stages import StageLog
         extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
         stages = StageLog()
         cfg = load_config(config, DataConfig, (overrides or []) + extra, progress=stages)
@@ -113,7 +114,7 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
     output = None
     try:
         from trainer.config import RunConfig, load_config
-        from trainer.console.stages import quiet_libraries
+        from trainer.console.quiet import quiet_libraries
         from trainer.console.summary import summary_lines
         from trainer.console.training import TrainingOutput
         from trainer.models.registry import model_class
@@ -143,7 +144,8 @@ def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `train
     F1, precision-recall, confusions; per target), model/thresholds.json, and confusion.png for single-label targets."""
     stages = None
     try:
-        from trainer.console.stages import StageLog, quiet_libraries
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.stages import StageLog
         from trainer.workflows.evaluate import evaluate as run_evaluate
         from trainer.console.summary import evaluation_lines, shown_path
         stages = StageLog()
@@ -196,7 +198,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
         from trainer.atomic import atomic_write_jsonl
         from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
-        from trainer.console.stages import quiet_libraries
+        from trainer.console.quiet import quiet_libraries
         from trainer.workflows.predict_inputs import expand_files
         if fmt not in ("auto", "table", "jsonl"):
             raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
@@ -355,7 +357,7 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
     """Train every combination of the --grid values (one run directory each), then compare them."""
     output = None
     try:
-        from trainer.console.stages import quiet_libraries
+        from trainer.console.quiet import quiet_libraries
         from trainer.console.training import TrainingOutput
         from trainer.workflows import train as lifecycle
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
