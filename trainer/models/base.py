@@ -54,7 +54,7 @@ class FitContext:
     data: FitData
     run_dir: Path                    # checkpoints and train_log.jsonl go here
     is_main: bool = True             # the process that writes files (rank 0 under torchrun)
-    # the listener of the fit's events (trainer.events: training events, notices; the main process only)
+    # the listener of the fit's events (trainer.events): notices, and training events from the main process
     progress: Progress = None
     # False: the training loop's own progress bar and log printing are off (the listener shows progress)
     loop_output: bool = True
