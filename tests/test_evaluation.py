@@ -249,7 +249,7 @@ def test_evaluation_two_target_model_gets_a_section_per_target(tiny_dataset_dir,
 
     from trainer.contracts import ModelSpec, Target, write_spec
     from trainer.evaluation import run as evaluation_run
-    from trainer.workflows.summary import summary_lines
+    from trainer.console.summary import summary_lines
     from trainer.config import RunConfig
     labels = {c: json.loads((tiny_dataset_dir / "manifest.json").read_text())["labels"][c] for c in ("topics", "regions")}
     spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(labels["topics"])),

@@ -121,10 +121,10 @@ def test_predict_table_and_serve_mark_gazetteer_only_labels(combined_predictor):
     from rich.console import Console
 
     from trainer.serving.http import create_app
-    from trainer.workflows.predict_table import GAZETTEER_ONLY, prediction_table
+    from trainer.console.predict_table import GAZETTEER_ONLY, predict_table
     records = combined_predictor.predict([KYRGYZ])
     console = Console(width=250, record=True)
-    console.print(prediction_table(records, [("topics", 4), ("regions", 23)], ["kyrgyz"]))
+    console.print(predict_table(records, [("topics", 4), ("regions", 23)], ["kyrgyz"]))
     assert f"Central Asia {GAZETTEER_ONLY}" in console.export_text()
 
     client = TestClient(create_app(combined_predictor))

@@ -99,7 +99,7 @@ def test_sweep_cli_shows_the_traceback_of_an_unexpected_failure(base_config, mon
     from trainer.cli import app
     from trainer.workflows import train as lifecycle
 
-    def broken(cfg, path, **kwargs):   # the CLI passes callbacks= and progress=
+    def broken(cfg, path, **kwargs):   # the CLI passes progress= and loop_output=
         raise RuntimeError("boom")
     monkeypatch.setattr(lifecycle, "train", broken)
     result = CliRunner().invoke(app, ["sweep", str(base_config), "--grid", "train.seed=1"])

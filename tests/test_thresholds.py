@@ -270,7 +270,7 @@ def test_thresholds_are_not_tuned_on_a_tiny_validation_split_and_say_why(tmp_pat
 
 def test_thresholds_note_is_in_the_summary_and_the_report():
     from trainer.evaluation.report import _header, ReportInput
-    from trainer.workflows.summary import decision_rule
+    from trainer.console.summary import decision_rule
     note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
     assert decision_rule({"thresholds": "none", "thresholds_note": note}) == f"0.5 threshold ({note})"
     header = _header(ReportInput(run_name="r", model_type="t", problem="multi_label", dataset="d", split="test",
@@ -281,7 +281,7 @@ def test_thresholds_note_is_in_the_summary_and_the_report():
 
 
 def test_thresholds_not_tuned_are_named_in_the_evaluate_stage_line():
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
     line = StageLog.line(StageLog(console=object()), {"stage": "tune", "done": True, "on": "validation",
                                                       "thresholds": {"topics": "per_label", "regions": "none"},

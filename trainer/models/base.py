@@ -18,6 +18,7 @@ from trainer.contracts import (ModelSpec, Target, answer_spec, default_threshold
 from trainer.data.label_space import LabelSpace
 from trainer.data.regions import RegionScorer, m49_labels
 from trainer.decisions import DEFAULT_FUSION, fuse
+from trainer.events import Progress
 
 
 @dataclass
@@ -53,7 +54,10 @@ class FitContext:
     data: FitData
     run_dir: Path                    # checkpoints and train_log.jsonl go here
     is_main: bool = True             # the process that writes files (rank 0 under torchrun)
-    callbacks: list = field(default_factory=list)   # the kind's training-loop callbacks (transformers: TrainerCallback)
+    # the listener of the fit's events (trainer.events): notices, and training events from the main process
+    progress: Progress = None
+    # False: the training loop's own progress bar and log printing are off (the listener shows progress)
+    loop_output: bool = True
 
 
 @dataclass

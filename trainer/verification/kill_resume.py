@@ -60,8 +60,8 @@ def child(config: str, overrides: list[str], point: KillPoint, flag: Path) -> No
     """Run the CLI's `train` with one more callback, which waits at `point` for the parent's SIGKILL."""
     from transformers import TrainerCallback
 
-    import trainer.workflows.train as workflow
     from trainer.cli import app
+    from trainer.models.transformer import fitting
     from trainer.models.transformer.hf_trainer import ClassifierTrainer
 
     # torchrun starts each worker in a session of its own: the parent kills them by these pids
@@ -84,11 +84,13 @@ def child(config: str, overrides: list[str], point: KillPoint, flag: Path) -> No
         return save_optimizer(self, output_dir)
     ClassifierTrainer._save_optimizer_and_scheduler = saving
 
-    train = workflow.train
+    make = fitting.make_trainer
 
-    def train_with_kill_point(cfg, config_path=None, callbacks=None, progress=None):
-        return train(cfg, config_path, callbacks=[*(callbacks or []), WaitForKill()], progress=progress)
-    workflow.train = train_with_kill_point
+    def make_with_kill_point(*args, **kwargs):   # the fit context carries no TrainerCallback: added in the kind
+        trainer, meter = make(*args, **kwargs)
+        trainer.add_callback(WaitForKill())
+        return trainer, meter
+    fitting.make_trainer = make_with_kill_point
     app(["train", config, *overrides])
 
 

@@ -81,9 +81,10 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
     if not grid:
         raise ConfigError("sweep: give at least one --grid key=v1,v2")
     tree = load_yaml_tree(config, RunConfig)   # relative paths taken from the config's base folder
-    load_config(config, RunConfig, overrides, tree=tree)   # a typo in the base config fails once, up front
+    quiet = lambda event: None  # noqa: E731 - these checks' notices come again with each run that has them
+    load_config(config, RunConfig, overrides, tree=tree, progress=quiet)   # a typo in the base config fails once
     for key in grid:
-        load_config(config, RunConfig, [*overrides, f"{key}={json.dumps(grid[key][0])}"], tree=tree)
+        load_config(config, RunConfig, [*overrides, f"{key}={json.dumps(grid[key][0])}"], tree=tree, progress=quiet)
     if train_fn is None:
         from trainer.workflows.train import train as train_fn
     say = on_event or (lambda msg: None)
@@ -101,7 +102,7 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
         say(f"[{n}/{len(combos)}] {name}: {' '.join(grid_overrides)}")
         try:
             cfg = load_config(config, RunConfig, [*overrides, *grid_overrides, f"output.name={json.dumps(name)}"],
-                              tree=tree)
+                              tree=tree, progress=lambda event: say(event["message"]))   # notices only
             run.run_dir = Path(train_fn(cfg, config))
         except KeyboardInterrupt:
             run.error = "interrupted"

@@ -16,6 +16,7 @@ from trainer.config import RunConfig
 from trainer.data.cleaning import copy_to_model
 from trainer.data.dataset_io import dataset_path
 from trainer.evaluation import evaluate_on_split
+from trainer.events import Progress
 from trainer.models import FitContext, model_class
 from trainer.training import distributed
 from trainer.training.data import dataset_meta, load_fit_data
@@ -30,14 +31,13 @@ def resolve(cfg: RunConfig, config_path: str | Path | None = None) -> RunConfig:
     return cfg
 
 
-def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list | None = None,
-          progress=None) -> Path:
+def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progress = None,
+          loop_output: bool = True) -> Path:
     """Train, evaluate and track as `cfg` says; return the run directory.
 
-    `callbacks` go to the model kind's training loop (transformers: TrainerCallback; one with
-    `replaces_progress = True` replaces the Trainer's own progress bar and log printing); `progress`
-    receives the stage events of a first-use dataset build and of the evaluation (see build_dataset,
-    evaluate_on_split)."""
+    `progress` receives every event of the run (trainer.events): the stages of a first-use dataset build and
+    of the evaluation (see build_dataset, evaluate_on_split), the model kind's training events and the notices. `loop_output=False` turns the
+    training loop's own progress bar and log printing off (the listener shows progress instead)."""
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
     kind.check_config(cfg)               # settings the kind cannot use fail now ...
@@ -48,10 +48,11 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
         run.check()
     data = load_fit_data(cfg, progress)  # bad inputs fail here, before any run directory is touched
     if main:
-        run.start(cfg, config_path, cfg.train.resume)
+        run.start(cfg, config_path, cfg.train.resume, progress)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
     try:
-        fitted = kind.fit(FitContext(cfg, data, run.staging, is_main=main, callbacks=list(callbacks or [])))
+        fitted = kind.fit(FitContext(cfg, data, run.staging, is_main=main, progress=progress,
+                                     loop_output=loop_output))
         if not main:
             return run.final
         for row in fitted.log_rows:

@@ -117,11 +117,11 @@ def _threshold_values(run_dir: Path) -> dict:
 
 def prediction_lines(run_dir: Path, paths: list[str], examples: int = 0) -> list[str]:
     from trainer.serving.predictor import Predictor
-    from trainer.workflows.prediction_table import items_from, render
-    items, notes = items_from(paths, run_dir, examples)
+    from trainer.console.train_examples import example_items, example_lines
+    items, notes = example_items(paths, run_dir, examples)
     if not items:
         return notes
-    return notes + ["", "predictions:"] + render(Predictor.load(run_dir), items)
+    return notes + ["", "predictions:"] + example_lines(Predictor.load(run_dir), items)
 
 
 def next_steps(run_dir: Path, cfg) -> list[str]:
