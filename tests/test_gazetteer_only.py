@@ -57,6 +57,7 @@ def test_answer_spec_widens_only_the_combined_target():
 def test_fit_data_records_every_subregion_the_head_cannot_score():
     from trainer.data.label_space import LabelSpace
     from trainer.models import FitData
+    from trainer.models.combination import gazetteer_settings
 
     class Cfg:   # the one thing gazetteer_settings reads of a run config
         class task:
@@ -68,7 +69,7 @@ def test_fit_data_records_every_subregion_the_head_cannot_score():
     regions = sorted(TINY_REGIONS)
     spaces = [LabelSpace("regions", regions, [5] * len(regions), 20, "multi_label")]
     manifest = {"config": {"labels": {"region": {"granularity": "subregion", "min_mentions": 2}}}}
-    settings = FitData("unused", None, spaces, manifest).gazetteer_settings(Cfg)
+    settings = gazetteer_settings(FitData("unused", None, spaces, manifest), Cfg)
     assert settings["targets"] == ["regions"] and settings["min_mentions"] == 2
     assert settings["gazetteer_only"] == {"regions": SUBREGIONS_NOT_TINY}
     assert "Central Asia" in settings["gazetteer_only"]["regions"]

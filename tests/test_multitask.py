@@ -248,7 +248,7 @@ def test_multitask_predictor_answers_with_the_combination(combined_run):
     from trainer.decisions import fuse
     model = load_model(combined_run, ScoreOptions(precision="fp32"))
     raw = model.score_targets(TEXTS)
-    parts = model.score_parts(TEXTS, raw)["regions"]
+    parts = model.combination.parts(TEXTS, raw)["regions"]
     rule = json.loads((combined_run / "model" / "fusion.json").read_text())["targets"]["regions"]
     np.testing.assert_allclose(model.score(TEXTS)["regions"], fuse(parts["head"], parts["gazetteer"], rule),
                                atol=1e-6)

@@ -19,6 +19,7 @@ from trainer.evaluation import evaluate
 from trainer.models import FitContext, model_class
 from trainer.training import distributed
 from trainer.training.data import dataset_meta, load_fit_data
+from trainer.training.fit import fit_model
 from trainer.training.run_directory import RunDirectory, run_name
 
 
@@ -50,7 +51,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
         run.start(cfg, config_path, cfg.train.resume)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
     try:
-        fitted = kind.fit(FitContext(cfg, data, run.staging, is_main=main, callbacks=list(callbacks or [])))
+        fitted = fit_model(kind, FitContext(cfg, data, run.staging, is_main=main, callbacks=list(callbacks or [])))
         if not main:
             return run.final
         for row in fitted.log_rows:
