@@ -215,7 +215,7 @@ def test_multitask_gazetteer_run_reads_regions_from_place_names(tiny_dataset_dir
     assert test["at_0.5"]["micro_f1"] == 1.0        # every tiny text names its city: the labeller is exact here
     assert contracts.read_meta(run)["model_parameters"] == 0
     out = Predictor.load(run).predict(["Talks in Berlin and Paris on Monday", "Markets in Tokyo fell"])
-    assert out[0]["labels"] == ["Western Europe"] and out[1]["labels"] == ["Eastern Asia"]
+    assert out[0]["regions"]["labels"] == ["Western Europe"] and out[1]["regions"]["labels"] == ["Eastern Asia"]
 
 
 @pytest.fixture(scope="module")
