@@ -135,3 +135,24 @@ def test_predict_table_and_serve_mark_gazetteer_only_labels(combined_predictor):
     assert regions["labels"] == m49_labels("subregion") and regions["gazetteer_only"] == SUBREGIONS_NOT_TINY
     page = client.get("/").text
     assert "gazetteer_only" in page and "(gazetteer only)" in page
+
+
+@pytest.mark.integration
+def test_the_generic_fit_path_records_the_combination_and_no_kind_does(tiny_dataset_dir, tmp_path):
+    from trainer.config import RunConfig, load_config
+    from trainer.models import FitContext, model_class
+    from trainer.models.combination import gazetteer_settings
+    from trainer.training.data import load_fit_data
+    from trainer.training.fit import fit_model
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear"},
+            "task": {"targets": [{"name": "topics"}, {"name": "regions", "gazetteer": True}]},
+            "output": {"dir": str(tmp_path), "name": "fit"}}
+    cfg = load_config(None, RunConfig, tree=tree)
+    data = load_fit_data(cfg)
+    kind = model_class("tfidf-linear")
+    assert "gazetteer" not in kind.fit(FitContext(cfg, data, tmp_path)).model.spec.settings   # the kind: heads only
+    fitted = fit_model(kind, FitContext(cfg, data, tmp_path))
+    assert fitted.model.spec.settings["gazetteer"] == gazetteer_settings(data, cfg)
+    assert list(fitted.model.spec.settings) == ["classifier", "gazetteer"]   # trainer.json's key order as before
+    assert fitted.model.answer_spec.target("regions").labels == tuple(m49_labels("subregion"))
+    assert fitted.model.score([KYRGYZ])["regions"].shape == (1, len(m49_labels("subregion")))
