@@ -275,7 +275,7 @@ def test_console_predict_table_shows_labels_and_top_scores(tiny_run_dir):
     result = CliRunner().invoke(app, ["predict", str(tiny_run_dir), "--text", "oil prices rose in Tokyo",
                                       "--format", "table"])
     assert result.exit_code == 0, result.output
-    expected = Predictor.load(tiny_run_dir).predict(["oil prices rose in Tokyo"])[0]
+    expected = Predictor.load(tiny_run_dir).predict(["oil prices rose in Tokyo"])[0]["topics"]
     out = result.output
     assert "labels" in out and "top scores" in out and "oil prices rose in Tokyo" in out
     assert all(label in out for label in expected["labels"])

@@ -203,7 +203,7 @@ def test_conformance_served_answers_like_the_predictor(run_dir):
     from trainer.serving.http import DEFAULT_BATCHING, create_app
     from trainer.serving.predictor import Predictor
     predictor = Predictor.load(run_dir, precision="fp32")
-    expected = predictor.predict(TEXTS)
+    expected = [predictor.wire(r) for r in predictor.predict(TEXTS)]   # one target: its answer at the top level
     with TestClient(create_app(predictor, batching=dict(DEFAULT_BATCHING))) as client:
         answer = client.post("/predict", json={"texts": TEXTS})
     assert answer.status_code == 200

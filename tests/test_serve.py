@@ -51,7 +51,7 @@ def test_serve_predict_articles_match_predictor(server, tiny_run_dir):
     article = {"title": "Oil prices climb", "body": "Crude output fell as OPEC cut supply."}
     served = server.post("/predict", json={"articles": [article], "threshold": 0.2}).json()["predictions"][0]
     local = Predictor.load(tiny_run_dir).predict(["Oil prices climb\n\nCrude output fell as OPEC cut supply."],
-                                                  threshold=0.2)[0]
+                                                  threshold=0.2)[0]["topics"]
     assert served["labels"] == local["labels"]
     assert served["scores"] == pytest.approx(local["scores"], abs=1e-5)
 
@@ -121,7 +121,7 @@ def test_serve_predict_file_reads_a_page_like_trainer_predict(server, tiny_run_d
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["articles"][0]["title"] == "Crude output falls" and body["articles"][0]["kind"] == "HTML"
-    local = Predictor.load(tiny_run_dir).predict_articles([page], top_k=3)[0]
+    local = Predictor.load(tiny_run_dir).predict_articles([page], top_k=3)[0]["topics"]
     assert body["predictions"][0]["labels"] == local["labels"]
     assert body["predictions"][0]["scores"] == pytest.approx(local["scores"], abs=1e-5)
 

@@ -121,9 +121,9 @@ def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
     n = len(read_spec(run / "model").primary.labels)
     text = ["quarterly earnings and oil prices in Paris"]
     save_thresholds(run / "model", Thresholds("global", [0.0] * n))
-    assert len(Predictor.load(run).predict(text)[0]["labels"]) == n
+    assert len(Predictor.load(run).predict(text)[0]["topics"]["labels"]) == n
     save_thresholds(run / "model", Thresholds("global", [1.0] * n))
-    assert Predictor.load(run).predict(text)[0]["labels"] == []
+    assert Predictor.load(run).predict(text)[0]["topics"]["labels"] == []
 
 
 def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp_path):
@@ -134,10 +134,10 @@ def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp
     n = len(read_spec(run / "model").primary.labels)
     save_thresholds(run / "model", Thresholds("global", [1.0] * n, at_least_one=True))
     predictor = Predictor.load(run)
-    result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]
+    result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]["topics"]
     assert result["labels"] == [max(result["scores"], key=result["scores"].get)]
     # an explicit threshold replaces the saved rule: nothing is forced
-    assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["labels"] == []
+    assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["topics"]["labels"] == []
 
 
 # ---- per_bucket: one threshold per label-frequency bucket ----
@@ -234,7 +234,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
         between += 0.2 <= entry["scores"]["trade"] < 0.35
     assert between >= 1
     texts = ["trade deficit and import tariffs", "trade talks on wheat harvest", "oil prices in Tokyo"]
-    for got in Predictor.load(run, precision="fp32").predict(texts):
+    for got in (r["topics"] for r in Predictor.load(run, precision="fp32").predict(texts)):
         assert got["labels"] == _expected_labels(got["scores"], labels, th.values, th.at_least_one)
 
 

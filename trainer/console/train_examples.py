@@ -42,8 +42,7 @@ def example_lines(predictor, items: list[Item]) -> list[str]:
                 lines.append(f"{item.heading}: not read ({read[0].reason if read else 'empty'})")
                 continue
             item.title, item.text, item.tags = read[0].title, read[0].text, list(read[0].tags or [])
-        answer = predictor.predict([item.text], top_k=TOP, explain=True, tags=[item.tags])[0]
-        per_target = answer if len(predictor.targets) > 1 else {predictor.targets[0].name: answer}
+        per_target = predictor.predict([item.text], top_k=TOP, explain=True, tags=[item.tags])[0]
         lines.append(item.heading)
         lines.append("  " + textwrap.shorten(f'"{item.title}"', WIDTH - 2) if item.title else "  (no title)")
         for target in predictor.targets:

@@ -143,7 +143,7 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
     that scores best on validation (eval.fusion_metric, decisions as the run makes them); returns the scores,
     the rules picked, and the two parts' scores per split."""
     raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
-    parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
+    parts = {name: model.combination.parts(list(splits[name]["text"]), raw[name]) for name in splits}
     combined = sorted({target for p in parts.values() for target in p})
     if not combined:
         return raw, {}, {}
@@ -152,7 +152,7 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
         target = model.answer_spec.target(target_name)
         rules[target_name] = _pick_fusion(model, target, splits, parts, eval_cfg, train)
         for name in splits:
-            raw[name][target_name] = model.fuse_parts(target_name, parts[name][target_name], rules[target_name])
+            raw[name][target_name] = model.combination.fuse(target_name, parts[name][target_name], rules[target_name])
     part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
                    for t in combined}
     return raw, rules, part_scores
@@ -165,7 +165,7 @@ def _pick_fusion(model, target: Target, splits: dict, parts: dict, eval_cfg: Eva
     labels, p = list(target.labels), parts["validation"][target.name]
     best, best_key = None, None
     for rule in fusion_candidates():
-        scored = _scored(splits["validation"], target, model.fuse_parts(target.name, p, rule))
+        scored = _scored(splits["validation"], target, model.combination.fuse(target.name, p, rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
                   at_least_one, min_documents=eval_cfg.threshold_min_documents)
         m = split_metrics(scored, labels, target.problem, th)
@@ -381,8 +381,8 @@ def _head_scores(model, splits: dict, rules: dict) -> dict:
     for name, ds in splits.items():
         texts = list(ds["text"])
         scores = model.score_targets(texts, HEAD_ONLY)
-        for target, p in model.score_parts(texts, scores).items():
-            scores[target] = model.fuse_parts(target, p, rules.get(target, DEFAULT_FUSION))
+        for target, p in model.combination.parts(texts, scores).items():
+            scores[target] = model.combination.fuse(target, p, rules.get(target, DEFAULT_FUSION))
         out[name] = (scores, model.long_text_mask(texts))
     return out
 

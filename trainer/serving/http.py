@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from trainer.data.article import join_title_body
 from trainer.errors import ConfigError, TrainerError
+from trainer.serving.predictor import wire_record
 
 MAX_BODY_BYTES = 1 << 20
 MAX_TEXTS = 64
@@ -196,6 +197,9 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
     app.state.batcher = batcher
     lock = threading.Lock()   # one forward pass at a time: parallel ones only fight over the CPU cores
 
+    def wire(prediction: dict) -> dict:   # a one-target model's answer at the top level, as it always was
+        return wire_record(prediction, predictor.spec.target_names)
+
     def checked_inputs(request: PredictRequest) -> list[str]:
         texts = request.inputs()
         if len(texts) > max_texts:
@@ -209,7 +213,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
             with lock:
                 predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold,
                                                 explain=request.explain)
-            return {"predictions": predictions}
+            return {"predictions": [wire(p) for p in predictions]}
     else:
         @app.post("/predict")
         async def predict_batched(request: PredictRequest):
@@ -218,7 +222,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
                 future = batcher.submit(texts, request.top_k, request.threshold, request.explain)
             except Busy as exc:
                 raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
-            return {"predictions": await asyncio.wrap_future(future)}
+            return {"predictions": [wire(p) for p in await asyncio.wrap_future(future)]}
 
     @app.post("/predict-file")
     async def predict_file(request: Request,
@@ -247,7 +251,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
         kind = PAGE_KINDS[Path(name).suffix.lower()]
         return {"articles": [{"title": a.title, "text": a.body, "kind": "HTML" if kind == "html" else "page text",
                               "cleaning": a.meta.get("cleaning", "generic")} for a in articles],
-                "predictions": predictions}
+                "predictions": [wire(p) for p in predictions]}
 
     @app.get("/health")
     def health():

@@ -67,7 +67,7 @@ def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = Non
                    kind: str | None = None, top_k: int | None = None, threshold: float | None = None,
                    stdin=None, texts: Sequence[str] = (), outlet: str | None = None) -> list[dict]:
     """What `trainer predict` prints: records for texts given as such (ids text-1, text-2, ...), raw article
-    files and/or a JSONL file of texts.
+    files and/or a JSONL file of texts, in the wire format (Predictor.wire).
 
     "-" as a file reads one article's plain text from `stdin`; `jsonl="-"` reads JSONL from `stdin`.
     """
@@ -98,4 +98,4 @@ def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = Non
                 raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         results = predictor.predict(texts, top_k, threshold)
         records.extend({"id": doc_id, **result} for doc_id, result in zip(ids, results))
-    return records
+    return [predictor.wire(record) for record in records]   # a one-target model's answer at the top level

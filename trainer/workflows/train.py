@@ -20,6 +20,7 @@ from trainer.events import Progress
 from trainer.models import FitContext, model_class
 from trainer.training import distributed
 from trainer.training.data import dataset_meta, load_fit_data
+from trainer.training.fit import fit_model
 from trainer.training.run_directory import RunDirectory, run_name
 
 
@@ -51,8 +52,8 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
         run.start(cfg, config_path, cfg.train.resume, progress)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
     try:
-        fitted = kind.fit(FitContext(cfg, data, run.staging, is_main=main, progress=progress,
-                                     loop_output=loop_output))
+        fitted = fit_model(kind, FitContext(cfg, data, run.staging, is_main=main, progress=progress,
+                                            loop_output=loop_output))
         if not main:
             return run.final
         for row in fitted.log_rows:

@@ -54,8 +54,6 @@ class TransformerClassifier(Model):
         from trainer.models.transformer.reading import Reading
         settings = {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling,
                     "reading": Reading.from_config(m.reading).to_settings()}
-        if ctx.data.gazetteer_settings(ctx.cfg):
-            settings["gazetteer"] = ctx.data.gazetteer_settings(ctx.cfg)
         spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces], settings)
         model = cls(network, tokenizer, spec)
         return Fitted(model, {**stats, "model_parameters": model.num_parameters})
