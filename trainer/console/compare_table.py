@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 
+from trainer import metric_names
 from trainer.compare import Comparison
 from trainer.compare.render import NOT_SIGNIFICANT, footnotes, short_keys, table_cells
 
 # the terminal table's short headers (md, csv and html keep the full names)
-SHORT_HEADERS = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy", "train s": "train s",
+SHORT_HEADERS = {**{key: metric_names.name(key) for key in metric_names.HEADLINE}, "train s": "train s",
                  "train ex/s": "ex/s", "params": "params", "model size": "size", "predict docs/s": "docs/s"}
 # dropped first, from the right, when the table does not fit the terminal
 OPTIONAL_COLUMNS = ("predict docs/s", "model size", "params", "train ex/s", "train s")
@@ -67,7 +68,7 @@ def to_rich_table(comp: Comparison, width: int | None = None):
                 label = (f"Δ {metric} [95% CI]" if h == delta_header else f"{metric} 95% CI" if h == ci_header
                          else SHORT_HEADERS.get(h, h))
                 if tiny:
-                    label = {"micro-F1": "micro", "macro-F1": "macro", "accuracy": "acc."}.get(label, label)
+                    label = {metric_names.name(k): metric_names.short_name(k) for k in metric_names.HEADLINE}.get(label, label)
                     label = label.replace(" 95% CI", " CI").replace(" [95% CI]", "")
                 need = max([len(label), *(len(line) for c in cells for line in c.split("\n"))])
             cols.append((h, label, cells, need))
