@@ -49,8 +49,9 @@ def test_metric_lists_equal_the_table():
     assert long_texts.KEYS == bootstrap.METRICS == METRIC_COLUMNS == metric_names.HEADLINE
     assert {k: render.SHORT_HEADERS[k] for k in metric_names.HEADLINE} == {
         k: metric_names.name(k) for k in metric_names.HEADLINE}
-    # the table's selectable metrics are what compare accepts as --metric
+    # a selectable metric must be a headline one: compare computes (and a fit of several targets averages) those
     assert set(metric_names.SELECTABLE) <= set(METRIC_COLUMNS)
+    assert set(metric_names.ESSENTIAL) <= set(metric_names.HEADLINE)
 
 
 @pytest.mark.parametrize("problem, gold, pred", [
@@ -75,37 +76,40 @@ def test_console_and_summary_name_metrics_from_the_table(monkeypatch):
     from trainer.evaluation.report import render_summary
     from trainer.workflows import summary
 
-    m = {"n_examples": 3, "micro_f1": 0.5, "macro_f1": 0.25, "accuracy": 0.75}
-    assert summary._scores(m) == "micro-F1 0.500  macro-F1 0.250  accuracy 0.750"
+    m = {"n_examples": 3, **{key: 0.125 * (i + 1) for i, key in enumerate(metric_names.HEADLINE)}}
+    assert summary._scores(m).startswith("micro-F1 0.125  macro-F1 0.250  accuracy 0.375")
+    m.update(accuracy=0.75, macro_f1=0.25)
     monkeypatch.setattr(metric_names, "HEADLINE", ("accuracy", "macro_f1"))
     assert summary._scores(m) == "accuracy 0.750  macro-F1 0.250"
     assert render_summary({"topics": {"test": m}}).split() == ["test", "n=3", "accuracy=0.7500", "macro_f1=0.2500"]
 
 
 def test_console_columns_per_problem_come_from_the_table():
-    assert metric_names.console_headline("multi_label") == ("micro_f1", "macro_f1")
-    assert metric_names.console_headline("single_label") == ("macro_f1", "accuracy")
+    multi, single = metric_names.console_headline("multi_label"), metric_names.console_headline("single_label")
+    # single-label micro-F1 equals accuracy; multi-label subset accuracy adds little at a glance
+    assert multi[:2] == ("micro_f1", "macro_f1") and "accuracy" not in multi
+    assert single[:2] == ("macro_f1", "accuracy") and "micro_f1" not in single
 
 
 def test_a_metric_row_reaches_config_reports_console_and_compare():
-    row = ('Metric("weighted_f1", "weighted-F1", "wtd", headline=True, selectable=True, fusion=True, html=True)')
+    row = ('Metric("scratch_f1", "scratch-F1", "scr", headline=True, selectable=True, fusion=True, html=True)')
     out = _with_extra_row("trainer.metric_names", "METRICS: tuple[Metric, ...] = (", row, """
 from trainer.config.run_config import EvalSection
 from trainer.evaluation import html_report, report
 from trainer.workflows import summary
 from trainer.compare import METRIC_COLUMNS, render
-m = {"n_examples": 2, "micro_f1": 0.5, "macro_f1": 0.5, "accuracy": 0.5, "weighted_f1": 0.625}
+m = {"n_examples": 2, "micro_f1": 0.5, "macro_f1": 0.5, "accuracy": 0.5, "scratch_f1": 0.625}
 print(json.dumps({
-    "metric": EvalSection(metric="weighted_f1").metric,
-    "fusion": EvalSection(fusion_metric="weighted_f1").fusion_metric,
+    "metric": EvalSection(metric="scratch_f1").metric,
+    "fusion": EvalSection(fusion_metric="scratch_f1").fusion_metric,
     "report": list(report.HEADLINE), "html": list(html_report.HEADLINE),
     "summary": summary._scores(m), "terminal": report.render_summary({"t": {"test": m}}),
-    "compare": list(METRIC_COLUMNS), "short": render.SHORT_HEADERS["weighted_f1"]}))
+    "compare": list(METRIC_COLUMNS), "short": render.SHORT_HEADERS["scratch_f1"]}))
 """)
-    assert out["metric"] == out["fusion"] == "weighted_f1"
-    assert out["report"][0] == out["html"][0] == out["compare"][0] == "weighted_f1"
-    assert out["summary"].startswith("weighted-F1 0.625") and "weighted_f1=0.6250" in out["terminal"]
-    assert out["short"] == "weighted-F1"
+    assert out["metric"] == out["fusion"] == "scratch_f1"
+    assert out["report"][0] == out["html"][0] == out["compare"][0] == "scratch_f1"
+    assert out["summary"].startswith("scratch-F1 0.625") and "scratch_f1=0.6250" in out["terminal"]
+    assert out["short"] == "scratch-F1"
 
 
 # ---- readers --------------------------------------------------------------------------------------------
@@ -145,17 +149,18 @@ def test_every_page_ending_of_the_table_is_read_by_the_upload():
 
 
 def test_a_reader_row_reaches_config_dispatch_predict_and_upload(tmp_path):
-    row = 'ReaderKind("markdown", "scraped", (".md",), "Markdown", page=True)'
-    page = tmp_path / "note.md"
+    row = 'ReaderKind("scratchpage", "scraped", (".scratch",), "scratch page", page=True)'
+    page = tmp_path / "note.SCRATCH"
     page.write_text("Oil prices climb\n\n" + "Crude output fell as OPEC cut supply. " * 20)
     out = _with_extra_row("trainer.data.reader_kinds", "READERS: tuple[ReaderKind, ...] = (", row, f"""
 from trainer.data import readers
 from trainer.data.config import SourceConfig
 from trainer.serving import http
 from trainer.serving.inputs import detect_kind, READER_KINDS
-print(json.dumps({{"config": SourceConfig(kind="markdown", path="x").kind,
-                   "module": readers._module("markdown").__name__, "detected": detect_kind(__import__("pathlib").Path({str(page)!r})),
-                   "predict": "markdown" in READER_KINDS, "upload": http.PAGE_KINDS.get(".md")}}))
+print(json.dumps({{"config": SourceConfig(kind="scratchpage", path="x").kind,
+                   "module": readers._module("scratchpage").__name__,
+                   "detected": detect_kind(__import__("pathlib").Path({str(page)!r})),
+                   "predict": "scratchpage" in READER_KINDS, "upload": http.PAGE_KINDS.get(".scratch")}}))
 """)
-    assert out == {"config": "markdown", "module": "trainer.data.readers.scraped", "detected": "markdown",
-                   "predict": True, "upload": "markdown"}
+    assert out == {"config": "scratchpage", "module": "trainer.data.readers.scraped", "detected": "scratchpage",
+                   "predict": True, "upload": "scratchpage"}

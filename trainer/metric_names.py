@@ -22,7 +22,10 @@ class Metric:
     derived: bool = False                 # computed from other metrics (not by the classification module)
     headline: bool = False                # one of the few figures every summary, comparison and console shows
     headline_for: frozenset[str] = PROBLEMS   # problems whose training console shows it (see below)
-    selectable: bool = False              # may pick the best checkpoint (eval.metric) and sort compare
+    essential: bool = False               # stays in a terminal table too narrow for the other headline ones
+    # may pick the best checkpoint (eval.metric) and sort compare: a headline one (compare computes those, and a
+    # fit of several targets averages those)
+    selectable: bool = False
     fusion: bool = False                  # may pick a gazetteer combination (eval.fusion_metric)
     html: bool = False                    # in report.html's headline table (report.md lists every overall one)
 
@@ -35,8 +38,8 @@ class Metric:
 # and multi-label (subset) accuracy adds little at a glance: the training console leaves those out.
 METRICS: tuple[Metric, ...] = (
     Metric("micro_f1", "micro-F1", "micro", headline=True, headline_for=frozenset({"multi_label"}),
-           selectable=True, fusion=True, html=True),
-    Metric("macro_f1", "macro-F1", "macro", headline=True, selectable=True, fusion=True, html=True),
+           essential=True, selectable=True, fusion=True, html=True),
+    Metric("macro_f1", "macro-F1", "macro", headline=True, essential=True, selectable=True, fusion=True, html=True),
     Metric("accuracy", "accuracy", "acc.", headline=True, headline_for=frozenset({"single_label"}),
            selectable=True, html=True),
     Metric("micro_precision", "micro-precision", html=True),
@@ -54,6 +57,7 @@ BY_KEY = {m.key: m for m in METRICS}
 
 # the views the rest of the program lists (tuples: usable as typing.Literal[...] arguments)
 HEADLINE = tuple(m.key for m in METRICS if m.headline)
+ESSENTIAL = tuple(m.key for m in METRICS if m.essential)
 SELECTABLE = tuple(m.key for m in METRICS if m.selectable)
 FUSION = tuple(m.key for m in METRICS if m.fusion)
 HTML_HEADLINE = tuple(m.key for m in METRICS if m.html)

@@ -82,8 +82,9 @@ def to_rich_table(comp: Comparison, width: int | None = None):
         steps += [(True, tuple(optional[:n]), False, MAX_NAME_WIDTH) for n in range(1, len(optional) + 1)]
         everything = (*optional, ci_header)
         steps += [(True, everything, False, MAX_NAME_WIDTH), (True, everything, True, MAX_NAME_WIDTH)]
-        if comp.metric != "accuracy":
-            everything = (*everything, "accuracy")
+        droppable = tuple(m for m in metric_names.HEADLINE if m != comp.metric and m not in metric_names.ESSENTIAL)
+        if droppable:
+            everything = (*everything, *droppable)
             steps.append((True, everything, True, MAX_NAME_WIDTH))
         # the label-frequency buckets go last, before any name or setting wraps
         steps.append((True, (*everything, *bucket_headers), True, MAX_NAME_WIDTH))
