@@ -98,7 +98,8 @@ from trainer.config.run_config import EvalSection
 from trainer.evaluation import html_report, report
 from trainer.workflows import summary
 from trainer.compare import METRIC_COLUMNS, render
-m = {"n_examples": 2, "micro_f1": 0.5, "macro_f1": 0.5, "accuracy": 0.5, "scratch_f1": 0.625}
+from trainer import metric_names
+m = {"n_examples": 2, **{key: 0.5 for key in metric_names.HEADLINE}, "scratch_f1": 0.625}
 print(json.dumps({
     "metric": EvalSection(metric="scratch_f1").metric,
     "fusion": EvalSection(fusion_metric="scratch_f1").fusion_metric,
