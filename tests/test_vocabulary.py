@@ -38,7 +38,8 @@ exec(compile(source, spec.origin, "exec"), module.__dict__)
 
 # ---- metrics --------------------------------------------------------------------------------------------
 def test_metric_lists_equal_the_table():
-    from trainer.compare import METRIC_COLUMNS, bootstrap, render
+    from trainer.compare import METRIC_COLUMNS, bootstrap
+    from trainer.console import compare_table
     from trainer.config.run_config import EvalSection
     from trainer.evaluation import html_report, long_texts, report
 
@@ -47,7 +48,7 @@ def test_metric_lists_equal_the_table():
     assert report.HEADLINE == metric_names.REPORTED
     assert html_report.HEADLINE == metric_names.HTML_HEADLINE
     assert long_texts.KEYS == bootstrap.METRICS == METRIC_COLUMNS == metric_names.HEADLINE
-    assert {k: render.SHORT_HEADERS[k] for k in metric_names.HEADLINE} == {
+    assert {k: compare_table.SHORT_HEADERS[k] for k in metric_names.HEADLINE} == {
         k: metric_names.name(k) for k in metric_names.HEADLINE}
     # a selectable metric must be a headline one: compare computes (and a fit of several targets averages) those
     assert set(metric_names.SELECTABLE) <= set(METRIC_COLUMNS)
@@ -73,7 +74,7 @@ def test_every_metric_of_the_table_is_computed(problem, gold, pred):
 
 
 def test_console_and_summary_name_metrics_from_the_table(monkeypatch):
-    from trainer.workflows import summary
+    from trainer.console import summary
 
     m = {"n_examples": 3, **{key: 0.125 * (i + 1) for i, key in enumerate(metric_names.HEADLINE)}}
     assert summary._scores(m).startswith("micro-F1 0.125  macro-F1 0.250  accuracy 0.375")
@@ -94,8 +95,9 @@ def test_a_metric_row_reaches_config_reports_console_and_compare():
     out = _with_extra_row("trainer.metric_names", "METRICS: tuple[Metric, ...] = (", row, """
 from trainer.config.run_config import EvalSection
 from trainer.evaluation import html_report, report
-from trainer.workflows import summary
-from trainer.compare import METRIC_COLUMNS, render
+from trainer.console import summary
+from trainer.compare import METRIC_COLUMNS
+from trainer.console import compare_table
 from trainer import metric_names
 m = {"n_examples": 2, **{key: 0.5 for key in metric_names.HEADLINE}, "scratch_f1": 0.625}
 print(json.dumps({
@@ -103,12 +105,13 @@ print(json.dumps({
     "fusion": EvalSection(fusion_metric="scratch_f1").fusion_metric,
     "report": list(report.HEADLINE), "html": list(html_report.HEADLINE),
     "summary": summary._scores(m),
-    "compare": list(METRIC_COLUMNS), "short": render.SHORT_HEADERS["scratch_f1"]}))
+    "compare": list(METRIC_COLUMNS), "short": compare_table.SHORT_HEADERS["scratch_f1"],
+    "tiny": compare_table.TINY_HEADERS["scratch-F1"]}))
 """)
     assert out["metric"] == out["fusion"] == "scratch_f1"
     assert out["report"][0] == out["html"][0] == out["compare"][0] == "scratch_f1"
     assert out["summary"].startswith("scratch-F1 0.625")
-    assert out["short"] == "scratch-F1"
+    assert out["short"] == "scratch-F1" and out["tiny"] == "scr"
 
 
 # ---- readers --------------------------------------------------------------------------------------------

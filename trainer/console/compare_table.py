@@ -11,6 +11,8 @@ from trainer.compare.render import NOT_SIGNIFICANT, footnotes, short_keys, table
 # the terminal table's short headers (md, csv and html keep the full names)
 SHORT_HEADERS = {**{key: metric_names.name(key) for key in metric_names.HEADLINE}, "train s": "train s",
                  "train ex/s": "ex/s", "params": "params", "model size": "size", "predict docs/s": "docs/s"}
+# the narrowest tables: the metric headers shorter still
+TINY_HEADERS = {metric_names.name(k): metric_names.short_name(k) for k in metric_names.HEADLINE}
 # dropped first, from the right, when the table does not fit the terminal
 OPTIONAL_COLUMNS = ("predict docs/s", "model size", "params", "train ex/s", "train s")
 MAX_NAME_WIDTH = 48    # run names and setting values longer than this wrap; shorter ones are never squeezed
@@ -68,7 +70,7 @@ def to_rich_table(comp: Comparison, width: int | None = None):
                 label = (f"Δ {metric} [95% CI]" if h == delta_header else f"{metric} 95% CI" if h == ci_header
                          else SHORT_HEADERS.get(h, h))
                 if tiny:
-                    label = {metric_names.name(k): metric_names.short_name(k) for k in metric_names.HEADLINE}.get(label, label)
+                    label = TINY_HEADERS.get(label, label)
                     label = label.replace(" 95% CI", " CI").replace(" [95% CI]", "")
                 need = max([len(label), *(len(line) for c in cells for line in c.split("\n"))])
             cols.append((h, label, cells, need))
