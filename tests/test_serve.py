@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 
 from trainer.serving.predictor import Predictor
-from trainer.serving.http import create_app, serving_in_thread
+from trainer.serving.http import PAGE_KINDS, create_app, serving_in_thread
 
 pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
@@ -128,7 +128,8 @@ def test_serve_predict_file_reads_a_page_like_trainer_predict(server, tiny_run_d
 
 def test_serve_predict_file_refuses_bad_files_with_a_reason(server):
     pdf = server.post("/predict-file", params={"name": "paper.pdf"}, content=b"%PDF-1.4")
-    assert pdf.status_code == 415 and ".txt or .html" in pdf.json()["detail"]
+    # the reason names every page ending the reader table lists
+    assert pdf.status_code == 415 and pdf.json()["detail"].endswith(", ".join(PAGE_KINDS)) and ".html" in PAGE_KINDS
     empty = server.post("/predict-file", params={"name": "page.txt"}, content=b"  \n")
     assert empty.status_code == 422 and "empty" in empty.json()["detail"]
     big = server.post("/predict-file", params={"name": "page.txt"}, content=b"x" * (MAX_BODY + 1))

@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from trainer import metric_names
 from trainer.errors import TrainerError
 
 app = typer.Typer(help="Build news datasets, train topic/region classifiers, evaluate, predict, serve, compare.",
@@ -308,7 +309,7 @@ def _check_runtime_options(quantize: str, runtime: str) -> None:
 @app.command("compare")
 def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories from `trainer train`."),
             baseline: Optional[Path] = typer.Option(None, help="Run to compare against: metric delta with a paired-bootstrap 95% CI."),
-            metric: str = typer.Option("micro_f1", help="micro_f1, macro_f1 or accuracy: the sort key and the delta."),
+            metric: str = typer.Option("micro_f1", help=f"{', '.join(metric_names.SELECTABLE)}: the sort key and the delta."),
             fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
             plot: Optional[Path] = typer.Option(None, help="Also write a PNG: each run (labelled with the settings that "
                                                            "differ) with its metrics and intervals, and deltas "

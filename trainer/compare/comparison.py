@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from trainer import metric_names
 from trainer.compare.checks import check_scored_on_training_data
 from trainer.compare.columns import COST_COLUMNS, METRIC_COLUMNS
 from trainer.compare.intervals import bucket_columns, run_intervals
@@ -52,8 +53,8 @@ def differing_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
 def compare(run_dirs: Sequence[str | Path], baseline: str | Path | None = None, metric: str = "micro_f1",
             n_resamples: int = 1000, seed: int = 0, target: str | None = None) -> Comparison:
     """Compare run directories on one target; with `baseline`, add each run's delta and its paired-bootstrap 95% CI."""
-    if metric not in METRIC_COLUMNS:
-        raise CompareError(f"--metric {metric!r}: choose one of {', '.join(METRIC_COLUMNS)}")
+    if metric not in metric_names.SELECTABLE:
+        raise CompareError(f"--metric {metric!r}: choose one of {', '.join(metric_names.SELECTABLE)}")
     if n_resamples < 0:
         raise CompareError(f"--resamples {n_resamples}: give 0 (no intervals) or more")
     paths = _unique_paths(list(run_dirs) + ([baseline] if baseline is not None else []))

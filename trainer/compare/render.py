@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, Callable
 
+from trainer import metric_names
 from trainer.atomic import atomic_write_bytes
 from trainer.compare import METRIC_COLUMNS, Comparison
 
@@ -157,7 +158,7 @@ def plot_metrics(comp: Comparison, metrics: list[str] | None = None) -> list[str
     """The metrics a plot shows: as asked, else the comparison's metric and the other F1."""
     if metrics:
         return list(dict.fromkeys(metrics))
-    return [comp.metric] + [m for m in ("micro_f1", "macro_f1") if m != comp.metric]
+    return [comp.metric] + [m for m in metric_names.ESSENTIAL if m != comp.metric]
 
 
 def run_labels(comp: Comparison) -> list[str]:

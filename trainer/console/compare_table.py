@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 
+from trainer import metric_names
 from trainer.compare import Comparison
 from trainer.compare.render import NOT_SIGNIFICANT, footnotes, short_keys, table_cells
 
 # the terminal table's short headers (md, csv and html keep the full names)
-SHORT_HEADERS = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy", "train s": "train s",
+SHORT_HEADERS = {**{key: metric_names.name(key) for key in metric_names.HEADLINE}, "train s": "train s",
                  "train ex/s": "ex/s", "params": "params", "model size": "size", "predict docs/s": "docs/s"}
+# the narrowest tables: the metric headers shorter still
+TINY_HEADERS = {metric_names.name(k): metric_names.short_name(k) for k in metric_names.HEADLINE}
 # dropped first, from the right, when the table does not fit the terminal
 OPTIONAL_COLUMNS = ("predict docs/s", "model size", "params", "train ex/s", "train s")
 MAX_NAME_WIDTH = 48    # run names and setting values longer than this wrap; shorter ones are never squeezed
@@ -67,7 +70,7 @@ def to_rich_table(comp: Comparison, width: int | None = None):
                 label = (f"Δ {metric} [95% CI]" if h == delta_header else f"{metric} 95% CI" if h == ci_header
                          else SHORT_HEADERS.get(h, h))
                 if tiny:
-                    label = {"micro-F1": "micro", "macro-F1": "macro", "accuracy": "acc."}.get(label, label)
+                    label = TINY_HEADERS.get(label, label)
                     label = label.replace(" 95% CI", " CI").replace(" [95% CI]", "")
                 need = max([len(label), *(len(line) for c in cells for line in c.split("\n"))])
             cols.append((h, label, cells, need))
@@ -81,8 +84,9 @@ def to_rich_table(comp: Comparison, width: int | None = None):
         steps += [(True, tuple(optional[:n]), False, MAX_NAME_WIDTH) for n in range(1, len(optional) + 1)]
         everything = (*optional, ci_header)
         steps += [(True, everything, False, MAX_NAME_WIDTH), (True, everything, True, MAX_NAME_WIDTH)]
-        if comp.metric != "accuracy":
-            everything = (*everything, "accuracy")
+        droppable = tuple(m for m in metric_names.HEADLINE if m != comp.metric and m not in metric_names.ESSENTIAL)
+        if droppable:
+            everything = (*everything, *droppable)
             steps.append((True, everything, True, MAX_NAME_WIDTH))
         # the label-frequency buckets go last, before any name or setting wraps
         steps.append((True, (*everything, *bucket_headers), True, MAX_NAME_WIDTH))

@@ -6,7 +6,7 @@ import os
 import shlex
 from pathlib import Path
 
-from trainer import contracts
+from trainer import contracts, metric_names
 from trainer.evaluation.buckets import in_bucket_order
 
 TOP_SCORES = 3
@@ -86,8 +86,7 @@ def _count(m: dict) -> str:
 
 
 def _scores(m: dict) -> str:
-    return "  ".join(f"{name} {m.get(key, float('nan')):.3f}"
-                     for key, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("accuracy", "accuracy")))
+    return "  ".join(f"{metric_names.name(key)} {m.get(key, float('nan')):.3f}" for key in metric_names.HEADLINE)
 
 
 def decision_rule(m: dict, thresholds=None) -> str:

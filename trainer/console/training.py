@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from trainer import metric_names
 from trainer.console.stages import StageLog, clock, fmt, number, stderr_console
 
 
@@ -156,12 +157,10 @@ class TrainingConsole:
         self.console.print(self._format(row), highlight=False, soft_wrap=True)
 
     def _score_columns(self, metrics: dict) -> list[tuple[str, str]]:
-        wanted = ("micro_f1", "macro_f1", "accuracy")
-        keys = [k for k in metrics if k.startswith("eval_") and k.endswith(wanted)]
-        multi = [k for k in keys if self._problem(k) == "multi_label"]
-        # multi-label: micro/macro-F1 (subset accuracy adds little); single-label: accuracy and macro-F1
-        keys = [k for k in keys if not (k in multi and k.endswith("accuracy")) and
-                not (k not in multi and k.endswith("micro_f1"))] or keys
+        keys = [k for k in metrics if k.startswith("eval_") and k.endswith(metric_names.HEADLINE)]
+        # per problem, the headline metrics the vocabulary says the console shows (multi-label: micro/macro-F1;
+        # single-label: accuracy and macro-F1)
+        keys = [k for k in keys if k.endswith(metric_names.console_headline(self._problem(k)))] or keys
         if self.metric in metrics and self.metric not in keys:
             keys.append(self.metric)
         return [(k, self._header(k)) for k in keys]
@@ -177,8 +176,8 @@ class TrainingConsole:
         name = key[len("eval_"):] if key.startswith("eval_") else key
         target = next((t for t in self.problems if name.startswith(f"{t}_")), None) if len(self.problems) > 1 else None
         base = name[len(target) + 1:] if target else name
-        label = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy"}.get(base, base)
-        if self._problem(key) == "multi_label" and base in ("micro_f1", "macro_f1", "accuracy"):
+        label = metric_names.name(base)
+        if self._problem(key) == "multi_label" and base in metric_names.HEADLINE:
             label += "@0.5"
         return f"{target} {label}" if target else label
 

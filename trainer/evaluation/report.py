@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from trainer import metric_names
 from trainer.evaluation.confusions import worst_labels
 
-HEADLINE = ("accuracy", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
+HEADLINE = metric_names.REPORTED      # every overall metric of the vocabulary, in its order
 N_WORST = 10
 N_CONFUSIONS = 15
 
@@ -175,7 +176,7 @@ def _combined(r: ReportInput) -> str:
     lines += ["| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
     for split, variants in r.metrics.items():
         m = variants["tuned"]
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             lines.append(f"| {split} | {key} | {_fmt(m['parts']['head'].get(key))} | "
                          f"{_fmt(m['parts']['gazetteer'].get(key))} | {_fmt(m.get(key))} |")
     return "\n".join(lines) + "\n"
@@ -187,7 +188,7 @@ def _chunking(r: ReportInput) -> str:
     for split, variants in r.metrics.items():
         if "chunked" not in variants:
             continue
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             head, chunked = variants["tuned"].get(key), variants["chunked"].get(key)
             change = f"{chunked - head:+.4f}" if head is not None and chunked is not None else "-"
             lines.append(f"| {split} | {key} | {_fmt(head)} | {_fmt(chunked)} | {change} |")
@@ -205,7 +206,7 @@ def _reading(r: ReportInput) -> str:
             pair = comparison.get(group)
             if not pair:
                 continue
-            for key in ("micro_f1", "macro_f1", "accuracy"):
+            for key in metric_names.HEADLINE:
                 own, head = pair["reading"].get(key), pair["head"].get(key)
                 change = f"{own - head:+.4f}" if own is not None and head is not None else "-"
                 lines.append(f"| {split} | {group} | {pair['reading'].get('n_examples', 0)} | {key} | {_fmt(own)} | "

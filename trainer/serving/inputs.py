@@ -5,19 +5,18 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from trainer.data import reader_kinds
 from trainer.data.article import join_title_body
 from trainer.errors import DataError
 
-READER_KINDS = ("scraped", "html", "jsonl", "csv")
+READER_KINDS = reader_kinds.SINGLE_FILE_KINDS
 
 
 def detect_kind(path: Path) -> str:
     """Reader kind from the extension, else from the content (markup -> html, otherwise scraped text)."""
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm", ".xhtml"):
-        return "html"
-    if suffix in (".jsonl", ".csv"):
-        return suffix[1:]
+    kind = reader_kinds.kind_of(path.suffix)
+    if kind is not None:
+        return kind
     with open(path, "rb") as fh:
         head = fh.read(2048).lstrip().lower()
     return "html" if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head else "scraped"

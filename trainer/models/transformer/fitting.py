@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer import hardware
+from trainer import hardware, metric_names
 from trainer.atomic import atomic_write_jsonl
 from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
@@ -116,7 +116,8 @@ def training_arguments(cfg, run_dir: Path, precision: str):
         # early stopping's count of evaluations without improvement is saved in each checkpoint; a resumed
         # run that started it at 0 again would train longer than the run it continues
         restore_callback_states_from_checkpoint=True,
-        metric_for_best_model=f"eval_{cfg.eval.metric}", greater_is_better=True,
+        metric_for_best_model=f"eval_{cfg.eval.metric}",
+        greater_is_better=metric_names.higher_is_better(cfg.eval.metric),
         logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         length_column_name="length", include_num_input_tokens_seen="non_padding",

@@ -12,6 +12,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import rotate_checkpoints
 
+from trainer import metric_names
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
 from trainer.decisions import DEFAULT_THRESHOLD, decide, to_probabilities
@@ -321,7 +322,7 @@ def metrics_fn(spaces):
             target_gold = gold[rows, cols] if space.problem == "multi_label" else gold[rows, cols].argmax(-1)
             for key, value in _scalars(space, logits[rows, cols], target_gold).items():
                 out[f"{space.target}_{key}"] = value
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             out[key] = float(np.mean([out[f"{s.target}_{key}"] for s in spaces]))
         return out
     return fn
