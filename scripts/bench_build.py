@@ -7,7 +7,7 @@ Needs the archive in $TRAINER_DATA_MIRROR (or --archive). Prints documents/s, wa
 of each build stage and peak memory (ru_maxrss); with --scraped-pages N also pages/s through the
 builder for N synthetic scraped pages. Target: the Reuters build under 30 s on 2 cores.
 
---pages N: the scaling run. N synthetic scraped pages (scripts/synthetic_pages.py, one outlet) are
+--pages N: the scaling run. N synthetic scraped pages (trainer/data/synthetic.py, one outlet) are
 generated once into --pages-dir (default data/raw/bench-pages-N, kept for the next run), then built
 with configs/data/scraped.yaml by each engine in --engines (`local`, `ray:W` = Ray started in-process
 with W workers), each in a fresh process. Printed per engine: pages/s, wall time, the build process's
@@ -61,7 +61,7 @@ def report(name: str, seconds: float, manifest: dict, unit: str = "documents") -
 
 
 def bench_scraped(pages: int, out: Path) -> None:
-    from synthetic_pages import write_pages
+    from trainer.data.synthetic import write_pages
     with tempfile.TemporaryDirectory() as tmp:
         write_pages(tmp, pages, "sputnik", seed=0)
         seconds, manifest = timed_build(CONFIGS / "scraped.yaml", [f"source.path={tmp}", f"output={out / 'scraped'}"])
@@ -103,7 +103,7 @@ def bench_huge(src: Path, regions: bool) -> None:
 # ---- scaling: N pages, one engine per fresh process -------------------------------------------------
 def pages_dir(n: int, folder: str | None) -> Path:
     """The folder of N generated pages, generated on first use (a `.complete` file beside it marks it done)."""
-    from synthetic_pages import write_pages
+    from trainer.data.synthetic import write_pages
     root = Path(folder) if folder else Path(__file__).resolve().parents[1] / "data" / "raw" / f"bench-pages-{n}"
     done = root.with_name(root.name + ".complete")
     if not done.exists():

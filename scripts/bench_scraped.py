@@ -11,7 +11,7 @@ import time
 from trainer.data.article import Article
 from trainer.data.config import SourceConfig
 from trainer.data.readers import read_articles
-from synthetic_pages import write_pages
+from trainer.data.synthetic import write_pages
 
 
 def main() -> None:

@@ -3,7 +3,6 @@ when $TRAINER_DATA_MIRROR is set but lacks the data (see missing_data)."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,8 +10,6 @@ import pytest
 pytest_plugins = ["pytester"]   # tests/test_fixtures_mirror.py runs the fixtures in a pytest of its own
 
 REPO = Path(__file__).resolve().parents[1]
-# test-data generators shared with the benchmarks (scripts/synthetic_pages.py) live in scripts/
-sys.path.insert(0, str(REPO / "scripts"))
 # Fixtures that train a model, start a server or read the real corpus: a test using one (directly or
 # through another fixture) is an integration test. `make test-unit` leaves those out for an inner loop.
 # A unit test that trains anyway fails (see pytest_runtest_setup below), naming this list.

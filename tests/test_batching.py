@@ -121,7 +121,7 @@ def test_serve_batched_concurrent_requests_get_their_own_answers(tiny_run_dir, s
     with ThreadPoolExecutor(8) as pool:
         served = list(pool.map(call, cases))
     for (texts, options), got in zip(cases, served):
-        expected = predictor.predict(texts, **options)
+        expected = [predictor.wire(r) for r in predictor.predict(texts, **options)]   # the wire format
         assert [r["labels"] for r in got] == [r["labels"] for r in expected]
         assert got[0]["scores"] == pytest.approx(expected[0]["scores"], abs=1e-5)
     stats = client.get("/health").json()["batching"]

@@ -15,21 +15,11 @@ import pytest
 
 pytestmark = pytest.mark.slow   # starts a browser: `make test-slow`, or `python -m pytest -m slow tests/test_browser.py`
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _browser_check():
-    spec = importlib.util.spec_from_file_location("browser_check", REPO / "scripts" / "browser_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def check():
     if importlib.util.find_spec("playwright") is None:
         pytest.fail("playwright is not installed: pip install -e '.[dev]'", pytrace=False)
-    module = _browser_check()
+    from trainer.verification import serve_page as module
     if not Path(module.CHROMIUM).is_file():
         pytest.fail(f"{module.CHROMIUM} absent: apt-get install chromium (or set TRAINER_CHROMIUM)", pytrace=False)
     return module

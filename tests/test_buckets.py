@@ -32,10 +32,10 @@ def test_buckets_macro_is_over_labels_present_in_the_split():
 
 
 def test_buckets_in_metrics_and_report(tiny_run_dir, tmp_path):
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
-    test = evaluate(run)["topics"]["test"]
+    test = evaluate_on_split(run)["topics"]["test"]
     # the tiny dataset: 40 training documents, each of its 4 topics in 5-19 of them
     assert test["buckets"]["5-19"]["n_labels"] == 4 and test["buckets"][">=100"]["n_labels"] == 0
     present = [m["f1"] for m in test["per_label"].values() if m["support"] > 0]

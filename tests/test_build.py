@@ -151,7 +151,7 @@ def test_build_require_in_test_keeps_labels_seen_in_both(tmp_path):
 def test_build_says_which_labels_each_rule_drops_and_why(tmp_path):
     from rich.console import Console
 
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     arts = _articles(60)
     arts[0].topics = ["earn", "rare"]
     log = StageLog(Console(file=io.StringIO(), width=200, color_system=None))
@@ -287,7 +287,7 @@ def test_build_scraped_config_labels_the_sample_page(tmp_path, scraped_sample_di
     import shutil
 
     from trainer.config import load_config
-    from synthetic_pages import write_pages
+    from trainer.data.synthetic import write_pages
 
     pages = tmp_path / "pages" / "sputnik"
     write_pages(pages, 60, layout="sputnik", seed=3)

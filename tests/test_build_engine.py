@@ -10,6 +10,7 @@ import pytest
 from trainer.config import load_config
 from trainer.data.build import build_dataset
 from trainer.data.config import DataConfig
+from trainer.data.dataset_diff import dataset_differences
 from trainer.errors import DataError
 
 pytestmark = pytest.mark.integration   # starts a Ray instance (worker processes)
@@ -40,8 +41,7 @@ def _both(config: Path, overrides: list[str], tmp_path: Path) -> tuple[dict, dic
 
 
 def _same(tmp_path: Path) -> None:
-    from check_engine_equivalence import compare
-    assert compare(tmp_path / "local", tmp_path / "ray") == []
+    assert dataset_differences(tmp_path / "local", tmp_path / "ray") == []
 
 
 def test_ray_engine_equals_local_build_on_reuters(local_ray, reuters_archive, tmp_path):
@@ -58,7 +58,7 @@ def test_ray_engine_equals_local_build_on_reuters(local_ray, reuters_archive, tm
 
 def _pages(root: Path) -> Path:
     """Two outlets of generated pages, near copies of some pages in a third, a binary file, an empty one."""
-    from synthetic_pages import write_pages
+    from trainer.data.synthetic import write_pages
     write_pages(root / "sputnik", 120, "sputnik", seed=1)
     write_pages(root / "planet", 60, "planet", seed=2)
     copies = root / "copies"

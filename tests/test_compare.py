@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from trainer.compare import bootstrap
-from trainer.compare import CompareError, compare, differing_keys, flatten
+from trainer.compare import CompareError, compare, differing_keys
+from trainer.config import flatten
 
 LABELS = ["acq", "crude", "earn", "grain"]
 
@@ -302,7 +303,7 @@ def test_compare_terminal_table_keeps_names_and_settings_readable(long_named_run
     at 160 columns with --baseline); metrics and costs give way instead."""
     from rich.console import Console
 
-    from trainer.compare.render import to_rich_table
+    from trainer.console.compare_table import to_rich_table
     out = io.StringIO()
     Console(file=out, width=width, force_terminal=True, color_system=None).print(to_rich_table(long_named_runs, width))
     text = out.getvalue()
@@ -311,7 +312,7 @@ def test_compare_terminal_table_keeps_names_and_settings_readable(long_named_run
     if width >= 160:   # wide enough: every name on one line
         assert "reuters-topics-tfidf-C0.3-logreg-no-weights" in text
     else:              # narrower: long names wrap, at least MIN_NAME_WIDTH characters a line
-        from trainer.compare.render import MIN_NAME_WIDTH
+        from trainer.console.compare_table import MIN_NAME_WIDTH
         assert "reuters-topics-tfidf-C0.3-logreg-no-weights"[:MIN_NAME_WIDTH] in text
     for value in ("svm", "logreg", "balanced", "none", "0.3", "1.0"):
         assert f" {value} " in flat
@@ -324,7 +325,7 @@ def test_compare_terminal_table_keeps_names_and_settings_readable(long_named_run
 def test_compare_terminal_table_squeezes_nothing_at_160_columns(long_named_runs):
     from rich.console import Console
 
-    from trainer.compare.render import to_rich_table
+    from trainer.console.compare_table import to_rich_table
     out = io.StringIO()
     Console(file=out, width=160, force_terminal=True, color_system=None).print(to_rich_table(long_named_runs, 160))
     header = next(line for line in out.getvalue().splitlines() if "run" in line and "┃" in line)
@@ -356,7 +357,7 @@ def bucketed_runs(make_run_dir):
 def test_compare_bucket_columns_give_way_before_names_and_settings(bucketed_runs, width):
     from rich.console import Console
 
-    from trainer.compare.render import to_rich_table
+    from trainer.console.compare_table import to_rich_table
     out = io.StringIO()
     Console(file=out, width=width, force_terminal=True, color_system=None).print(to_rich_table(bucketed_runs, width))
     text = out.getvalue()

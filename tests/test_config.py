@@ -296,21 +296,36 @@ def test_config_train_cli_from_another_folder_finds_the_dataset(tiny_dataset_dir
 
 def test_config_switching_model_type_on_the_command_line_drops_the_other_kinds_keys(capsys):
     """`trainer train configs/scraped-topic-minilm.yaml model.type=tfidf-linear`: the transformer keys go,
-    one line says which; the switch back works too, and keys given after the switch are checked against the
-    new kind."""
-    cfg = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=tfidf-linear"])
+    one notice (trainer.events) says which; the switch back works too, and keys given after the switch are
+    checked against the new kind. The loader prints nothing itself."""
+    events = []
+    cfg = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=tfidf-linear"],
+                      progress=events.append)
     assert cfg.model.type == "tfidf-linear"
-    said = capsys.readouterr().err.strip().splitlines()
-    assert said == ["model.type=tfidf-linear: dropped the transformer keys model.name, model.max_length, "
-                    "model.truncation, model.pooling, model.prior_bias"]
+    assert events == [{"event": "notice", "message": "model.type=tfidf-linear: dropped the transformer keys "
+                       "model.name, model.max_length, model.truncation, model.pooling, model.prior_bias"}]
     back = load_config(REPO / "configs" / "reuters-topics-tfidf.yaml", RunConfig,
-                       ["model.type=transformer", "model.max_length=64"])
+                       ["model.type=transformer", "model.max_length=64"], progress=events.append)
     assert back.model.type == "transformer" and back.model.max_length == 64
-    assert "dropped the tfidf-linear keys model.tfidf" in capsys.readouterr().err
+    assert "dropped the tfidf-linear keys model.tfidf" in events[-1]["message"]
     with pytest.raises(ConfigError, match="unknown key model.max_length for model.type tfidf-linear"):
         load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig,
-                    ["model.type=tfidf-linear", "model.max_length=64"])
-    capsys.readouterr()
+                    ["model.type=tfidf-linear", "model.max_length=64"], progress=events.append)
     # the same kind again changes nothing, and says nothing
-    same = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=transformer"])
-    assert same.model.max_length == 256 and capsys.readouterr().err == ""
+    events.clear()
+    same = load_config(REPO / "configs" / "scraped-topic-minilm.yaml", RunConfig, ["model.type=transformer"],
+                       progress=events.append)
+    assert same.model.max_length == 256 and events == []
+    assert capsys.readouterr().err == ""
+
+
+def test_config_switching_model_type_in_the_cli_says_so_on_stderr(tmp_path):
+    """`trainer train CONFIG model.type=tfidf-linear`: the notice reaches stderr through the console."""
+    from typer.testing import CliRunner
+
+    from trainer.cli import app
+    config = tmp_path / "run.yaml"
+    config.write_text("data: {dataset: missing}\nmodel: {type: transformer, max_length: 64}\n")
+    result = CliRunner().invoke(app, ["train", str(config), "model.type=tfidf-linear"])
+    assert "model.type=tfidf-linear: dropped the transformer keys model.max_length" in result.stderr
+    assert result.exit_code == 1 and "Traceback" not in result.output   # the missing dataset, in one line

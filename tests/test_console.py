@@ -28,7 +28,7 @@ def test_console_quiet_libraries_silences_and_restores_everything():
     import datasets
     import transformers.utils.logging as hf_logging
 
-    from trainer.workflows.console import quiet_libraries
+    from trainer.console.quiet import quiet_libraries
 
     def state():
         return (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled(), datasets.is_progress_bar_enabled(),
@@ -48,21 +48,22 @@ def test_console_quiet_libraries_silences_and_restores_everything():
 
 
 # ---- the training table -------------------------------------------------------------------------------------
-def _drive(console_cb, evals, metric="eval_micro_f1"):
-    args = NS(metric_for_best_model=metric, greater_is_better=True)
-    state = NS(is_world_process_zero=True, best_metric=None, max_steps=10 * len(evals), global_step=0, epoch=0.0)
-    console_cb.on_train_begin(args, state, None)
+def _drive(table, evals, metric="eval_micro_f1"):
+    """The training events (trainer.events) a run with these evaluations sends, to `table`."""
+    table({"event": "train_begin", "step": 0, "max_steps": 10 * len(evals), "best_metric": None, "metric": metric,
+           "greater_is_better": True})
     for n, metrics in enumerate(evals, 1):
-        state.global_step, state.epoch = 10 * n, float(n)
-        console_cb.on_log(args, state, None, logs={"loss": 1.0 / n})
-        console_cb.on_step_end(args, state, None)
-        console_cb.on_evaluate(args, state, None, metrics={"eval_loss": 0.5, "eval_n_examples": 381, **metrics})
-    console_cb.on_train_end(args, state, None)
-    return console_cb.console.file.getvalue()
+        table({"event": "log", "step": 10 * n, "loss": 1.0 / n})
+        table({"event": "step", "step": 10 * n, "max_steps": 10 * len(evals)})
+        table({"event": "eval", "step": 10 * n, "epoch": float(n),
+               "metrics": {"eval_loss": 0.5, "eval_n_examples": 381, **metrics}})
+        table({"event": "checkpoint", "step": 10 * n})
+    table({"event": "train_end", "step": 10 * len(evals)})
+    return table.console.file.getvalue()
 
 
 def test_console_training_table_marks_the_best_checkpoint_kept():
-    from trainer.workflows.train_console import TrainingConsole
+    from trainer.console.training import TrainingConsole
     cb = TrainingConsole(_console(), problems={"topics": "multi_label"}, limit=200)
     text = _drive(cb, [{"eval_micro_f1": f, "eval_macro_f1": f / 2, "eval_accuracy": f} for f in (0.2, 0.5, 0.4)])
     assert [r["best"] for r in cb.rows] == [True, True, False]          # strictly better only, as Trainer keeps
@@ -75,7 +76,7 @@ def test_console_training_table_marks_the_best_checkpoint_kept():
 
 
 def test_console_training_table_names_single_label_and_two_target_columns():
-    from trainer.workflows.train_console import TrainingConsole
+    from trainer.console.training import TrainingConsole
     single = TrainingConsole(_console(), problems={"topic": "single_label"})
     text = _drive(single, [{"eval_accuracy": 0.6, "eval_macro_f1": 0.5, "eval_micro_f1": 0.6}], "eval_accuracy")
     header = next(line for line in text.splitlines() if line.strip().startswith("epoch"))
@@ -134,7 +135,7 @@ def test_console_tfidf_run_says_fitted_not_trained_one_step(tiny_dataset_dir, tm
 
 
 def test_console_summary_names_the_rule_and_the_plain_threshold():
-    from trainer.workflows.summary import metric_lines
+    from trainer.console.summary import metric_lines
     m = {"micro_f1": 0.347, "macro_f1": 0.011, "accuracy": 0.378, "n_examples": 381, "thresholds": "global",
          "at_least_one": True, "at_0.5": {"micro_f1": 0.0, "macro_f1": 0.0, "accuracy": 0.029}}
     tuned, plain = metric_lines("validation", m, NS(values=[0.3] * 4))
@@ -155,7 +156,7 @@ def test_console_build_reports_each_stage_with_counts(tmp_path):
     from test_build import _articles, _cfg
 
     from trainer.data.build import build_dataset
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     events = []
     result = build_dataset(_cfg(), articles=_articles(120), output=tmp_path / "ds", progress=events.append)
     done = [e["stage"] for e in events if e["done"]]
@@ -219,7 +220,7 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
     whole = contracts.read_metrics(run)
     monkeypatch.setattr(evaluation_run, "SCORE_BLOCK", 4)
     events = []
-    metrics = evaluation_run.evaluate(run, progress=events.append)
+    metrics = evaluation_run.evaluate_on_split(run, progress=events.append)
     assert metrics == whole                                     # scoring in blocks changes nothing
     stages = [(e["stage"], e.get("split"), e["done"]) for e in events]
     assert stages[0] == ("load", None, False) and stages[-1] == ("report", None, True)
@@ -233,13 +234,13 @@ def test_console_evaluate_reports_stages_and_scores_in_blocks(tiny_run_dir, tmp_
 def test_console_evaluate_skips_the_tune_stage_with_nothing_to_tune(tiny_dataset_dir, tmp_path):
     from trainer.config import RunConfig, load_config
     from trainer.evaluation import run as evaluation_run
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     from trainer.workflows.train import train
     tree = {"data": {"dataset": str(tiny_dataset_dir)}, "task": {"target": "topic", "problem": "single_label"},
             "model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, "output": {"dir": str(tmp_path), "name": "one"}}
     run = train(load_config(None, RunConfig, tree=tree))
     events = []
-    evaluation_run.evaluate(run, progress=events.append)
+    evaluation_run.evaluate_on_split(run, progress=events.append)
     tune = [e for e in events if e["stage"] == "tune"]
     assert tune == [{"stage": "tune", "done": True, "skipped": "nothing to tune (single-label)"}]
     metrics = next(e for e in events if e["stage"] == "metrics" and e["done"])
@@ -274,7 +275,7 @@ def test_console_predict_table_shows_labels_and_top_scores(tiny_run_dir):
     result = CliRunner().invoke(app, ["predict", str(tiny_run_dir), "--text", "oil prices rose in Tokyo",
                                       "--format", "table"])
     assert result.exit_code == 0, result.output
-    expected = Predictor.load(tiny_run_dir).predict(["oil prices rose in Tokyo"])[0]
+    expected = Predictor.load(tiny_run_dir).predict(["oil prices rose in Tokyo"])[0]["topics"]
     out = result.output
     assert "labels" in out and "top scores" in out and "oil prices rose in Tokyo" in out
     assert all(label in out for label in expected["labels"])
@@ -290,11 +291,11 @@ def test_console_predict_text_given_as_a_file_gets_a_hint(tiny_run_dir):
 
 
 def test_console_predict_table_has_a_column_pair_per_target(two_target_predictor):
-    from trainer.workflows.predict_table import prediction_table
+    from trainer.console.predict_table import predict_table
     texts = ["corn exports from Tokyo", "net profit rose in Paris"]
     records = [{"id": f"text-{i}", **r} for i, r in enumerate(two_target_predictor.predict(texts), 1)]
     console = Console(file=io.StringIO(), width=200, color_system=None)
-    console.print(prediction_table(records, [(t.name, len(t.labels)) for t in two_target_predictor.targets], texts))
+    console.print(predict_table(records, [(t.name, len(t.labels)) for t in two_target_predictor.targets], texts))
     out = console.file.getvalue()
     assert "topics labels" in out and "regions labels" in out and "regions top scores" in out
     first = next(line for line in out.splitlines() if "corn exports" in line)
@@ -307,15 +308,15 @@ def test_console_train_announces_early_stopping_and_shows_each_rows_own_loss(tin
     with train.logging_steps 50 the loss column is each row's own mean, not the step-1 loss repeated."""
     from trainer import contracts
     from trainer.config import RunConfig, load_config
-    from trainer.workflows.summary import training_line
+    from trainer.console.summary import training_line
     from trainer.workflows.train import train
-    from trainer.workflows.train_console import TrainingConsole
+    from trainer.console.training import TrainingConsole
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", "stops")
     # a learning rate too small to change a decision: validation never improves after the first evaluation
     tree["train"].update({"max_steps": 30, "eval_every": 2, "logging_steps": 50, "learning_rate": 1e-12,
                           "early_stopping_patience": 1})
     table = TrainingConsole(_console(), problems={"topics": "multi_label"})
-    run = train(load_config(None, RunConfig, tree=tree), callbacks=[table])
+    run = train(load_config(None, RunConfig, tree=tree), progress=table)   # the run's events: the table's own
     text = table.console.file.getvalue()
     assert [row["step"] for row in table.rows] == [2, 4]
     assert ("early stopping at step 4 of 30: validation micro_f1 did not improve on "

@@ -6,10 +6,46 @@ import random
 import numpy as np
 
 from trainer.data.config import DedupConfig
-from trainer.data.dedup import DuplicateGroups, choose_representatives, find_duplicates, normalise, text_key
+from trainer.data.dedup import (DuplicateGroups, band_keys, candidate_pairs, choose_representatives, confirm_pairs,
+                                exact_key, group_duplicates, lsh_bands, minhash_signatures, normalise, text_key)
 
 WORDS = ("market shares rose fell bank rates oil crude wheat exports imports profit loss quarter "
          "company said year tonnes dollar yen government minister talks trade deficit").split()
+
+
+def find_duplicates(texts, cfg: DedupConfig) -> DuplicateGroups:
+    """The build's dedup (trainer/data/stream.py: process_batch, local_candidates, decide) over `texts`:
+    exact keys, MinHash band keys, candidates by a sort per band, pairs confirmed on the signatures."""
+    texts = list(texts)
+    keys = np.array([np.frombuffer(exact_key(t), np.uint8) for t in texts]).reshape(len(texts), 16) \
+        if cfg.exact else None
+    pairs = near_pairs(texts, cfg) if cfg.near else []
+    return group_duplicates(len(texts), keys, pairs)
+
+
+def near_pairs(texts, cfg: DedupConfig) -> list[tuple[int, int]]:
+    sig, has = minhash_signatures(texts, cfg)
+    bands = lsh_bands(cfg)
+    index = np.flatnonzero(has)
+    candidates = {(int(index[i]), int(index[j])) for i, j in candidate_pairs(band_keys(sig[index], bands))}
+    return confirm_pairs(candidates, lambda idx: sig[idx], bands, cfg.threshold)
+
+
+def reference_pairs(texts, cfg: DedupConfig) -> list[tuple[int, int]]:
+    """The oracle: datasketch's MinHashLSH index queried with each document, pairs kept whose estimated
+    Jaccard similarity reaches the threshold."""
+    from datasketch import LeanMinHash, MinHashLSH
+
+    from trainer.data.dedup import _MINHASH_SEED
+    sig, has = minhash_signatures(texts, cfg)
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
+    lean = {}
+    with lsh.insertion_session() as session:
+        for i in np.flatnonzero(has):
+            lean[i] = LeanMinHash(seed=_MINHASH_SEED, hashvalues=sig[i], scheme="affine32")
+            session.insert(int(i), lean[i], check_duplication=False)
+    return sorted((int(i), int(j)) for i, mh in lean.items() for j in lsh.query(mh)
+                  if j > i and np.mean(sig[i] == sig[j]) >= cfg.threshold)
 
 
 def _doc(seed: int, n: int = 120) -> str:
@@ -71,13 +107,14 @@ def test_dedup_groups_do_not_depend_on_the_hash_seed():
     import subprocess
     import sys
     from pathlib import Path
+    tests = Path(__file__).resolve().parent
     script = ("import json, random; from trainer.data.config import DedupConfig; "
-              "from trainer.data.dedup import find_duplicates; "
+              "from test_dedup import find_duplicates; "
               "words = [str(i) * 3 for i in range(300)]; rng = random.Random(1); "
               "docs = [' '.join(rng.choice(words) for _ in range(150)) for _ in range(30)]; docs += docs[:5]; "
-              "print(json.dumps(find_duplicates(docs, DedupConfig()).groups))")
+              "print(json.dumps(find_duplicates(docs, DedupConfig(exact=False)).groups))")
     runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
-                           cwd=Path(__file__).resolve().parents[1], env={**os.environ, "PYTHONHASHSEED": seed})
+                           cwd=tests, env={**os.environ, "PYTHONHASHSEED": seed})
             for seed in ("1", "2")]
     groups = [json.loads(r.stdout) for r in runs]
     assert groups[0] == groups[1] == [[i, 30 + i] for i in range(5)]
@@ -153,18 +190,10 @@ def test_dedup_normalising_in_chunks_changes_nothing(monkeypatch):
 def test_dedup_band_keys_find_the_pairs_of_datasketchs_lsh_index():
     """The streaming build's near duplicates (band keys sorted per band, pairs confirmed on the signatures)
     are the pairs of datasketch's MinHashLSH query + Jaccard check, over documents of every similarity."""
-    from trainer.data.dedup import (band_keys, candidate_pairs, confirm_pairs, group_duplicates, lsh_bands,
-                                    minhash_signatures, near_duplicate_pairs)
     base = [_doc(s) for s in range(40)]
     docs = base + [_edit(base[i], k, seed=i) for i, k in zip(range(40), [1, 3, 6, 10, 15, 25, 40] * 6)]
     docs += [base[0].upper(), "", "short text"]          # exact copy, no shingles, one shingle
     for threshold in (0.5, 0.8, 0.9):
         cfg = DedupConfig(threshold=threshold)
-        sig, has = minhash_signatures(docs, cfg)
-        bands = lsh_bands(cfg)
-        index = np.flatnonzero(has)
-        candidates = {(int(index[i]), int(index[j])) for i, j in candidate_pairs(band_keys(sig[index], bands))}
-        pairs = confirm_pairs(candidates, lambda idx: sig[idx], bands, threshold)
-        assert pairs == near_duplicate_pairs(docs, cfg) and len(pairs) >= 4
-        keys = np.array([np.frombuffer(bytes.fromhex(text_key(t)), np.uint8) for t in docs])
-        assert group_duplicates(len(docs), keys, pairs) == find_duplicates(docs, cfg)
+        pairs = near_pairs(docs, cfg)
+        assert pairs == reference_pairs(docs, cfg) and len(pairs) >= 4

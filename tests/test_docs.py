@@ -2,7 +2,6 @@
 a description, and the MkDocs site builds without a warning."""
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,44 +15,39 @@ from pydantic import Field
 from trainer.config import StrictModel
 from trainer.config.run_config import RunConfig
 from trainer.data.config import DataConfig
+from trainer.workflows import config_reference as gen
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _generator():
-    path = REPO / "scripts" / "gen_config_reference.py"
-    spec = importlib.util.spec_from_file_location("gen_config_reference", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module   # its dataclass looks its module up while being defined
-    spec.loader.exec_module(module)
-    return module
+def _generator(*args: str) -> subprocess.CompletedProcess:
+    """scripts/gen_config_reference.py run as it is run by hand (tests import nothing from scripts/)."""
+    return subprocess.run([sys.executable, str(REPO / "scripts" / "gen_config_reference.py"), *args],
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_docs_config_reference_is_up_to_date():
-    gen = _generator()
     committed = (REPO / "docs" / "reference" / "configs.md").read_text(encoding="utf-8")
     assert committed == gen.render(), ("docs/reference/configs.md is out of date with the config schemas; "
                                        "run: python scripts/gen_config_reference.py")
 
 
-def test_docs_generator_check_reports_a_stale_file_and_writes_it(tmp_path, capsys):
-    gen = _generator()
+def test_docs_generator_check_reports_a_stale_file_and_writes_it(tmp_path):
     out = tmp_path / "configs.md"
     out.write_text("# an older reference\n", encoding="utf-8")
-    assert gen.main(["--check", "--out", str(out)]) == 1
-    assert "out of date" in capsys.readouterr().err
+    stale = _generator("--check", "--out", str(out))
+    assert stale.returncode == 1 and "out of date" in stale.stderr
     assert out.read_text(encoding="utf-8") == "# an older reference\n"   # --check writes nothing
-    assert gen.main(["--out", str(out)]) == 0
-    assert gen.main(["--check", "--out", str(out)]) == 0
+    assert _generator("--out", str(out)).returncode == 0
+    assert out.read_text(encoding="utf-8") == gen.render()
+    assert _generator("--check", "--out", str(out)).returncode == 0
 
 
 def test_docs_every_config_field_has_a_description():
-    assert _generator().missing_descriptions(RunConfig, DataConfig) == []
+    assert gen.missing_descriptions(RunConfig, DataConfig) == []
 
 
-def test_docs_a_field_without_a_description_is_found(capsys):
-    gen = _generator()
-
+def test_docs_a_field_without_a_description_is_found():
     class Inner(StrictModel):
         """A nested section."""
         depth: int = 3
@@ -68,7 +62,7 @@ def test_docs_a_field_without_a_description_is_found(capsys):
 
 
 def test_docs_reference_reaches_every_section_and_kind():
-    text = _generator().render()
+    text = gen.render()
     rows = {line.split(" | ")[0].strip("| `"): line for line in text.splitlines() if line.startswith("| `")}
     # each model kind's keys, sections nested in a kind, list entries, named members, the data config
     for key in ("model.max_length", "model.reading.pool", "model.tfidf.C", "model.granularity", "model.combine",
@@ -86,10 +80,10 @@ def test_docs_reference_reaches_every_section_and_kind():
     assert text.count("### `model` (`model.type: transformer`)") == 1
 
 
-def test_docs_architecture_picture_has_the_contract_layers():
-    """The layer picture names the layers of pyproject's import-linter contract, in its order."""
-    contract = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
-    layers = next(c["layers"] for c in contract["contracts"] if c["type"] == "layers")
+def test_docs_architecture_picture_has_the_layers():
+    """The layer picture names the layers of pyproject's import-linter layer rules, in their order."""
+    linter = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = next(c["layers"] for c in linter["contracts"] if c["type"] == "layers")   # import-linter's key
     expected = [" | ".join(part.strip().removeprefix("trainer.") for part in layer.split("|")) for layer in layers]
     page = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
     picture = re.search(r"```\n(.*?)```", page, re.S).group(1)

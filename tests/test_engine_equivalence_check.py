@@ -1,5 +1,6 @@
-"""scripts/check_engine_equivalence.py's comparator finds each kind of difference (the Ray tests only ever see
-equal datasets, so a comparator that always answered [] would pass them). Fast: hand-made dataset folders."""
+"""trainer.data.dataset_diff (scripts/check_engine_equivalence.py's comparator) finds each kind of difference
+(the Ray tests only ever see equal datasets, so a comparator that always answered [] would pass them). Fast:
+hand-made dataset folders."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import shutil
 import pytest
 
 from conftest import make_tiny_dataset
+from trainer.data.dataset_diff import dataset_differences
 
 
 @pytest.fixture
@@ -34,38 +36,34 @@ def _rewrite(folder, split, change):
 
 
 def test_engine_check_equal_datasets_have_no_difference(pair):
-    from check_engine_equivalence import compare
-    assert compare(*pair) == []
+    assert dataset_differences(*pair) == []
 
 
 def test_engine_check_names_a_changed_row(pair):
-    from check_engine_equivalence import compare
     a, b = pair
     _rewrite(b, "train", lambda rows: [dict(r, text=r["text"] + " changed") if i == 3 else r
                                        for i, r in enumerate(rows)])
-    assert compare(a, b) == ["split train: 1 rows differ, e.g. ['tiny-3']"]
+    assert dataset_differences(a, b) == ["split train: 1 rows differ, e.g. ['tiny-3']"]
 
 
 def test_engine_check_names_other_order_and_missing_rows(pair):
-    from check_engine_equivalence import compare
     a, b = pair
     _rewrite(b, "test", lambda rows: rows[::-1])
     _rewrite(b, "validation", lambda rows: rows[1:])
-    diffs = compare(a, b)
+    diffs = dataset_differences(a, b)
     assert len(diffs) == 2
     assert diffs[0].startswith("split test: ids differ") and "same ids, other order" in diffs[0]
     assert diffs[1].startswith("split validation: ids differ (10 vs 9 rows") and "tiny-40" in diffs[1]
 
 
 def test_engine_check_names_rejects_and_manifest_differences(pair):
-    from check_engine_equivalence import compare
     a, b = pair
     (b / "rejects.jsonl").write_text(json.dumps({"id": "y", "reason": "binary content (NUL bytes)"}) + "\n")
     manifest = json.loads((b / "manifest.json").read_text())
     manifest["accounting"]["rejected"] = 1
     manifest["built_at"] = "another time"          # how and when it ran: not a difference
     (b / "manifest.json").write_text(json.dumps(manifest))
-    diffs = compare(a, b)
+    diffs = dataset_differences(a, b)
     assert len(diffs) == 2
     assert diffs[0].startswith("rejects.jsonl: 1 vs 1 records") and '"y"' in diffs[0]
     assert diffs[1].startswith("manifest accounting: ") and "rejected" in diffs[1]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from trainer import contracts
 from trainer.errors import ConfigError, DataError
-from trainer.evaluation import evaluate
+from trainer.evaluation import evaluate_on_split
 from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, error_counts, worst_labels
 from trainer.models.transformer.reading import encode_windows
 from trainer.metrics import compute_metrics
@@ -22,7 +22,7 @@ from trainer.metrics import compute_metrics
 def evaluated_multi(tiny_run_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("eval-multi") / "run"
     shutil.copytree(tiny_run_dir, run)
-    return run, evaluate(run)["topics"]
+    return run, evaluate_on_split(run)["topics"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def evaluated_single(tiny_single_label_run_dir, tmp_path_factory):
     run = tmp_path_factory.mktemp("eval-single") / "run"
     shutil.copytree(tiny_single_label_run_dir, run)
     (run / "confusion.png").unlink(missing_ok=True)
-    return run, evaluate(run)["topic"]
+    return run, evaluate_on_split(run)["topic"]
 
 
 def _rows(path, target="topics"):
@@ -140,7 +140,7 @@ def test_evaluation_chunking_adds_a_comparison(tiny_run_dir, tmp_path):
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["eval"]["chunking"] = {"enabled": True, "stride": 8, "max_chunks": 4, "pool": "mean"}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
-    metrics = evaluate(run)["topics"]
+    metrics = evaluate_on_split(run)["topics"]
     assert set(metrics["test"]["chunked"]["per_label"]) == set(metrics["test"]["per_label"])
     assert "head truncation vs chunk-and-pool" in (run / "report.md").read_text()
 
@@ -179,7 +179,7 @@ def test_evaluation_unknown_split_names_the_choices(tiny_run_dir, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
     with pytest.raises(DataError, match="no split 'dev'.*--split"):
-        evaluate(run, split="dev")
+        evaluate_on_split(run, split="dev")
 
 
 def test_evaluation_cli_prints_summary(tiny_run_dir, tmp_path):
@@ -201,7 +201,7 @@ def test_evaluation_cli_missing_run_is_an_error(tmp_path):
 
 def test_evaluation_overrides_change_the_eval_section_and_config(tiny_run_dir, tmp_path):
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")
-    evaluate(run, overrides=["eval.thresholds=global"])
+    evaluate_on_split(run, overrides=["eval.thresholds=global"])
     saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
     assert saved["kind"] == "global" and len(set(saved["values"])) == 1
     assert yaml.safe_load((run / "config.yaml").read_text())["eval"]["thresholds"] == "global"
@@ -211,7 +211,7 @@ def test_evaluation_overrides_outside_eval_are_refused(tiny_run_dir, tmp_path):
     from trainer.errors import ConfigError
     run = shutil.copytree(tiny_run_dir, tmp_path / "run")
     with pytest.raises(ConfigError, match="eval section only"):
-        evaluate(run, overrides=["train.epochs=3"])
+        evaluate_on_split(run, overrides=["train.epochs=3"])
 
 
 # ---- report.html: one self-contained page of pictures per evaluation, per target ----
@@ -249,7 +249,7 @@ def test_evaluation_two_target_model_gets_a_section_per_target(tiny_dataset_dir,
 
     from trainer.contracts import ModelSpec, Target, write_spec
     from trainer.evaluation import run as evaluation_run
-    from trainer.workflows.summary import summary_lines
+    from trainer.console.summary import summary_lines
     from trainer.config import RunConfig
     labels = {c: json.loads((tiny_dataset_dir / "manifest.json").read_text())["labels"][c] for c in ("topics", "regions")}
     spec = ModelSpec("keyword", [Target("topics", "multi_label", tuple(labels["topics"])),
@@ -258,7 +258,7 @@ def test_evaluation_two_target_model_gets_a_section_per_target(tiny_dataset_dir,
     (run / "model").mkdir(parents=True)
     write_spec(run / "model", spec)
     monkeypatch.setattr(evaluation_run, "load_model", lambda model_dir, options: KeywordModel(spec))
-    metrics = evaluation_run.evaluate(run, data=tiny_dataset_dir)
+    metrics = evaluation_run.evaluate_on_split(run, data=tiny_dataset_dir)
     assert set(metrics) == {"topics", "regions"} and metrics["regions"]["test"]["micro_f1"] > 0.5
     page = (run / "report.html").read_text(encoding="utf-8")
     pictures = _page_checks(page)

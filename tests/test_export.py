@@ -58,9 +58,10 @@ def _assert_parity(run: Path, texts: list[str], atol: float = 1e-4, **options) -
         assert a[name].shape == b[name].shape == (len(texts), len(torch_p.spec.target(name).labels))
         np.testing.assert_allclose(b[name], a[name], atol=atol)
     # label sets through the saved decision rule (thresholds, at_least_one) and a plain cut
-    assert [r["labels"] for r in onnx_p.predict(texts)] == [r["labels"] for r in torch_p.predict(texts)]
-    assert [r["labels"] for r in onnx_p.predict(texts, threshold=0.3)] == \
-        [r["labels"] for r in torch_p.predict(texts, threshold=0.3)]
+    assert [{n: r[n]["labels"] for n in r} for r in onnx_p.predict(texts)] == \
+        [{n: r[n]["labels"] for n in r} for r in torch_p.predict(texts)]
+    assert [{n: r[n]["labels"] for n in r} for r in onnx_p.predict(texts, threshold=0.3)] == \
+        [{n: r[n]["labels"] for n in r} for r in torch_p.predict(texts, threshold=0.3)]
 
 
 def test_export_writes_the_contract_files(exported):
@@ -111,7 +112,7 @@ def test_export_int8_stays_close(exported, reuters_archive):
     a, b = ref.model.score(texts)["topics"], q.model.score(texts)["topics"]
     assert np.abs(a - b).mean() < 0.01 and np.abs(a - b).max() < 0.1    # measured 0.004 and 0.056
     # the label sets through the saved decision rule: int8 may move a label near its threshold, rarely
-    same = [x["labels"] == y["labels"] for x, y in zip(ref.predict(texts), q.predict(texts))]
+    same = [x["topics"]["labels"] == y["topics"]["labels"] for x, y in zip(ref.predict(texts), q.predict(texts))]
     assert np.mean(same) >= 0.95                                          # measured 1.0 (64 texts)
     # export.json records what int8 does on the probe texts: the same max |logit diff| measured here
     recorded = contracts.read_export_info(exported / "model", "int8").variants["int8"]
@@ -126,7 +127,7 @@ def test_export_scores_without_torch(exported):
     code = ("import sys\nfrom trainer.serving.predictor import Predictor\n"
             f"p = Predictor.load({str(exported)!r}, runtime='onnx')\n"
             "out = p.predict(['oil prices in Tokyo'])\n"
-            "assert out[0]['scores'], out\n"
+            "assert out[0]['topics']['scores'], out\n"
             "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -282,11 +283,11 @@ def test_export_parity_trained_reuters_model(reuters_minilm_run, reuters_archive
     a = ref.model.score(texts)["topics"]
     b = Predictor.load(run, runtime="onnx").model.score(texts)["topics"]
     assert np.abs(a - b).max() < 1e-3
-    ref_labels = [r["labels"] for r in ref.predict(texts)]
+    ref_labels = [r["topics"]["labels"] for r in ref.predict(texts)]
     print(f"fp32 predicts labels for {sum(map(bool, ref_labels))} of {len(texts)} texts")
     assert sum(map(bool, ref_labels)) >= 100          # a model that predicts: the comparison means something
-    assert [r["labels"] for r in Predictor.load(run, runtime="onnx").predict(texts)] == ref_labels
+    assert [r["topics"]["labels"] for r in Predictor.load(run, runtime="onnx").predict(texts)] == ref_labels
     q = Predictor.load(run, runtime="onnx", quantize="int8")
-    same = np.mean([x == r["labels"] for x, r in zip(ref_labels, q.predict(texts))])
+    same = np.mean([x == r["topics"]["labels"] for x, r in zip(ref_labels, q.predict(texts))])
     print(f"int8 label sets equal to fp32 on {same:.1%} of {len(texts)} Reuters test texts")
     assert same >= 0.97

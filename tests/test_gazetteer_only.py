@@ -57,6 +57,7 @@ def test_answer_spec_widens_only_the_combined_target():
 def test_fit_data_records_every_subregion_the_head_cannot_score():
     from trainer.data.label_space import LabelSpace
     from trainer.models import FitData
+    from trainer.models.combination import gazetteer_settings
 
     class Cfg:   # the one thing gazetteer_settings reads of a run config
         class task:
@@ -68,7 +69,7 @@ def test_fit_data_records_every_subregion_the_head_cannot_score():
     regions = sorted(TINY_REGIONS)
     spaces = [LabelSpace("regions", regions, [5] * len(regions), 20, "multi_label")]
     manifest = {"config": {"labels": {"region": {"granularity": "subregion", "min_mentions": 2}}}}
-    settings = FitData("unused", None, spaces, manifest).gazetteer_settings(Cfg)
+    settings = gazetteer_settings(FitData("unused", None, spaces, manifest), Cfg)
     assert settings["targets"] == ["regions"] and settings["min_mentions"] == 2
     assert settings["gazetteer_only"] == {"regions": SUBREGIONS_NOT_TINY}
     assert "Central Asia" in settings["gazetteer_only"]["regions"]
@@ -121,10 +122,10 @@ def test_predict_table_and_serve_mark_gazetteer_only_labels(combined_predictor):
     from rich.console import Console
 
     from trainer.serving.http import create_app
-    from trainer.workflows.predict_table import GAZETTEER_ONLY, prediction_table
+    from trainer.console.predict_table import GAZETTEER_ONLY, predict_table
     records = combined_predictor.predict([KYRGYZ])
     console = Console(width=250, record=True)
-    console.print(prediction_table(records, [("topics", 4), ("regions", 23)], ["kyrgyz"]))
+    console.print(predict_table(records, [("topics", 4), ("regions", 23)], ["kyrgyz"]))
     assert f"Central Asia {GAZETTEER_ONLY}" in console.export_text()
 
     client = TestClient(create_app(combined_predictor))
@@ -134,3 +135,24 @@ def test_predict_table_and_serve_mark_gazetteer_only_labels(combined_predictor):
     assert regions["labels"] == m49_labels("subregion") and regions["gazetteer_only"] == SUBREGIONS_NOT_TINY
     page = client.get("/").text
     assert "gazetteer_only" in page and "(gazetteer only)" in page
+
+
+@pytest.mark.integration
+def test_the_generic_fit_path_records_the_combination_and_no_kind_does(tiny_dataset_dir, tmp_path):
+    from trainer.config import RunConfig, load_config
+    from trainer.models import FitContext, model_class
+    from trainer.models.combination import gazetteer_settings
+    from trainer.training.data import load_fit_data
+    from trainer.training.fit import fit_model
+    tree = {"data": {"dataset": str(tiny_dataset_dir)}, "model": {"type": "tfidf-linear"},
+            "task": {"targets": [{"name": "topics"}, {"name": "regions", "gazetteer": True}]},
+            "output": {"dir": str(tmp_path), "name": "fit"}}
+    cfg = load_config(None, RunConfig, tree=tree)
+    data = load_fit_data(cfg)
+    kind = model_class("tfidf-linear")
+    assert "gazetteer" not in kind.fit(FitContext(cfg, data, tmp_path)).model.spec.settings   # the kind: heads only
+    fitted = fit_model(kind, FitContext(cfg, data, tmp_path))
+    assert fitted.model.spec.settings["gazetteer"] == gazetteer_settings(data, cfg)
+    assert list(fitted.model.spec.settings) == ["classifier", "gazetteer"]   # trainer.json's key order as before
+    assert fitted.model.answer_spec.target("regions").labels == tuple(m49_labels("subregion"))
+    assert fitted.model.score([KYRGYZ])["regions"].shape == (1, len(m49_labels("subregion")))

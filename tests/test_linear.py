@@ -1,11 +1,12 @@
-"""TF-IDF + linear baseline: safe serialisation, score mapping (the run contract is in test_model_contract.py)."""
+"""TF-IDF + linear baseline: safe serialisation, score mapping (what every kind does is in test_kind_conformance.py)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from trainer.errors import DataError
-from trainer.models.tfidf_linear.model import TFIDF_JSON, TFIDF_TENSORS, fit_tfidf, load_tfidf
+from trainer.models.tfidf_linear.model import (TFIDF_JSON, TFIDF_TENSORS, TfidfModel, fit_head, fit_vectorizer,
+                                                load_tfidf)
 from trainer.config import TfidfConfig
 
 TEXTS = ["oil prices rose as opec cut output", "wheat and corn exports fell", "net profit and dividend up",
@@ -14,6 +15,12 @@ TEXTS = ["oil prices rose as opec cut output", "wheat and corn exports fell", "n
 MULTI = [["crude"], ["grain"], ["earn"], ["crude"], ["grain"], ["earn"], ["crude"], ["grain"], ["earn", "crude"]]
 LABELS = ["crude", "earn", "grain"]
 NEW = ["opec oil output", "wheat crop exports", "dividend and earnings"]
+
+
+def fit_tfidf(texts, targets, labels, problem, tfidf) -> TfidfModel:
+    """One target fitted as the tfidf-linear kind fits each (trainer/models/tfidf_linear/__init__.py)."""
+    params, vec, X = fit_vectorizer(texts, tfidf)
+    return TfidfModel(params, vec, {"target": fit_head(X, targets, labels, problem, tfidf)}, tfidf.classifier)
 
 
 def _tfidf(**kw):

@@ -215,7 +215,7 @@ def test_multitask_gazetteer_run_reads_regions_from_place_names(tiny_dataset_dir
     assert test["at_0.5"]["micro_f1"] == 1.0        # every tiny text names its city: the labeller is exact here
     assert contracts.read_meta(run)["model_parameters"] == 0
     out = Predictor.load(run).predict(["Talks in Berlin and Paris on Monday", "Markets in Tokyo fell"])
-    assert out[0]["labels"] == ["Western Europe"] and out[1]["labels"] == ["Eastern Asia"]
+    assert out[0]["regions"]["labels"] == ["Western Europe"] and out[1]["regions"]["labels"] == ["Eastern Asia"]
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_multitask_predictor_answers_with_the_combination(combined_run):
     from trainer.decisions import fuse
     model = load_model(combined_run, ScoreOptions(precision="fp32"))
     raw = model.score_targets(TEXTS)
-    parts = model.score_parts(TEXTS, raw)["regions"]
+    parts = model.combination.parts(TEXTS, raw)["regions"]
     rule = json.loads((combined_run / "model" / "fusion.json").read_text())["targets"]["regions"]
     np.testing.assert_allclose(model.score(TEXTS)["regions"], fuse(parts["head"], parts["gazetteer"], rule),
                                atol=1e-6)

@@ -23,7 +23,7 @@ def _labels(run_dir):
 
 
 def test_predict_returns_labels_and_scores_per_text(predictor, tiny_run_dir):
-    out = predictor.predict(["oil prices in Tokyo", "quarterly earnings in Paris"])
+    out = [r["topics"] for r in predictor.predict(["oil prices in Tokyo", "quarterly earnings in Paris"])]
     assert len(out) == 2
     for result in out:
         assert set(result["scores"]) == set(_labels(tiny_run_dir))
@@ -31,20 +31,40 @@ def test_predict_returns_labels_and_scores_per_text(predictor, tiny_run_dir):
         assert all(0.0 <= s <= 1.0 for s in result["scores"].values())
 
 
+def test_predict_answers_in_one_shape_for_one_and_two_targets(predictor, two_target_predictor):
+    # per text a dict with a key per target, whatever their number (a one-target model once answered bare)
+    one = predictor.predict(["oil prices in Tokyo", "  "])
+    two = two_target_predictor.predict(["corn exports from Tokyo", "  "])
+    for out, p in ((one, predictor), (two, two_target_predictor)):
+        names = [t.name for t in p.targets]
+        assert all(list(record) == names for record in out)
+        assert all(set(record[name]) == {"labels", "scores"} for record in out for name in names)
+        assert out[1] == {name: {"labels": [], "scores": {}} for name in names}
+    assert len(one[0]) == 1 and len(two[0]) == 2 and one[0]["topics"]["scores"]
+
+
+def test_predict_wire_keeps_a_one_target_answer_at_the_top_level(predictor, two_target_predictor):
+    # the compatibility path of `trainer predict` and `trainer serve`: their formats did not change
+    [one] = predictor.predict(["oil prices in Tokyo"])
+    assert predictor.wire({"id": "a", **one}) == {"id": "a", **one["topics"]}
+    [two] = two_target_predictor.predict(["corn exports from Tokyo"])
+    assert two_target_predictor.wire({"id": "a", **two}) == {"id": "a", **two}
+
+
 def test_predict_labels_are_those_over_threshold(predictor):
-    result = predictor.predict(["wheat harvest and corn exports"], threshold=0.3)[0]
+    result = predictor.predict(["wheat harvest and corn exports"], threshold=0.3)[0]["topics"]
     assert result["labels"] == [label for label, s in sorted(result["scores"].items(), key=lambda x: -x[1]) if s >= 0.3]
 
 
 def test_predict_top_k_limits_labels_and_scores(predictor):
-    full = predictor.predict(["oil prices"], threshold=0.0)[0]
-    top = predictor.predict(["oil prices"], top_k=2, threshold=0.0)[0]
+    full = predictor.predict(["oil prices"], threshold=0.0)[0]["topics"]
+    top = predictor.predict(["oil prices"], top_k=2, threshold=0.0)[0]["topics"]
     best = sorted(full["scores"], key=full["scores"].get, reverse=True)[:2]
     assert top["labels"] == best and list(top["scores"]) == best
 
 
 def test_predict_empty_text_gets_no_labels(predictor):
-    assert predictor.predict(["   ", "oil prices"])[0] == {"labels": [], "scores": {}}
+    assert predictor.predict(["   ", "oil prices"])[0] == {"topics": {"labels": [], "scores": {}}}
 
 
 def test_predict_rejects_bad_options(predictor):
@@ -56,14 +76,14 @@ def test_predict_rejects_bad_options(predictor):
 
 def test_predict_single_label_gives_the_argmax(tiny_single_label_run_dir):
     p = Predictor.load(tiny_single_label_run_dir)
-    result = p.predict(["trade deficit and import tariffs"])[0]
+    result = p.predict(["trade deficit and import tariffs"])[0]["topic"]
     assert result["labels"] == [max(result["scores"], key=result["scores"].get)]
 
 
 def test_predict_int8_agrees_closely_with_fp32(tiny_run_dir, predictor):
     texts = ["oil prices in Tokyo", "dividend per share", "grain shipments to Berlin"]
-    fp32 = Predictor.load(tiny_run_dir, precision="fp32").predict(texts)
-    int8 = Predictor.load(tiny_run_dir, quantize="int8").predict(texts)
+    fp32 = [r["topics"] for r in Predictor.load(tiny_run_dir, precision="fp32").predict(texts)]
+    int8 = [r["topics"] for r in Predictor.load(tiny_run_dir, quantize="int8").predict(texts)]
     for a, b in zip(fp32, int8):
         assert max(abs(a["scores"][k] - b["scores"][k]) for k in a["scores"]) < 0.05
 
@@ -72,7 +92,7 @@ def test_predict_articles_reads_scraped_page(predictor, scraped_sample_dir, tiny
     page = sorted(scraped_sample_dir.iterdir())[0]
     [record] = predictor.predict_articles([page])
     assert record["path"] == str(page) and record["title"]
-    assert set(record["labels"]) <= set(_labels(tiny_run_dir))
+    assert set(record["topics"]["labels"]) <= set(_labels(tiny_run_dir))
 
 
 def test_predict_articles_reads_html(predictor, tmp_path):
@@ -82,7 +102,7 @@ def test_predict_articles_reads_html(predictor, tmp_path):
                     + "</article></body></html>")
     assert detect_kind(page) == "html"
     [record] = predictor.predict_articles([page])
-    assert "error" not in record and record["scores"]
+    assert "error" not in record and record["topics"]["scores"]
 
 
 def test_predict_detect_kind_sniffs_markup_without_extension(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers import input_files, read_articles
-from synthetic_pages import PLANET_BOILERPLATE, SPUTNIK_BOILERPLATE, write_pages
+from trainer.data.synthetic import PLANET_BOILERPLATE, SPUTNIK_BOILERPLATE, write_pages
 from trainer.errors import DataError
 
 SAMPLE_TAGS = ["Shanghai Cooperation Organization", "terrorism", "CIS", "CSTO", "Russian Defense Ministry",

@@ -146,7 +146,7 @@ def test_reading_predictor_reads_windows(windows_run):
     from trainer.serving.predictor import Predictor
     texts = [LONG, "Tokyo: oil prices"]
     expected, model = _manual_windows_scores(windows_run, texts)
-    got = Predictor.load(windows_run, precision="fp32").predict(texts)
+    got = [r["topics"] for r in Predictor.load(windows_run, precision="fp32").predict(texts)]
     labels = list(model.spec.primary.labels)
     for row, probs in zip(got, expected):
         np.testing.assert_allclose([row["scores"][label] for label in labels], probs, atol=2e-5)
@@ -204,8 +204,8 @@ def test_reading_training_uses_every_window(windows_run, tiny_dataset_dir):
 def test_reading_report_compares_windows_with_the_head(windows_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(windows_run, run)
-    from trainer.evaluation import evaluate
-    metrics = evaluate(run)["topics"]
+    from trainer.evaluation import evaluate_on_split
+    metrics = evaluate_on_split(run)["topics"]
     comparison = metrics["test"]["reading"]
     assert set(comparison) == {"all", "long"}
     assert comparison["all"]["reading"]["n_examples"] == metrics["test"]["n_examples"]
@@ -221,7 +221,7 @@ def test_reading_onnx_export_reads_the_same_windows(windows_run, tmp_path):
     run = Path(shutil.copytree(windows_run, tmp_path / "run"))   # no onnxruntime (dev has it): export names the extra
     export_model(run, "onnx", "none")
     expected, model = _manual_windows_scores(run, [LONG])
-    got = Predictor.load(run, runtime="onnx").predict([LONG])[0]["scores"]
+    got = Predictor.load(run, runtime="onnx").predict([LONG])[0]["topics"]["scores"]
     np.testing.assert_allclose([got[label] for label in model.spec.primary.labels], expected[0], atol=1e-4)
 
 

@@ -1,7 +1,8 @@
 """Exact resume after a kill -9 in later epochs: a real `trainer train` (one process here; two under torchrun in
 tests/test_torchrun.py) is SIGKILLed at a chosen moment, resumed with train.resume=true, and must score every
 test document as the uninterrupted run does (within 1e-6). Length-grouped batches, early stopping and
-best-checkpoint tracking are on. The kill machinery is scripts/check_resume.py's (the same the figures used)."""
+best-checkpoint tracking are on. The kill machinery is trainer/verification/kill_resume.py's (the same
+scripts/check_resume.py, which made the figures, uses)."""
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ import json
 import pytest
 import yaml
 
-from check_resume import KillPoint, compare, kill_and_resume
 from conftest import tiny_run_tree
 from trainer import contracts
 from trainer.config import RunConfig, load_config
+from trainer.verification.kill_resume import KillPoint, compare, kill_and_resume
 
 EPOCH = 5   # optimizer steps an epoch: 40 training documents, batch 8
 

@@ -72,19 +72,19 @@ def test_meta_records_the_splits_document_ids_and_split_settings(linear_run):
 
 
 def test_evaluate_scores_an_unchanged_copy_of_the_dataset(rebuilt):
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run, _ = rebuilt
-    evaluate(run)   # a byte-for-byte copy elsewhere is the same dataset
+    evaluate_on_split(run)   # a byte-for-byte copy elsewhere is the same dataset
     assert contracts.read_scored_dataset(run)["same_as_training"] is True
 
 
 def test_evaluate_refuses_a_dataset_rebuilt_with_another_split(rebuilt):
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run, data = rebuilt
     before = (run / "metrics.json").read_bytes()
     _recut(data, seed=7)
     with pytest.raises(DataError) as err:
-        evaluate(run)
+        evaluate_on_split(run)
     message = str(err.value)
     assert "split.seed 0 -> 7" in message and "document ids differ in train, validation, test" in message
     assert f"--data {data}" in message and "\n" not in message
@@ -93,7 +93,7 @@ def test_evaluate_refuses_a_dataset_rebuilt_with_another_split(rebuilt):
 
 def test_evaluate_refuses_same_documents_with_other_texts(rebuilt):
     import datasets
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run, data = rebuilt
     dsd = datasets.load_from_disk(str(data))
     edited = datasets.DatasetDict({s: ds.map(lambda r: {"text": r["text"] + " more"}) if s == "test" else ds
@@ -103,7 +103,7 @@ def test_evaluate_refuses_same_documents_with_other_texts(rebuilt):
     shutil.rmtree(data)
     shutil.move(str(data) + "2", data)
     with pytest.raises(DataError, match="same documents but other texts or labels in test"):
-        evaluate(run)
+        evaluate_on_split(run)
 
 
 def test_evaluate_with_explicit_data_scores_and_records_it(rebuilt):
@@ -132,25 +132,25 @@ def test_evaluate_cli_refusal_is_one_line(rebuilt):
 
 def test_compare_refuses_runs_scored_on_other_data(rebuilt, linear_run, tmp_path):
     from trainer.compare import CompareError, compare
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run, data = rebuilt
     other = shutil.copytree(run, tmp_path / "other")
     compare([run, other], n_resamples=0)   # both on their own dataset: fine
     _recut(data, seed=7)
-    evaluate(run, data=data)
-    evaluate(other, data=data)             # both re-scored on the same new test split: it agrees, and leaks
+    evaluate_on_split(run, data=data)
+    evaluate_on_split(other, data=data)             # both re-scored on the same new test split: it agrees, and leaks
     with pytest.raises(CompareError, match=r"run was scored on .* not the dataset it was trained on .*split.seed 0 -> 7"):
         compare([run, other], n_resamples=0)
 
 
 def test_an_older_run_is_checked_by_its_fingerprint(rebuilt):
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     run, data = rebuilt
     meta = json.loads((run / "meta.json").read_text())
     for key in ("splits", "split_config", "built_at"):   # what a run recorded before the per-split hashes
         del meta["dataset"][key]
     (run / "meta.json").write_text(json.dumps(meta))
-    evaluate(run)   # the copy keeps the datasets fingerprint
+    evaluate_on_split(run)   # the copy keeps the datasets fingerprint
     _recut(data, seed=7)
     with pytest.raises(DataError, match=f"fingerprint {meta['dataset']['fingerprint']} -> "):
-        evaluate(run)
+        evaluate_on_split(run)

@@ -9,7 +9,7 @@ import pytest
 import uvicorn
 
 from trainer.serving.predictor import Predictor
-from trainer.serving.http import create_app, serving_in_thread
+from trainer.serving.http import PAGE_KINDS, create_app, serving_in_thread
 
 pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes
 
@@ -51,7 +51,7 @@ def test_serve_predict_articles_match_predictor(server, tiny_run_dir):
     article = {"title": "Oil prices climb", "body": "Crude output fell as OPEC cut supply."}
     served = server.post("/predict", json={"articles": [article], "threshold": 0.2}).json()["predictions"][0]
     local = Predictor.load(tiny_run_dir).predict(["Oil prices climb\n\nCrude output fell as OPEC cut supply."],
-                                                  threshold=0.2)[0]
+                                                  threshold=0.2)[0]["topics"]
     assert served["labels"] == local["labels"]
     assert served["scores"] == pytest.approx(local["scores"], abs=1e-5)
 
@@ -121,14 +121,15 @@ def test_serve_predict_file_reads_a_page_like_trainer_predict(server, tiny_run_d
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["articles"][0]["title"] == "Crude output falls" and body["articles"][0]["kind"] == "HTML"
-    local = Predictor.load(tiny_run_dir).predict_articles([page], top_k=3)[0]
+    local = Predictor.load(tiny_run_dir).predict_articles([page], top_k=3)[0]["topics"]
     assert body["predictions"][0]["labels"] == local["labels"]
     assert body["predictions"][0]["scores"] == pytest.approx(local["scores"], abs=1e-5)
 
 
 def test_serve_predict_file_refuses_bad_files_with_a_reason(server):
     pdf = server.post("/predict-file", params={"name": "paper.pdf"}, content=b"%PDF-1.4")
-    assert pdf.status_code == 415 and ".txt or .html" in pdf.json()["detail"]
+    # the reason names every page ending the reader table lists
+    assert pdf.status_code == 415 and pdf.json()["detail"].endswith(", ".join(PAGE_KINDS)) and ".html" in PAGE_KINDS
     empty = server.post("/predict-file", params={"name": "page.txt"}, content=b"  \n")
     assert empty.status_code == 422 and "empty" in empty.json()["detail"]
     big = server.post("/predict-file", params={"name": "page.txt"}, content=b"x" * (MAX_BODY + 1))

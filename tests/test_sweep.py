@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from trainer.errors import ConfigError
-from trainer.workflows.sweep import parse_grid, run_name, sweep
+from trainer.workflows.sweep import grid_point_name, parse_grid, sweep
 
 
 @pytest.fixture
@@ -29,9 +29,9 @@ def test_sweep_parse_grid_refuses_a_key_without_values():
 
 
 def test_sweep_run_name_is_stem_plus_values():
-    assert run_name("base", {"model.tfidf.C": 0.1, "train.seed": 3}) == "base_C-0.1_seed-3"
+    assert grid_point_name("base", {"model.tfidf.C": 0.1, "train.seed": 3}) == "base_C-0.1_seed-3"
     # two keys with the same last part are told apart by their full dotted key
-    assert run_name("b", {"a.x": 1, "c.x": 2}) == "b_a.x-1_c.x-2"
+    assert grid_point_name("b", {"a.x": 1, "c.x": 2}) == "b_a.x-1_c.x-2"
 
 
 def test_sweep_refuses_an_unknown_grid_key_before_training(base_config):
@@ -99,7 +99,7 @@ def test_sweep_cli_shows_the_traceback_of_an_unexpected_failure(base_config, mon
     from trainer.cli import app
     from trainer.workflows import train as lifecycle
 
-    def broken(cfg, path, **kwargs):   # the CLI passes callbacks= and progress=
+    def broken(cfg, path, **kwargs):   # the CLI passes progress= and loop_output=
         raise RuntimeError("boom")
     monkeypatch.setattr(lifecycle, "train", broken)
     result = CliRunner().invoke(app, ["sweep", str(base_config), "--grid", "train.seed=1"])

@@ -121,9 +121,9 @@ def test_thresholds_saved_values_change_predictions(tiny_run_dir, tmp_path):
     n = len(read_spec(run / "model").primary.labels)
     text = ["quarterly earnings and oil prices in Paris"]
     save_thresholds(run / "model", Thresholds("global", [0.0] * n))
-    assert len(Predictor.load(run).predict(text)[0]["labels"]) == n
+    assert len(Predictor.load(run).predict(text)[0]["topics"]["labels"]) == n
     save_thresholds(run / "model", Thresholds("global", [1.0] * n))
-    assert Predictor.load(run).predict(text)[0]["labels"] == []
+    assert Predictor.load(run).predict(text)[0]["topics"]["labels"] == []
 
 
 def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp_path):
@@ -134,10 +134,10 @@ def test_thresholds_predictor_at_least_one_gives_the_top_label(tiny_run_dir, tmp
     n = len(read_spec(run / "model").primary.labels)
     save_thresholds(run / "model", Thresholds("global", [1.0] * n, at_least_one=True))
     predictor = Predictor.load(run)
-    result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]
+    result = predictor.predict(["quarterly earnings and oil prices in Paris"])[0]["topics"]
     assert result["labels"] == [max(result["scores"], key=result["scores"].get)]
     # an explicit threshold replaces the saved rule: nothing is forced
-    assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["labels"] == []
+    assert predictor.predict(["quarterly earnings and oil prices in Paris"], threshold=1.0)[0]["topics"]["labels"] == []
 
 
 # ---- per_bucket: one threshold per label-frequency bucket ----
@@ -200,7 +200,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
     import yaml
 
     from trainer.contracts import read_predictions, read_spec
-    from trainer.evaluation import evaluate
+    from trainer.evaluation import evaluate_on_split
     from trainer.serving.predictor import Predictor
     run = tmp_path / "run"
     shutil.copytree(tiny_run_dir, run)
@@ -217,7 +217,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
     assert counts["trade"] == 3 and all(5 <= n <= 19 for label, n in counts.items() if label != "trade"), counts
     config["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {"5-19": 0.35, "<5": 0.2}})
     (run / "config.yaml").write_text(yaml.safe_dump(config))
-    evaluate(run, data=data)     # another training split than the run's: given explicitly, as --data does
+    evaluate_on_split(run, data=data)     # another training split than the run's: given explicitly, as --data does
     spec = read_spec(run / "model")
     labels = list(spec.target("topics").labels)
     saved = json.loads((run / "model" / "thresholds.json").read_text())["targets"]["topics"]
@@ -234,7 +234,7 @@ def test_thresholds_per_bucket_evaluation(tiny_run_dir, tmp_path):
         between += 0.2 <= entry["scores"]["trade"] < 0.35
     assert between >= 1
     texts = ["trade deficit and import tariffs", "trade talks on wheat harvest", "oil prices in Tokyo"]
-    for got in Predictor.load(run, precision="fp32").predict(texts):
+    for got in (r["topics"] for r in Predictor.load(run, precision="fp32").predict(texts)):
         assert got["labels"] == _expected_labels(got["scores"], labels, th.values, th.at_least_one)
 
 
@@ -270,7 +270,7 @@ def test_thresholds_are_not_tuned_on_a_tiny_validation_split_and_say_why(tmp_pat
 
 def test_thresholds_note_is_in_the_summary_and_the_report():
     from trainer.evaluation.report import _header, ReportInput
-    from trainer.workflows.summary import decision_rule
+    from trainer.console.summary import decision_rule
     note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
     assert decision_rule({"thresholds": "none", "thresholds_note": note}) == f"0.5 threshold ({note})"
     header = _header(ReportInput(run_name="r", model_type="t", problem="multi_label", dataset="d", split="test",
@@ -281,7 +281,7 @@ def test_thresholds_note_is_in_the_summary_and_the_report():
 
 
 def test_thresholds_not_tuned_are_named_in_the_evaluate_stage_line():
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     note = "not tuned: validation has 5 document(s), fewer than eval.threshold_min_documents 50; 0.5 kept"
     line = StageLog.line(StageLog(console=object()), {"stage": "tune", "done": True, "on": "validation",
                                                       "thresholds": {"topics": "per_label", "regions": "none"},

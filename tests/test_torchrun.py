@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from check_resume import KillPoint, compare, kill_and_resume, train_run
 from conftest import tiny_run_tree
 from trainer import contracts
 from trainer.config import RunConfig, load_config
+from trainer.verification.kill_resume import KillPoint, compare, kill_and_resume, train_run
 from trainer.workflows.train import train
 
 pytestmark = pytest.mark.integration   # trains tiny models / serves / spawns processes

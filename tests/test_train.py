@@ -1,5 +1,5 @@
 """`trainer train` with the transformer kind: resume, the tokenization cache, the optimizer, the sampler, the CLI.
-(What every kind's run directory holds is tested in test_model_contract.py.)"""
+(What every kind's run directory holds is tested in test_kind_conformance.py.)"""
 import json
 import shutil
 from pathlib import Path
@@ -39,9 +39,18 @@ class Observer(TrainerCallback):
 
 @pytest.fixture(scope="module")
 def observed(tiny_dataset_dir, tmp_path_factory):
+    from trainer.models.transformer import fitting
     cfg = tiny_cfg(tiny_dataset_dir, tmp_path_factory.mktemp("runs"), "observed", max_steps=6, eval_every=3)
     observer = Observer(Path(cfg.output.dir) / ".observed.partial")   # the run trains in its staging folder
-    return train(cfg, callbacks=[observer]), observer
+    make = fitting.make_trainer
+
+    def make_observed(*args, **kwargs):   # the fit context carries no TrainerCallback: added inside the kind
+        trainer, meter = make(*args, **kwargs)
+        trainer.add_callback(observer)
+        return trainer, meter
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fitting, "make_trainer", make_observed)
+        return train(cfg), observer
 
 
 def test_train_log_has_losses_and_evaluations(tiny_run_dir):
@@ -255,7 +264,7 @@ def test_train_names_the_labels_min_label_count_drops(tiny_dataset_dir, tmp_path
     from rich.console import Console
 
     from trainer.training.data import dataset_meta, load_fit_data
-    from trainer.workflows.console import StageLog
+    from trainer.console.stages import StageLog
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path)
     tree["task"] = {"target": "regions", "problem": "multi_label", "min_label_count": 14}
     events = []

@@ -168,8 +168,9 @@ def test_tuning_never_reads_test_documents_and_fits_parts_on_the_cut_only(tmp_pa
         original(ctx, *args, **kwargs)
         seen.append((set(ctx.data.splits), set(ctx.data.splits["train"]["id"]), ctx.cfg))
     monkeypatch.setattr(base.FitContext, "__init__", spy)
-    said = []
-    tuned = tuning.tune(cfg, data, tmp_path / "work", say=said.append)
+    events = []
+    tuned = tuning.tune(cfg, data, tmp_path / "work", progress=events.append)
+    said = [e["message"] for e in events if e.get("event") == "notice"]
     # the extra cost is stated before anything is fitted: the cut, and each part's share of its final fit
     # (the encoder's stand-in: 3 of 10 epochs on 30 of 40 documents)
     assert said == ["tuning: 1 cut, 10 of 40 training documents held out; parts fitted on 30 documents in all "

@@ -11,7 +11,7 @@ _LAZY = {
     "build_dataset": ("trainer.data.build", "build_dataset"),
     "inspect_dataset": ("trainer.data.inspect", "inspect_dataset"),
     "train": ("trainer.workflows.train", "train"),
-    "evaluate": ("trainer.workflows.evaluate", "evaluate"),
+    "evaluate": ("trainer.workflows.evaluate", "evaluate_run"),   # trainer.evaluate(...), as `trainer evaluate`
     "load_model": ("trainer.models", "load_model"),
 }
 

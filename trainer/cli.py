@@ -10,6 +10,7 @@ from typing import List, Optional
 
 import typer
 
+from trainer import metric_names
 from trainer.errors import TrainerError
 
 app = typer.Typer(help="Build news datasets, train topic/region classifiers, evaluate, predict, serve, compare.",
@@ -50,10 +51,11 @@ def data_build(config: Path = typer.Argument(..., help="Data config YAML."),
         from trainer.data.build import build_dataset
         from trainer.data.config import DataConfig
         from trainer.config import load_config
-        from trainer.workflows.console import StageLog, quiet_libraries
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.stages import StageLog
         extra = ([f"build.engine={engine}"] if engine else []) + ([f"build.workers={workers}"] if workers else [])
-        cfg = load_config(config, DataConfig, (overrides or []) + extra)
         stages = StageLog()
+        cfg = load_config(config, DataConfig, (overrides or []) + extra, progress=stages)
         with quiet_libraries(["datasets"], enabled=not verbose):
             result = build_dataset(cfg, config_path=config, progress=stages)
     except TrainerError as exc:
@@ -110,77 +112,46 @@ def train(config: Path = typer.Argument(..., help="Run config YAML."),
     """Fine-tune a classifier; write runs/<name>/ (model, metrics, logs, report.html) and print the metrics.
 
     Shows a progress bar and a table row per evaluation, then the metrics and the commands to go on with."""
-    console = None
+    output = None
     try:
         from trainer.config import RunConfig, load_config
-        from trainer.workflows.console import quiet_libraries
-        from trainer.workflows.summary import summary_lines
-        cfg = load_config(config, RunConfig, overrides or [])
-        console = _TrainingOutput(verbose)
-        with quiet_libraries(console.libraries(cfg), enabled=not verbose):
-            run_dir = console.train(cfg, config)
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.summary import summary_lines
+        from trainer.console.training import TrainingOutput
+        from trainer.models.registry import model_class
+        from trainer.workflows.train import train as run_training
+        output = TrainingOutput(verbose=verbose)   # the run's events: notices, stages, the training table
+        cfg = load_config(config, RunConfig, overrides or [], progress=output)
+        with quiet_libraries(list(model_class(cfg.model.type).libraries), enabled=not verbose):
+            run_dir = run_training(cfg, config, progress=output.for_run(cfg), loop_output=verbose)
+            output.close()
             lines = summary_lines(run_dir, cfg)
     except TrainerError as exc:
         _fail(exc)
     finally:
-        if console is not None:
-            console.close()   # a bar or spinner left running would garble the terminal
+        if output is not None:
+            output.close()   # a bar or spinner left running would garble the terminal
     for line in lines:
         typer.echo(line)
 
 
-class _TrainingOutput:
-    """What `train` and `sweep` show while a run trains: the training table (transformer runs) and the stages of
-    a first-use dataset build and of the evaluation."""
-
-    def __init__(self, verbose: bool):
-        from trainer.workflows.console import StageLog, stderr_console
-        self.verbose = verbose
-        self.console = stderr_console()
-        self.stages = StageLog(self.console)
-        self.table = None
-
-    @staticmethod
-    def libraries(cfg) -> list[str]:
-        from trainer.models.registry import model_class
-        return list(model_class(cfg.model.type).libraries)
-
-    def train(self, cfg, config_path) -> Path:
-        from trainer.workflows.train import train as run_training
-        callbacks = []
-        from trainer.models.registry import model_class
-        if model_class(cfg.model.type).fits_in_steps(cfg):
-            from trainer.workflows.train_console import TrainingConsole
-            self.table = TrainingConsole(self.console, problems={cfg.task.target: cfg.task.problem},
-                                         limit=cfg.data.limit, replace_library_output=not self.verbose)
-            callbacks.append(self.table)
-        try:
-            return run_training(cfg, config_path, callbacks=callbacks, progress=self.stages)
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        if self.table is not None:
-            self.table.close()
-        self.stages.close()
-
-
 @app.command("evaluate")
-def evaluate(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
-             data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
-             split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
-             overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true"),
-             verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+def evaluate_command(run_dir: Path = typer.Argument(..., help="Run directory from `trainer train`."),
+                     data: Optional[Path] = typer.Option(None, help="Dataset directory (default: config.yaml's data.dataset)."),
+                     split: str = typer.Option("test", help="Split to evaluate; thresholds are tuned on validation."),
+                     overrides: Optional[List[str]] = typer.Argument(None, help="eval.* overrides, e.g. eval.thresholds=global eval.chunking.enabled=true"),
+                     verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Score validation and SPLIT; write metrics.json, predictions.jsonl, report.md, report.html (curves, per-label
     F1, precision-recall, confusions; per target), model/thresholds.json, and confusion.png for single-label targets."""
     stages = None
     try:
-        from trainer.workflows.console import StageLog, quiet_libraries
-        from trainer.workflows.evaluate import evaluate as run_evaluate
-        from trainer.workflows.summary import evaluation_lines, shown_path
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.stages import StageLog
+        from trainer.workflows.evaluate import evaluate_run
+        from trainer.console.summary import evaluation_lines, shown_path
         stages = StageLog()
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
-            metrics = run_evaluate(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
+            metrics = evaluate_run(run_dir, data=data, split=split, overrides=overrides or [], progress=stages)
     except TrainerError as exc:
         _fail(exc)
     finally:
@@ -228,7 +199,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
         from trainer.atomic import atomic_write_jsonl
         from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
-        from trainer.workflows.console import quiet_libraries
+        from trainer.console.quiet import quiet_libraries
         from trainer.workflows.predict_inputs import expand_files
         if fmt not in ("auto", "table", "jsonl"):
             raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
@@ -258,7 +229,7 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
 
 def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: Optional[int]) -> None:
     from rich.console import Console
-    from trainer.workflows.predict_table import TOP_SCORES, prediction_table, snippet
+    from trainer.console.predict_table import TOP_SCORES, predict_table, snippet
     shown = []
     for record in records:
         rid = str(record.get("id", ""))
@@ -269,7 +240,7 @@ def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: 
         else:
             shown.append(rid)
     targets = [(t.name, len(t.labels)) for t in predictor.targets]
-    Console().print(prediction_table(records, targets, shown, top=top_k or TOP_SCORES))
+    Console().print(predict_table(records, targets, shown, top=top_k or TOP_SCORES))
 
 
 @app.command("serve")
@@ -338,7 +309,7 @@ def _check_runtime_options(quantize: str, runtime: str) -> None:
 @app.command("compare")
 def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories from `trainer train`."),
             baseline: Optional[Path] = typer.Option(None, help="Run to compare against: metric delta with a paired-bootstrap 95% CI."),
-            metric: str = typer.Option("micro_f1", help="micro_f1, macro_f1 or accuracy: the sort key and the delta."),
+            metric: str = typer.Option("micro_f1", help=f"{', '.join(metric_names.SELECTABLE)}: the sort key and the delta."),
             fmt: str = typer.Option("table", "--format", help="table (terminal), md, csv or html."),
             plot: Optional[Path] = typer.Option(None, help="Also write a PNG: each run (labelled with the settings that "
                                                            "differ) with its metrics and intervals, and deltas "
@@ -370,10 +341,11 @@ def compare(run_dirs: List[Path] = typer.Argument(..., help="Run directories fro
 
 
 def _print_comparison(comp, fmt: str) -> None:
-    from trainer.compare import render
     if fmt == "table":
-        render.print_table(comp)
+        from trainer.console.compare_table import print_table
+        print_table(comp)
     else:
+        from trainer.compare import render
         typer.echo(render.render(comp, fmt), nl=False)
 
 
@@ -386,11 +358,19 @@ def sweep(config: Path = typer.Argument(..., help="Run config YAML."),
     """Train every combination of the --grid values (one run directory each), then compare them."""
     output = None
     try:
-        from trainer.workflows.console import quiet_libraries
+        from trainer.console.quiet import quiet_libraries
+        from trainer.console.training import TrainingOutput
+        from trainer.workflows import train as lifecycle
         from trainer.workflows.sweep import parse_grid, sweep as run_sweep
-        output = _TrainingOutput(verbose)
+        output = TrainingOutput(verbose=verbose)
+
+        def train_one(cfg, config_path):
+            try:
+                return lifecycle.train(cfg, config_path, progress=output.for_run(cfg), loop_output=verbose)
+            finally:
+                output.close()
         with quiet_libraries(["datasets", "transformers"], enabled=not verbose):
-            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=output.train,
+            result = run_sweep(config, parse_grid(grid), overrides or [], train_fn=train_one,
                                on_event=lambda m: typer.echo(m, err=True))
     except TrainerError as exc:
         _fail(exc)

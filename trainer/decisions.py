@@ -14,8 +14,8 @@ from typing import Literal, Sequence, get_args
 
 import numpy as np
 
-Kind = Literal["none", "global", "per_label", "per_bucket"]
-KINDS: tuple[str, ...] = get_args(Kind)
+ThresholdKind = Literal["none", "global", "per_label", "per_bucket"]
+THRESHOLD_KINDS: tuple[str, ...] = get_args(ThresholdKind)
 DEFAULT_THRESHOLD = 0.5
 # Candidate thresholds. A coarse grid on purpose: validation sets are small, and a finer grid
 # mostly fits noise in the handful of positives a rare label has.
@@ -24,7 +24,7 @@ GRID = tuple(round(float(t), 2) for t in np.arange(0.05, 0.951, 0.05))
 
 @dataclass
 class Thresholds:
-    kind: Kind
+    kind: ThresholdKind
     values: list[float]
     fallback: list[str] = field(default_factory=list)   # labels that took the global value (too few positives)
     at_least_one: bool = False                           # no label over its threshold -> the top-scoring one
@@ -110,7 +110,7 @@ def tune_per_group(probs: np.ndarray, gold: np.ndarray, groups: Sequence[str], l
                       groups=chosen)
 
 
-def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: Kind, labels: Sequence[str],
+def tune_thresholds(probs: np.ndarray, gold: np.ndarray, kind: ThresholdKind, labels: Sequence[str],
                     min_positives: int, grid: Sequence[float] = GRID, at_least_one: bool = False) -> Thresholds:
     """Tune thresholds on validation `probs` (n, L) against binary `gold` (n, L).
 

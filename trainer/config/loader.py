@@ -19,7 +19,6 @@ import copy
 import difflib
 import os
 import re
-import sys
 import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
@@ -28,6 +27,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trainer.errors import ConfigError
+from trainer.events import Progress, notice
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -177,8 +177,10 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel] | None = None) -> dict:
-    """Apply `a.b.c=value` overrides; values are parsed as YAML scalars/lists (`3`, `true`, `[a, b]`)."""
+def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel] | None = None,
+                    progress: Progress = None) -> dict:
+    """Apply `a.b.c=value` overrides; values are parsed as YAML scalars/lists (`3`, `true`, `[a, b]`).
+    A `SECTION.type=KIND` switch says which keys it dropped as a notice to `progress` (trainer.events)."""
     tree = copy.deepcopy(tree)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -205,11 +207,12 @@ def apply_overrides(tree: dict, overrides: Iterable[str], model: type[BaseModel]
         if model is not None:   # after setting it, so a `model.type=...` override picks the section's kind
             check_key_path(model, parts, tree, f"override {item!r}")
             if parts[-1] == "type" and before != value:
-                _drop_other_kind(model, parts[:-1], node, before, value)
+                _drop_other_kind(model, parts[:-1], node, before, value, progress)
     return tree
 
 
-def _drop_other_kind(model: type[BaseModel], loc: list[str], section: dict, before: Any, after: Any) -> None:
+def _drop_other_kind(model: type[BaseModel], loc: list[str], section: dict, before: Any, after: Any,
+                     progress: Progress = None) -> None:
     """A `SECTION.type=KIND` override switching a section's kind (model.type=tfidf-linear over a transformer
     config): the keys only the previous kind has are dropped, and one line says which, so that a config can
     be tried with another model kind without editing it."""
@@ -226,8 +229,8 @@ def _drop_other_kind(model: type[BaseModel], loc: list[str], section: dict, befo
         del section[key]
     if dropped:
         where = ".".join(loc)
-        print(f"{where}.type={after}: dropped the {before} keys {', '.join(f'{where}.{k}' for k in dropped)}",
-              file=sys.stderr)
+        notice(progress, f"{where}.type={after}: dropped the {before} keys "
+                         f"{', '.join(f'{where}.{k}' for k in dropped)}")
 
 
 def _tree_at(loc: list[str], section: dict) -> dict:
@@ -239,17 +242,18 @@ def _tree_at(loc: list[str], section: dict) -> dict:
 
 
 def load_config(path: str | Path | None, model: type[M], overrides: Iterable[str] = (),
-                tree: dict | None = None, resolve_paths: bool = True) -> M:
+                tree: dict | None = None, resolve_paths: bool = True, progress: Progress = None) -> M:
     """Load `path` (or a ready `tree`), apply overrides and validate against `model`.
 
     Relative paths in the file are resolved against its base folder (see the module docstring) unless
-    `resolve_paths` is False (a run directory's config.yaml: its paths were recorded as the run used them)."""
+    `resolve_paths` is False (a run directory's config.yaml: its paths were recorded as the run used them).
+    Notices (keys an override of a section's kind dropped) go to `progress` (trainer.events)."""
     if tree is None:
         if path is None:
             raise ConfigError("no config given")
         tree = load_yaml_tree(path, model if resolve_paths else None)
     overrides = list(overrides)
-    tree = apply_overrides(tree, overrides, model)
+    tree = apply_overrides(tree, overrides, model, progress)
     if resolve_paths:
         _resolve_override_paths(tree, overrides, model)
     try:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, model_serializer, model_validator
 
+from trainer import metric_names
 from trainer.config.loader import StrictModel, _union_members
 from trainer.config.tune_section import TuneSection
 
@@ -291,9 +292,14 @@ class ChunkingConfig(StrictModel):
     pool: Literal["mean", "max"] = Field("max", description="How window logits combine into the text's.")
 
 
+# the metric choices come from the metric vocabulary (one table), not a copy of its names
+SelectableMetric = Literal[metric_names.SELECTABLE]
+FusionMetric = Literal[metric_names.FUSION]
+
+
 class EvalSection(StrictModel):
     """Evaluation, decision thresholds and model selection."""
-    metric: Literal["micro_f1", "macro_f1", "accuracy"] = Field(
+    metric: SelectableMetric = Field(
         "micro_f1", description="Validation metric that picks the best checkpoint (with several targets: its mean "
                                 "over the targets); compare's default sort key.")
     thresholds: Literal["none", "global", "per_label", "per_bucket", "auto"] = Field(
@@ -318,7 +324,7 @@ class EvalSection(StrictModel):
         "auto", description="Multi-label: a text with no label over its threshold gets its top-scoring label. auto: "
                             "on when every training document has a label (then an empty answer is always wrong).")
     batch_size: int = Field(64, ge=1, description="Texts per forward pass when scoring.")
-    fusion_metric: Literal["mean_f1", "micro_f1", "macro_f1"] = Field(
+    fusion_metric: FusionMetric = Field(
         "mean_f1", description="A target combined with the gazetteer (task.targets[].gazetteer): the validation "
                                "figure that picks the combination; mean_f1 is the mean of micro- and macro-F1, so "
                                "neither the frequent nor the rare labels are given up for the other.")

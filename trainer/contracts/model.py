@@ -17,7 +17,7 @@ from typing import Any
 
 from trainer.atomic import atomic_write_json
 from trainer.contracts.files import FUSION, MODEL, REEVALUATE, RETRAIN, SPEC, THRESHOLDS, read_json
-from trainer.decisions import DEFAULT_FUSION, KINDS, Thresholds
+from trainer.decisions import DEFAULT_FUSION, THRESHOLD_KINDS, Thresholds
 from trainer.errors import DataError
 
 SPEC_FORMAT = 2
@@ -154,7 +154,7 @@ def _thresholds(path: Path, name: str, raw: Any, n_labels: int) -> Thresholds:
                         str(raw.get("note") or ""))   # files written before the note: none
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{path}: malformed thresholds of target {name!r} ({exc}); {REEVALUATE}") from None
-    if th.kind not in KINDS:
+    if th.kind not in THRESHOLD_KINDS:
         raise DataError(f"{path}: target {name!r} has unknown threshold kind {th.kind!r}; {REEVALUATE}")
     if len(th.values) != n_labels:
         raise DataError(f"{path}: {len(th.values)} thresholds for {n_labels} labels of target {name!r}; {REEVALUATE}")

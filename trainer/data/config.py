@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from trainer.config import StrictModel
+from trainer.data import reader_kinds
 
 MIRROR_ENV = "TRAINER_DATA_MIRROR"
 
@@ -51,9 +52,13 @@ class ScrapedProfile(StrictModel):
         "its sorted file list, so that memory does not grow with the crawl."))
 
 
+# the reader kinds come from their table (trainer/data/reader_kinds.py), not a copy of its names
+ReaderKindName = Literal[reader_kinds.KINDS]
+
+
 class SourceConfig(StrictModel):
     """Where the raw articles are and how to read them."""
-    kind: Literal["reuters", "scraped", "html", "jsonl", "csv"] = Field(description="Reader of the input files.")
+    kind: ReaderKindName = Field(description="Reader of the input files.")
     path: str | None = Field(None, description="File or folder; null: look in the mirror, then download (reuters).")
     mirror_env: str = Field(MIRROR_ENV, description="Environment variable naming a mirror folder of public corpora.")
     download: bool = Field(True, description="Allow a checksummed download when neither path nor mirror has the file.")

@@ -73,9 +73,6 @@ class DuplicateGroups:
     exact_links: int = 0
     near_links: int = 0
 
-    def group_of(self) -> dict[int, int]:
-        return {doc: g for g, members in enumerate(self.groups) for doc in members}
-
 
 class _UnionFind:
     def __init__(self, n: int):
@@ -99,22 +96,6 @@ class _UnionFind:
         for i in range(len(self.parent)):
             out.setdefault(self.find(i), []).append(i)
         return sorted((m for m in out.values() if len(m) > 1), key=lambda m: m[0])
-
-
-def find_duplicates(texts: Sequence[str], cfg: DedupConfig) -> DuplicateGroups:
-    """Group the documents of `texts` that are exact or near duplicates of each other."""
-    uf = _UnionFind(len(texts))
-    exact = near = 0
-    if cfg.exact:
-        first: dict[str, int] = {}
-        for i, key in enumerate(map(text_key, texts)):
-            j = first.setdefault(key, i)
-            if j != i:
-                exact += uf.union(j, i)
-    if cfg.near:
-        for i, j in near_duplicate_pairs(texts, cfg):
-            near += uf.union(i, j)
-    return DuplicateGroups(uf.groups(), exact_links=exact, near_links=near)
 
 
 def shingles(text: str, size: int, max_words: int = MAX_SHINGLED_WORDS) -> list[bytes]:
@@ -142,25 +123,6 @@ def minhash_signatures(texts: Iterable[str], cfg: DedupConfig) -> tuple[np.ndarr
     mhs = MinHash.bulk(shingle_sets(), num_perm=cfg.num_perm, seed=_MINHASH_SEED, hashfunc=xxhash.xxh32_intdigest)
     sig = np.stack([m.hashvalues for m in mhs]) if mhs else np.zeros((0, cfg.num_perm), np.uint32)
     return sig, np.array(has, dtype=bool)
-
-
-def near_duplicate_pairs(texts: Sequence[str], cfg: DedupConfig) -> list[tuple[int, int]]:
-    """Pairs (i < j) whose estimated Jaccard similarity of word shingles reaches cfg.threshold."""
-    from datasketch import LeanMinHash, MinHashLSH
-
-    sig, has = minhash_signatures(texts, cfg)
-    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
-    lean = {}
-    with lsh.insertion_session() as session:
-        for i in np.flatnonzero(has):
-            lean[i] = LeanMinHash(seed=_MINHASH_SEED, hashvalues=sig[i], scheme="affine32")
-            session.insert(int(i), lean[i], check_duplication=False)
-    pairs = []
-    for i, mh in lean.items():
-        for j in lsh.query(mh):
-            if j > i and np.mean(sig[i] == sig[j]) >= cfg.threshold:
-                pairs.append((int(i), int(j)))
-    return sorted(pairs)
 
 
 @dataclass
@@ -206,8 +168,9 @@ def choose_representatives(groups: DuplicateGroups, splits: Sequence[str | None]
 # key per LSH band (the same bands MinHashLSH(threshold, num_perm) uses); documents whose keys agree
 # in a band are candidates, and a candidate pair is linked when its signatures agree exactly in at
 # least one band (MinHashLSH's candidate rule) and in >= threshold of all positions (the estimated
-# Jaccard check of near_duplicate_pairs). So the links are those of near_duplicate_pairs, whatever
-# engine finds the candidates: a sort per band here, a groupby on (band, key) on a cluster.
+# Jaccard check). So the links are those of a MinHashLSH query plus that check (tests/test_dedup.py
+# holds it as the oracle), whatever engine finds the candidates: a sort per band here, a groupby on
+# (band, key) on a cluster.
 _FNV_PRIME = np.uint64(0x100000001B3)
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 
@@ -277,7 +240,7 @@ def exact_key(text: str) -> bytes:
 
 
 def group_duplicates(n: int, keys: np.ndarray | None, near_pairs: Iterable[tuple[int, int]]) -> DuplicateGroups:
-    """find_duplicates' groups from precomputed parts: `keys` ([n, 16] uint8 exact keys, or None when
+    """Groups of exact or near duplicates (chains of links form one group) from precomputed parts: `keys` ([n, 16] uint8 exact keys, or None when
     exact matching is off) and the confirmed near-duplicate pairs."""
     uf = _UnionFind(n)
     exact = near = 0

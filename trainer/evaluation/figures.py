@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from trainer import metric_names
+
 MAX_BAR_LABELS = 40        # per-label F1 bars: the most frequent labels
 N_CURVE_LABELS = 6         # precision-recall curves: the most frequent labels
 MAX_HEATMAP_LABELS = 25    # co-confusion heatmap: the labels most involved in errors
@@ -47,7 +49,7 @@ def training_curves(rows: Sequence[dict]) -> bytes | None:
     if len(train) < 2 and not evals:
         return None
     score_keys = [k for k in dict.fromkeys(k for r in evals for k in r)
-                  if k.startswith("eval_") and k.endswith(("micro_f1", "macro_f1", "accuracy"))]
+                  if k.startswith("eval_") and k.endswith(metric_names.HEADLINE)]
     fig = _figure(9.5, 3.4)
     loss_ax, score_ax = fig.subplots(1, 2)
     if train:

@@ -7,7 +7,9 @@ import base64
 import html
 from dataclasses import dataclass, field
 
-HEADLINE = ("micro_f1", "macro_f1", "accuracy", "micro_precision", "micro_recall")
+from trainer import metric_names
+
+HEADLINE = metric_names.HTML_HEADLINE
 
 
 @dataclass

@@ -11,10 +11,11 @@ from typing import Sequence
 
 import numpy as np
 
+from trainer import metric_names
 from trainer.decisions import Thresholds, decide
 from trainer.evaluation.split_metrics import Scored, metrics_for
 
-KEYS = ("micro_f1", "macro_f1", "accuracy")
+KEYS = metric_names.HEADLINE
 
 
 def subset(scored: Scored, mask: np.ndarray) -> Scored:

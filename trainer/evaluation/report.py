@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from trainer import metric_names
 from trainer.evaluation.confusions import worst_labels
 
-HEADLINE = ("accuracy", "micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
+HEADLINE = metric_names.REPORTED      # every overall metric of the vocabulary, in its order
 N_WORST = 10
 N_CONFUSIONS = 15
 
@@ -178,7 +179,7 @@ def _combined(r: ReportInput) -> str:
     lines += ["| split | metric | head | gazetteer | combined |", "|---|---|---:|---:|---:|"]
     for split, variants in r.metrics.items():
         m = variants["tuned"]
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             lines.append(f"| {split} | {key} | {_fmt(m['parts']['head'].get(key))} | "
                          f"{_fmt(m['parts']['gazetteer'].get(key))} | {_fmt(m.get(key))} |")
     return "\n".join(lines) + "\n"
@@ -190,7 +191,7 @@ def _chunking(r: ReportInput) -> str:
     for split, variants in r.metrics.items():
         if "chunked" not in variants:
             continue
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             head, chunked = variants["tuned"].get(key), variants["chunked"].get(key)
             change = f"{chunked - head:+.4f}" if head is not None and chunked is not None else "-"
             lines.append(f"| {split} | {key} | {_fmt(head)} | {_fmt(chunked)} | {change} |")
@@ -208,7 +209,7 @@ def _reading(r: ReportInput) -> str:
             pair = comparison.get(group)
             if not pair:
                 continue
-            for key in ("micro_f1", "macro_f1", "accuracy"):
+            for key in metric_names.HEADLINE:
                 own, head = pair["reading"].get(key), pair["head"].get(key)
                 change = f"{own - head:+.4f}" if own is not None and head is not None else "-"
                 lines.append(f"| {split} | {group} | {pair['reading'].get('n_examples', 0)} | {key} | {_fmt(own)} | "
@@ -232,29 +233,3 @@ def decision_rule_text(kind: str, at_least_one: bool, values=()) -> str:
     if at_least_one:
         text += ", plus the at-least-one rule (a text with no label over its threshold gets its top-scoring label)"
     return text
-
-
-def render_summary(metrics: dict[str, dict[str, dict]]) -> str:
-    """A few lines for the terminal: per target, the headline metrics per split (at 0.5 too, for multi-label)."""
-    lines = []
-    several = len(metrics) > 1
-    for target, splits in metrics.items():
-        if several:
-            lines.append(f"{target}:")
-        for split, m in splits.items():
-            line = ("  " if several else "") + f"{split:<11} n={m['n_examples']:<6} " + " ".join(
-                f"{k}={m[k]:.4f}" for k in ("micro_f1", "macro_f1", "accuracy"))
-            if "at_0.5" in m:
-                line += f"  (at 0.5: micro_f1={m['at_0.5']['micro_f1']:.4f} macro_f1={m['at_0.5']['macro_f1']:.4f};"
-                line += f" thresholds: {m['thresholds']})"
-            if "chunked" in m:
-                line += f"  chunked: micro_f1={m['chunked']['micro_f1']:.4f}"
-            lines.append(line)
-            if m.get("buckets"):
-                lines.append(("  " if several else "") + " " * 12 + "macro_f1 by training docs per label: " + ", ".join(
-                    f"{name} {_fmt(b['macro_f1'])} ({b['n_labels']} labels)" for name, b in m["buckets"].items()))
-            if "parts" in m:
-                lines.append(("  " if several else "") + " " * 19 + "  ".join(
-                    f"{part}: micro_f1={pm['micro_f1']:.4f} macro_f1={pm['macro_f1']:.4f}"
-                    for part, pm in m["parts"].items()) + "  (combined above)")
-    return "\n".join(lines)

@@ -46,7 +46,7 @@ class TargetResult:
     pred: np.ndarray                  # decisions on the evaluated split
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
              overrides: Sequence[str] = (), progress: Callable[[dict], None] | None = None) -> dict:
     """Evaluate a run on `split` of its dataset (config.yaml's data.dataset, or `data`); return metrics per target.
 
@@ -150,7 +150,7 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell, tuned
     tuned settings on its training split, the one tuning picked there (`tuned_rules`; validation's pick is kept
     beside it); returns the scores, the rules picked, and the two parts' scores per split."""
     raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
-    parts = {name: model.score_parts(list(splits[name]["text"]), raw[name]) for name in splits}
+    parts = {name: model.combination.parts(list(splits[name]["text"]), raw[name]) for name in splits}
     combined = sorted({target for p in parts.values() for target in p})
     if not combined:
         return raw, {}, {}
@@ -163,7 +163,7 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell, tuned
             rules[target_name] = {**tuned_rules[target_name], "picked_on": "training split, out of fold "
                                   "(model/tuning.json)", "validation_pick": by_validation}
         for name in splits:
-            raw[name][target_name] = model.fuse_parts(target_name, parts[name][target_name], rules[target_name])
+            raw[name][target_name] = model.combination.fuse(target_name, parts[name][target_name], rules[target_name])
     part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
                    for t in combined}
     return raw, rules, part_scores
@@ -176,7 +176,7 @@ def _pick_fusion(model, target: Target, splits: dict, parts: dict, eval_cfg: Eva
     labels, p = list(target.labels), parts["validation"][target.name]
     best, best_key = None, None
     for rule in fusion_candidates():
-        scored = _scored(splits["validation"], target, model.fuse_parts(target.name, p, rule))
+        scored = _scored(splits["validation"], target, model.combination.fuse(target.name, p, rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
                   at_least_one, _label_groups(train, target), eval_cfg.bucket_thresholds,
                   min_documents=eval_cfg.threshold_min_documents)
@@ -211,7 +211,7 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
 
 
 class _Stages:
-    """evaluate's progress events, with each stage's seconds."""
+    """evaluate_on_split's progress events, with each stage's seconds."""
 
     def __init__(self, progress: Callable[[dict], None] | None):
         self.progress = progress
@@ -424,8 +424,8 @@ def _head_scores(model, splits: dict, rules: dict) -> dict:
     for name, ds in splits.items():
         texts = list(ds["text"])
         scores = model.score_targets(texts, HEAD_ONLY)
-        for target, p in model.score_parts(texts, scores).items():
-            scores[target] = model.fuse_parts(target, p, rules.get(target, DEFAULT_FUSION))
+        for target, p in model.combination.parts(texts, scores).items():
+            scores[target] = model.combination.fuse(target, p, rules.get(target, DEFAULT_FUSION))
         out[name] = (scores, model.long_text_mask(texts))
     return out
 

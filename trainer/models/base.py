@@ -13,11 +13,10 @@ from typing import Any, ClassVar, Literal, Sequence
 import numpy as np
 
 from trainer.atomic import atomic_dir
-from trainer.contracts import (ModelSpec, Target, answer_spec, default_thresholds, gazetteer_only, write_spec,
-                               write_thresholds)
+from trainer.contracts import ModelSpec, Target, default_thresholds, write_spec, write_thresholds
 from trainer.data.label_space import LabelSpace
-from trainer.data.regions import RegionScorer, m49_labels
-from trainer.decisions import DEFAULT_FUSION, fuse
+from trainer.events import Progress
+from trainer.models.combination import Combination
 
 
 @dataclass
@@ -33,19 +32,6 @@ class FitData:
         region = ((self.manifest.get("config") or {}).get("labels") or {}).get("region") or {}
         return {"granularity": region.get("granularity", "subregion"), "min_mentions": region.get("min_mentions", 3)}
 
-    def gazetteer_settings(self, cfg) -> dict | None:
-        """spec.settings["gazetteer"] for the targets the config combines with the gazetteer; None if none."""
-        targets = [t.name for t in cfg.task.resolved() if t.gazetteer]
-        if not targets:
-            return None
-        settings = self.region_settings()
-        # the label space of a combined target is the M49 set at its granularity: the labels its head cannot
-        # score (no training page, or fewer than task.targets[].min_label_count) are the gazetteer's alone
-        every = m49_labels(settings["granularity"])
-        heads = {s.target: set(s.labels) for s in self.spaces}
-        only = {name: [label for label in every if label not in heads.get(name, set())] for name in targets}
-        return {"targets": targets, **settings, "gazetteer_only": only}
-
 
 @dataclass
 class FitContext:
@@ -53,7 +39,10 @@ class FitContext:
     data: FitData
     run_dir: Path                    # checkpoints and train_log.jsonl go here
     is_main: bool = True             # the process that writes files (rank 0 under torchrun)
-    callbacks: list = field(default_factory=list)   # the kind's training-loop callbacks (transformers: TrainerCallback)
+    # the listener of the fit's events (trainer.events): notices, and training events from the main process
+    progress: Progress = None
+    # False: the training loop's own progress bar and log printing are off (the listener shows progress)
+    loop_output: bool = True
 
 
 @dataclass
@@ -96,7 +85,19 @@ class Model(ABC):
         return None
 
     spec: ModelSpec
-    fusion: dict[str, dict] = {}               # combined targets' rules (contracts.read_fusion), set by load_model
+    _combination: Combination | None = None
+
+    @property
+    def combination(self) -> Combination:
+        """How the heads' scores become the answer per target (trainer.models.combination): set by load_model
+        with the saved fusion rules; a model fitted in this process combines under the default rule."""
+        if self._combination is None:
+            self._combination = Combination(self.spec)
+        return self._combination
+
+    @combination.setter
+    def combination(self, combination: Combination | None) -> None:
+        self._combination = combination
 
     @classmethod
     def check_config(cls, cfg) -> None:
@@ -132,69 +133,20 @@ class Model(ABC):
         `chunking` (only where supports_chunking): an eval ChunkingConfig (what-if windows) or HEAD_ONLY."""
 
     def score(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
-        """The model's answer per target: its heads' probabilities, and for a target the config combines
-        with the gazetteer (`task.targets[].gazetteer`), the combination `fusion` holds."""
+        """The model's answer per target: its heads' probabilities, combined per target as `combination` says
+        (for a target combined with the gazetteer, `task.targets[].gazetteer`, the fused answer)."""
         return self.score_with_parts(texts, chunking)[0]
 
     def score_with_parts(self, texts: Sequence[str], chunking=None, tags: Sequence | None = None):
-        """(the answer per target as `score` gives it, the parts of each combined target as `score_parts`).
+        """(the answer per target as `score` gives it, the parts of each combined target: Combination.parts).
         `tags`: per text the tags of the page it was read from (or None), for the gazetteer."""
-        scores = self.score_targets(texts, chunking)
-        parts = self._gazetteer_parts(texts, scores, tags)
-        answer = dict(scores)
-        for name, p in parts.items():
-            answer[name] = self.fuse_parts(name, p, self.fusion.get(name, DEFAULT_FUSION))
-        return answer, parts
-
-    def score_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray],
-                    tags: Sequence | None = None) -> dict[str, dict[str, np.ndarray]]:
-        """For each combined target, the two scores its answer combines, over the answer's labels
-        (`answer_spec`): {"head": scores[target] (from `score_targets`; 0 for the labels the head cannot score),
-        "gazetteer": ...}; {} for a model without combined targets."""
-        return self._gazetteer_parts(texts, scores, tags)
-
-    def fuse_parts(self, name: str, parts: dict[str, np.ndarray], rule: dict) -> np.ndarray:
-        """The answer of combined target `name` from its parts under `rule`; gazetteer-only labels keep the
-        gazetteer's score."""
-        return fuse(parts["head"], parts["gazetteer"], rule, self.gazetteer_only_mask(name))
+        return self.combination.answer(texts, self.score_targets(texts, chunking), tags)
 
     @property
     def answer_spec(self) -> ModelSpec:
-        """The spec of what `score` answers: `spec`, with each combined target's gazetteer-only labels added
-        (contracts.answer_spec). Predict, serve and evaluate use it; the kind's own heads keep `spec`."""
-        if getattr(self, "_answer_spec", None) is None:
-            self._answer_spec = answer_spec(self.spec)
-        return self._answer_spec
-
-    def gazetteer_only_mask(self, name: str) -> np.ndarray | None:
-        """Per label of target `name`'s answer, whether the gazetteer alone answers it; None if no label is."""
-        only = set(gazetteer_only(self.spec).get(name, ()))
-        if not only:
-            return None
-        return np.array([label in only for label in self.answer_spec.target(name).labels], dtype=bool)
-
-    def _gazetteer_parts(self, texts: Sequence[str], scores: dict[str, np.ndarray],
-                         tags: Sequence | None = None) -> dict[str, dict]:
-        settings = self.spec.settings.get("gazetteer")
-        if not settings:
-            return {}
-        if getattr(self, "_region_scorers", None) is None:
-            self._region_scorers = {
-                name: RegionScorer(self.answer_spec.target(name).labels, settings["granularity"],
-                                   settings["min_mentions"])
-                for name in settings["targets"]}
-        return {name: {"head": self._widened(name, scores[name]), "gazetteer": scorer.score(texts, tags)}
-                for name, scorer in self._region_scorers.items()}
-
-    def _widened(self, name: str, head: np.ndarray) -> np.ndarray:
-        """The head's scores of target `name` placed in the answer's label columns; 0 where it has no label."""
-        mine, answer = self.spec.target(name).labels, self.answer_spec.target(name).labels
-        if mine == answer:
-            return head
-        out = np.zeros((len(head), len(answer)), dtype=np.float32)
-        column = {label: j for j, label in enumerate(answer)}
-        out[:, [column[label] for label in mine]] = head
-        return out
+        """The spec of what `score` answers (Combination.answer_spec): predict, serve and evaluate use it;
+        the kind's own heads keep `spec`."""
+        return self.combination.answer_spec
 
     @property
     @abstractmethod

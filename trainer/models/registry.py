@@ -10,6 +10,7 @@ from pathlib import Path
 from trainer.contracts import model_dir_of, read_fusion, read_spec
 from trainer.errors import DataError
 from trainer.models.base import Model, ScoreOptions
+from trainer.models.combination import Combination
 
 KINDS = {
     "transformer": "trainer.models.transformer:TransformerClassifier",
@@ -35,7 +36,7 @@ def load_model(run_or_model_dir: str | Path, options: ScoreOptions | None = None
     model_dir = model_dir_of(run_or_model_dir)
     spec = read_spec(model_dir)
     model = model_class(spec.model_type).load(model_dir, spec, options or ScoreOptions())
-    model.fusion = read_fusion(model_dir, spec)
+    model.combination = Combination(model.spec, read_fusion(model_dir, spec))   # the rules evaluation picked
     return model
 
 
@@ -112,9 +113,7 @@ def reading_candidates(part_cfg) -> dict[str, dict] | None:
 
 def reading_scorer(part_cfg, changes: dict):
     """What a fitted part's score_targets(texts, chunking=...) takes to read texts as `changes` says."""
-    from trainer.models.transformer.reading import Reading
-    r = part_cfg.model.reading
-    return Reading(changes["mode"], r.stride, r.max_windows, changes.get("pool", r.pool))
+    return model_class(part_cfg.model.type).reading_for(part_cfg.model.reading, changes)
 
 
 def with_readings(cfg, changes: dict[str, dict]):

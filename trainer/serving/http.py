@@ -43,12 +43,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from trainer.data import reader_kinds
 from trainer.data.article import join_title_body
 from trainer.errors import ConfigError, TrainerError
+from trainer.serving.predictor import wire_record
 
 MAX_BODY_BYTES = 1 << 20
 MAX_TEXTS = 64
-PAGE_KINDS = {".txt": "scraped", ".text": "scraped", ".html": "html", ".htm": "html", ".xhtml": "html"}
+PAGE_KINDS = reader_kinds.PAGE_SUFFIXES     # file ending of an uploaded page -> its reader kind
 DEFAULT_BATCHING = {"max_batch": 64, "wait_ms": 2.0, "max_pending": 1024}   # `trainer serve`'s defaults
 
 
@@ -145,7 +147,7 @@ def page_html(run_name: str, info: dict, max_body_bytes: int) -> str:
     data = json.dumps({**info, "max_bytes": max_body_bytes}, ensure_ascii=False)
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")   # safe inside <script>
     return (template.replace("__RUN_NAME__", html.escape(run_name)).replace("__MAX_KB__", str(max_body_bytes // 1024))
-            .replace("__DATA__", data))
+            .replace("__ACCEPT__", ",".join(PAGE_KINDS)).replace("__DATA__", data))
 
 
 def read_page(data: bytes, name: str, cleaning=None, outlet: str | None = None) -> list:
@@ -155,7 +157,7 @@ def read_page(data: bytes, name: str, cleaning=None, outlet: str | None = None) 
     from trainer.serving.inputs import read_raw
     suffix = Path(name).suffix.lower()
     if suffix not in PAGE_KINDS:
-        raise HTTPException(415, f"{name}: send a saved page as .txt or .html")
+        raise HTTPException(415, f"{name}: send a saved page as {', '.join(PAGE_KINDS)}")
     with tempfile.TemporaryDirectory(prefix="trainer-page-") as folder:
         path = Path(folder) / f"page{suffix}"
         path.write_bytes(data)
@@ -196,6 +198,9 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
     app.state.batcher = batcher
     lock = threading.Lock()   # one forward pass at a time: parallel ones only fight over the CPU cores
 
+    def wire(prediction: dict) -> dict:   # a one-target model's answer at the top level, as it always was
+        return wire_record(prediction, predictor.spec.target_names)
+
     def checked_inputs(request: PredictRequest) -> list[str]:
         texts = request.inputs()
         if len(texts) > max_texts:
@@ -209,7 +214,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
             with lock:
                 predictions = predictor.predict(texts, top_k=request.top_k, threshold=request.threshold,
                                                 explain=request.explain)
-            return {"predictions": predictions}
+            return {"predictions": [wire(p) for p in predictions]}
     else:
         @app.post("/predict")
         async def predict_batched(request: PredictRequest):
@@ -218,7 +223,7 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
                 future = batcher.submit(texts, request.top_k, request.threshold, request.explain)
             except Busy as exc:
                 raise HTTPException(503, str(exc), headers={"Retry-After": "1"}) from None
-            return {"predictions": await asyncio.wrap_future(future)}
+            return {"predictions": [wire(p) for p in await asyncio.wrap_future(future)]}
 
     @app.post("/predict-file")
     async def predict_file(request: Request,
@@ -245,9 +250,9 @@ def create_app(predictor, max_body_bytes: int = MAX_BODY_BYTES, max_texts: int =
                 return predictor.predict([a.text for a in articles], top_k=top_k, tags=[a.tags for a in articles])
         predictions = await run_in_threadpool(run)
         kind = PAGE_KINDS[Path(name).suffix.lower()]
-        return {"articles": [{"title": a.title, "text": a.body, "kind": "HTML" if kind == "html" else "page text",
+        return {"articles": [{"title": a.title, "text": a.body, "kind": reader_kinds.BY_KIND[kind].name,
                               "cleaning": a.meta.get("cleaning", "generic")} for a in articles],
-                "predictions": predictions}
+                "predictions": [wire(p) for p in predictions]}
 
     @app.get("/health")
     def health():

@@ -5,19 +5,18 @@ import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from trainer.data import reader_kinds
 from trainer.data.article import join_title_body
 from trainer.errors import DataError
 
-READER_KINDS = ("scraped", "html", "jsonl", "csv")
+READER_KINDS = reader_kinds.SINGLE_FILE_KINDS
 
 
 def detect_kind(path: Path) -> str:
     """Reader kind from the extension, else from the content (markup -> html, otherwise scraped text)."""
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm", ".xhtml"):
-        return "html"
-    if suffix in (".jsonl", ".csv"):
-        return suffix[1:]
+    kind = reader_kinds.kind_of(path.suffix)
+    if kind is not None:
+        return kind
     with open(path, "rb") as fh:
         head = fh.read(2048).lstrip().lower()
     return "html" if head.startswith((b"<!doctype html", b"<html")) or b"<body" in head else "scraped"
@@ -67,7 +66,7 @@ def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = Non
                    kind: str | None = None, top_k: int | None = None, threshold: float | None = None,
                    stdin=None, texts: Sequence[str] = (), outlet: str | None = None) -> list[dict]:
     """What `trainer predict` prints: records for texts given as such (ids text-1, text-2, ...), raw article
-    files and/or a JSONL file of texts.
+    files and/or a JSONL file of texts, in the wire format (Predictor.wire).
 
     "-" as a file reads one article's plain text from `stdin`; `jsonl="-"` reads JSONL from `stdin`.
     """
@@ -98,4 +97,4 @@ def predict_inputs(predictor, files: Sequence[str] = (), jsonl: str | None = Non
                 raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         results = predictor.predict(texts, top_k, threshold)
         records.extend({"id": doc_id, **result} for doc_id, result in zip(ids, results))
-    return records
+    return [predictor.wire(record) for record in records]   # a one-target model's answer at the top level

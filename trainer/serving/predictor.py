@@ -2,10 +2,14 @@
 
     from trainer import Predictor
     p = Predictor.load("runs/x")
-    p.predict(["text", ...])        # [{"labels": [...], "scores": {label: prob}}, ...]
+    p.predict(["text", ...])        # [{"topics": {"labels": [...], "scores": {label: prob}}}, ...]
     p.predict_articles(["page.txt", "page.html"])
 
-A model with several targets answers per target: [{"topics": {"labels", "scores"}, "regions": {...}}, ...].
+One shape whatever the number of targets: per text a dict with one key per target the model predicts, each
+{"labels": [...], "scores": {label: prob}} (plus "gazetteer_only" and, with explain, "parts" where they apply):
+[{"topics": {...}}, ...] for a topics model, [{"topics": {...}, "regions": {...}}, ...] for a multi-task one.
+The wire formats (`trainer predict` JSON lines, `trainer serve` responses) keep a one-target model's answer at the
+top level, as they always have: `wire_record` is that one compatibility path (docs/predictor.md).
 
 Decisions, per target:
 - multi-label: a label is predicted when its probability reaches its threshold (model/thresholds.json,
@@ -82,7 +86,8 @@ class Predictor:
     def predict(self, texts: Sequence[str], top_k: int | None = None,
                 threshold: float | None = None, explain: bool = False,
                 tags: Sequence[Sequence[str] | None] | None = None) -> list[dict]:
-        """Per text, the labels and scores (per target when the model has several). `explain`: a target
+        """Per text, {target name: {"labels", "scores"}} for every target of the model, one or several (see the
+        module docstring). `explain`: a target
         answered by the head and the gazetteer together also shows each part's own answer at 0.5, under
         "parts": {"head": {...}, "gazetteer": {...}}. `tags`: per text the tags of the page it was read from
         (Article.tags), whose place names the gazetteer counts as the title's."""
@@ -118,10 +123,12 @@ class Predictor:
                 if explain and target.name in parts:
                     out[r][i][target.name]["parts"] = {
                         part: self.decide(p[k], target, top_k, 0.5) for part, p in parts[target.name].items()}
-        if len(self.targets) == 1:   # one target: the answer itself, as single-target runs always gave it
-            name = self.spec.primary.name
-            return [[record[name] for record in records] for records in out]
         return out
+
+    def wire(self, record: dict) -> dict:
+        """`record` (a `predict` answer or a `predict_articles` record) as `trainer predict` and `trainer serve`
+        write it (wire_record)."""
+        return wire_record(record, self.spec.target_names)
 
     def decide(self, probs: np.ndarray, target: Target | None = None, top_k: int | None = None,
                threshold: float | None = None) -> dict:
@@ -148,7 +155,8 @@ class Predictor:
         the model's dataset was (model/cleaning.json: a known outlet's learned boilerplate lines; `outlet`
         names the outlet, else it is found from the page: trainer/data/cleaning.py).
 
-        One record per article read: {"id", "path", "title", "cleaning", ...prediction}, where "cleaning" is
+        One record per article read: {"id", "path", "title", "cleaning", ...prediction} (prediction: one key
+        per target, as `predict` answers), where "cleaning" is
         "outlet:NAME" or "generic"; an input the reader rejects gives {"path", "error"} instead.
         """
         articles, records = [], []
@@ -164,6 +172,16 @@ class Predictor:
         for (index, _), result in zip(articles, results):
             records[index].update(result)
         return records
+
+
+def wire_record(record: dict, target_names: Sequence[str]) -> dict:
+    """The record as the wire formats carry it: for a model with one target, that target's answer at the top level
+    ({"labels", "scores", ...} beside the record's own keys such as "id"), the format one-target clients of
+    `trainer predict` and `trainer serve` have always read; for several targets, the record as it is."""
+    if len(target_names) != 1 or not isinstance(record.get(target_names[0]), dict):
+        return record
+    name = target_names[0]
+    return {**{k: v for k, v in record.items() if k != name}, **record[name]}
 
 
 def _check_options(top_k: int | None, threshold: float | None) -> None:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 from trainer import contracts, hardware, provenance
 from trainer.config import to_yaml
 from trainer.atomic import atomic_write_text
 from trainer.errors import ConfigError
+from trainer.events import Progress, notice
 
 STAGING_SUFFIX = ".partial"
 
@@ -47,20 +47,21 @@ class RunDirectory:
                 raise ConfigError(f"{what}: {folder} exists and is not a run directory; set output.name "
                                   "(or output.dir) to a new or run directory")
 
-    def start(self, cfg, config_path, resume: bool) -> Path:
-        """The staging folder, with config.yaml and meta.json written before training starts."""
+    def start(self, cfg, config_path, resume: bool, progress: Progress = None) -> Path:
+        """The staging folder, with config.yaml and meta.json written before training starts; what it finds
+        there (nothing to resume, an unfinished run removed, a run it will replace) goes to `progress` as
+        notices (trainer.events)."""
         self.check()
         resuming = resume and (self.staging / contracts.CHECKPOINTS).is_dir()
         if resume and not resuming:
-            print(f"train.resume: no interrupted run in {_shown(self.staging)} to resume; starting from scratch",
-                  file=sys.stderr)
+            notice(progress, f"train.resume: no interrupted run in {_shown(self.staging)} to resume; "
+                             "starting from scratch")
         if self.staging.exists() and not resuming:
-            print(f"removing the earlier unfinished run {_shown(self.staging)}", file=sys.stderr)
+            notice(progress, f"removing the earlier unfinished run {_shown(self.staging)}")
             shutil.rmtree(self.staging)
         self.staging.mkdir(parents=True, exist_ok=True)
         if self.final.exists():
-            print(f"training into {_shown(self.staging)}; it replaces {_shown(self.final)} once complete",
-                  file=sys.stderr)
+            notice(progress, f"training into {_shown(self.staging)}; it replaces {_shown(self.final)} once complete")
         atomic_write_text(self.staging / contracts.CONFIG, to_yaml(cfg))
         contracts.update_meta(
             self.staging, status="running", start_time=provenance.now_iso(), end_time=None, error=None,

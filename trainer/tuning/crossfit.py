@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
 import numpy as np
 
 from trainer.config import RunConfig, apply_overrides
@@ -23,6 +20,7 @@ from trainer.config.tune_section import TuneSection
 from trainer.data.label_space import label_counts
 from trainer.decisions import fuse, fusion_candidates
 from trainer.errors import ConfigError
+from trainer.events import Progress, notice
 from trainer.evaluation.buckets import bucket_name, in_bucket_order
 from trainer.evaluation.run import _at_least_one
 from trainer.evaluation.split_metrics import Scored
@@ -30,6 +28,7 @@ from trainer.models import FitContext, FitData, model_class
 from trainer.models.registry import (combine_part_scores, fixed_part_weights, reading_auto, reading_candidates,
                                      reading_scorer, tuning_parts, tuning_weights_auto, with_readings, with_weights)
 from trainer.training.distributed import world_size
+from trainer.training.fit import fit_model
 from trainer.tuning.cut import make_cut, stratification_labels
 from trainer.tuning.search import decide_and_score, weight_grid
 
@@ -100,13 +99,11 @@ class OutOfFold:
     gazetteer_only: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], None] = _say) -> Tuned:
+def tune(cfg: RunConfig, data: FitData, work_dir: Path, progress: Progress = None) -> Tuned:
     """Cross-fit on data.splits["train"], pick the auto settings on the out-of-fold scores. `work_dir` (created,
-    then removed) holds the parts' checkpoints while they are fitted."""
+    then removed) holds the parts' checkpoints while they are fitted; `progress` is told the extra cost (a
+    notice) before anything is fitted. The parts' own training events are not passed on: the run's training
+    table is the final fit's."""
     import datasets
 
     started = time.perf_counter()
@@ -117,7 +114,7 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], Non
     cuts = make_cut(stratification_labels(train, data.spaces), settings.folds, settings.holdout, seed)
     plain = tuning_parts(cfg)
     parts = {name: stand_in_config(part, settings, name) for name, part in plain.items()}
-    say(cost_line(cfg, parts, cuts, len(train)))
+    notice(progress, cost_line(cfg, parts, cuts, len(train)))
     n = len(train)
     oof = OutOfFold({name: {} for name in parts}, {})
     part_stats: dict[str, list[dict]] = {name: [] for name in parts}
@@ -129,7 +126,7 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], Non
                           data.spaces, data.manifest)
             held_texts = [texts[i] for i in held_rows]
             for name, part in parts.items():
-                fitted = model_class(part.model.type).fit(FitContext(part, sub, Path(work_dir) / f"{name}-{k}"))
+                fitted = fit_model(model_class(part.model.type), FitContext(part, sub, Path(work_dir) / f"{name}-{k}"))
                 readings = reading_candidates(plain[name]) or {"own": None}
                 for reading, change in readings.items():
                     how = reading_scorer(part, change) if change else None
@@ -156,13 +153,13 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, say: Callable[[str], Non
 def _keep(oof: OutOfFold, name: str, reading: str, model, texts: list[str], rows: list[int], n: int, how) -> None:
     """The fitted part's scores of the held-out texts into `oof` (read as `how` says; None: its own reading)."""
     scores = model.score_targets(texts, how)
-    parts = model.score_parts(texts, scores)
+    parts = model.combination.parts(texts, scores)
     for target, p in scores.items():
         if target in parts:   # combined with the gazetteer: the head over the answer's labels
             p = parts[target]["head"]
             oof.gazetteer.setdefault(target, np.zeros((n, p.shape[1]), dtype=np.float32))[rows] = \
                 parts[target]["gazetteer"]
-            oof.gazetteer_only[target] = model.gazetteer_only_mask(target)
+            oof.gazetteer_only[target] = model.combination.gazetteer_only_mask(target)
         oof.targets.setdefault(target, model.answer_spec.target(target))
         by_reading = oof.scores[name].setdefault(reading, {})
         by_reading.setdefault(target, np.zeros((n, p.shape[1]), dtype=np.float32))[rows] = p

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from trainer import contracts, tracking
-from trainer.evaluation import evaluate as evaluate_run
+from trainer.evaluation import evaluate_on_split
 
 
-def evaluate(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
+def evaluate_run(run_dir: str | Path, data: str | Path | None = None, split: str = "test",
              overrides: Sequence[str] = (), progress: Callable[[dict], None] | None = None) -> dict:
-    """Metrics per target (see trainer.evaluation.evaluate); tracking.backend mlflow gets the new metrics."""
-    metrics = evaluate_run(run_dir, data=data, split=split, overrides=overrides, progress=progress)
+    """Metrics per target (see trainer.evaluation.evaluate_on_split); tracking.backend mlflow gets the new metrics."""
+    metrics = evaluate_on_split(run_dir, data=data, split=split, overrides=overrides, progress=progress)
     if (Path(run_dir) / contracts.CONFIG).is_file():
         tracking.log_run(run_dir)
     return metrics

@@ -55,7 +55,7 @@ def parse_grid(items: Sequence[str]) -> dict[str, list]:
     return grid
 
 
-def run_name(stem: str, assignment: dict[str, object]) -> str:
+def grid_point_name(stem: str, assignment: dict[str, object]) -> str:
     """Config stem + the grid values, e.g. `reuters-topics-tfidf_C-0.1_ngram_max-2`; the last key
     part names a value unless two grid keys share it."""
     leaves = [k.rsplit(".", 1)[-1] for k in assignment]
@@ -81,15 +81,16 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
     if not grid:
         raise ConfigError("sweep: give at least one --grid key=v1,v2")
     tree = load_yaml_tree(config, RunConfig)   # relative paths taken from the config's base folder
-    load_config(config, RunConfig, overrides, tree=tree)   # a typo in the base config fails once, up front
+    quiet = lambda event: None  # noqa: E731 - these checks' notices come again with each run that has them
+    load_config(config, RunConfig, overrides, tree=tree, progress=quiet)   # a typo in the base config fails once
     for key in grid:
-        load_config(config, RunConfig, [*overrides, f"{key}={json.dumps(grid[key][0])}"], tree=tree)
+        load_config(config, RunConfig, [*overrides, f"{key}={json.dumps(grid[key][0])}"], tree=tree, progress=quiet)
     if train_fn is None:
         from trainer.workflows.train import train as train_fn
     say = on_event or (lambda msg: None)
     result = SweepResult()
     combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-    names = [run_name(Path(config).stem, assignment) for assignment in combos]
+    names = [grid_point_name(Path(config).stem, assignment) for assignment in combos]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:   # two combinations in one run directory: the second would replace the first
         raise ConfigError(f"sweep: grid values that differ only in punctuation give the same run name "
@@ -101,7 +102,7 @@ def sweep(config: str | Path, grid: dict[str, list], overrides: Sequence[str] = 
         say(f"[{n}/{len(combos)}] {name}: {' '.join(grid_overrides)}")
         try:
             cfg = load_config(config, RunConfig, [*overrides, *grid_overrides, f"output.name={json.dumps(name)}"],
-                              tree=tree)
+                              tree=tree, progress=lambda event: say(event["message"]))   # notices only
             run.run_dir = Path(train_fn(cfg, config))
         except KeyboardInterrupt:
             run.error = "interrupted"

@@ -15,10 +15,12 @@ from trainer import contracts, tracking, tuning
 from trainer.config import RunConfig
 from trainer.data.cleaning import copy_to_model
 from trainer.data.dataset_io import dataset_path
-from trainer.evaluation import evaluate
+from trainer.evaluation import evaluate_on_split
+from trainer.events import Progress
 from trainer.models import FitContext, model_class
 from trainer.training import distributed
 from trainer.training.data import dataset_meta, load_fit_data
+from trainer.training.fit import fit_model
 from trainer.training.run_directory import RunDirectory, run_name
 
 
@@ -30,13 +32,13 @@ def resolve(cfg: RunConfig, config_path: str | Path | None = None) -> RunConfig:
     return cfg
 
 
-def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list | None = None,
-          progress=None) -> Path:
+def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progress = None,
+          loop_output: bool = True) -> Path:
     """Train, evaluate and track as `cfg` says; return the run directory.
 
-    `callbacks` go to the model kind's training loop (transformers: TrainerCallback; one with
-    `replaces_progress = True` replaces the Trainer's own progress bar and log printing); `progress`
-    receives the stage events of a first-use dataset build and of the evaluation (see build_dataset, evaluate)."""
+    `progress` receives every event of the run (trainer.events): the stages of a first-use dataset build and
+    of the evaluation (see build_dataset, evaluate_on_split), the model kind's training events and the notices. `loop_output=False` turns the
+    training loop's own progress bar and log printing off (the listener shows progress instead)."""
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
     kind.check_config(cfg)               # settings the kind cannot use fail now ...
@@ -48,14 +50,15 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
         run.check()
     data = load_fit_data(cfg, progress)  # bad inputs fail here, before any run directory is touched
     if main:
-        run.start(cfg, config_path, cfg.train.resume)
+        run.start(cfg, config_path, cfg.train.resume, progress)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
     try:
         # `auto` settings picked on the training split (folds or a held-out cut), before the final fit; config.yaml
         # keeps `auto`, model/tuning.json says what was tried and picked
-        tuned = tuning.tune(cfg, data, run.staging / contracts.TUNING_WORK) if tuning.wanted(cfg) else None
+        tuned = tuning.tune(cfg, data, run.staging / contracts.TUNING_WORK, progress) if tuning.wanted(cfg) else None
         fit_cfg = tuned.fit_config(cfg) if tuned else cfg
-        fitted = kind.fit(FitContext(fit_cfg, data, run.staging, is_main=main, callbacks=list(callbacks or [])))
+        fitted = fit_model(kind, FitContext(fit_cfg, data, run.staging, is_main=main, progress=progress,
+                                            loop_output=loop_output))
         if not main:
             return run.final
         for row in fitted.log_rows:
@@ -65,7 +68,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, callbacks: list
             contracts.write_tuning(run.staging / contracts.MODEL, tuned.record)
         copy_to_model(data.dataset_dir, run.staging / contracts.MODEL)   # served pages cleaned as trained on
         contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
-        evaluate(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
+        evaluate_on_split(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md
         final = run.complete()
     except BaseException as exc:
         if main:

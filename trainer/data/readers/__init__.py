@@ -15,15 +15,13 @@ import importlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from trainer.data import reader_kinds
 from trainer.data.article import Article, Rejected
 from trainer.data.config import SourceConfig
 from trainer.data.readers.plan import Limiter, ReadPlan
 
-_MODULES = {"reuters": "reuters", "scraped": "scraped", "html": "html", "jsonl": "tabular", "csv": "tabular"}
-
-
 def _module(kind: str):
-    return importlib.import_module(f"trainer.data.readers.{_MODULES[kind]}")
+    return importlib.import_module(reader_kinds.module_name(kind))
 
 
 def input_files(source: SourceConfig) -> list[Path]:

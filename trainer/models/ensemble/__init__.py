@@ -12,6 +12,7 @@ ones); their combination is saved, evaluated, served and compared like any run.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -70,8 +71,7 @@ class EnsembleClassifier(Model):
                 members[name], stats[name] = _from_run(member.run, ctx.data.spaces)
                 continue
             kind = model_class(member.model.type)
-            callbacks = ctx.callbacks if kind.trains_in_steps else []
-            fitted = kind.fit(FitContext(member_run_config(cfg, name), ctx.data, ctx.run_dir, ctx.is_main, callbacks))
+            fitted = kind.fit(replace(ctx, cfg=member_run_config(cfg, name)))   # its events to the same listener
             members[name] = fitted.model
             stats[name] = fitted.stats
             rows += [{"member": name, **row} for row in fitted.log_rows]

@@ -43,8 +43,6 @@ class TfidfLinearClassifier(Model):
         seconds = time.perf_counter() - started
         model = TfidfModel(params, vec, heads, cfg.model.tfidf.classifier, _info(cfg.model.tfidf, X_used))
         settings = {"classifier": cfg.model.tfidf.classifier}
-        if data.gazetteer_settings(cfg):
-            settings["gazetteer"] = data.gazetteer_settings(cfg)
         spec = ModelSpec(cls.type, [s.as_target() for s in data.spaces], settings)
         n = len(used)
         stats = {"train_seconds": round(seconds, 3), "train_wall_seconds": round(seconds, 3),

@@ -135,15 +135,6 @@ def fit_head(X, targets: Sequence, labels: Sequence[str], problem: str, tfidf, s
     return LinearHead(labels, problem, coef, intercept.astype(np.float64))
 
 
-def fit_tfidf(texts: Sequence[str], targets: Sequence, labels: Sequence[str], problem: str, tfidf,
-              seed: int = 42, class_weight: str | None = None, n_jobs: int | None = None,
-              target: str = "target") -> TfidfModel:
-    """Vectorizer and one head, fitted on the same texts (the single-target case)."""
-    params, vec, X = fit_vectorizer(texts, tfidf)
-    head = fit_head(X, targets, labels, problem, tfidf, seed, class_weight, n_jobs)
-    return TfidfModel(params, vec, {target: head}, tfidf.classifier, _info(tfidf, X))
-
-
 def _info(tfidf, X) -> dict:
     return {"C": tfidf.C, "min_df": tfidf.min_df, "max_features": tfidf.max_features,
             "train_examples": int(X.shape[0]), "features": int(X.shape[1])}

@@ -54,8 +54,6 @@ class TransformerClassifier(Model):
         from trainer.models.transformer.reading import Reading
         settings = {"max_length": m.max_length, "truncation": m.truncation, "pooling": m.pooling,
                     "reading": Reading.from_config(m.reading).to_settings()}
-        if ctx.data.gazetteer_settings(ctx.cfg):
-            settings["gazetteer"] = ctx.data.gazetteer_settings(ctx.cfg)
         spec = ModelSpec(cls.type, [s.as_target() for s in ctx.data.spaces], settings)
         model = cls(network, tokenizer, spec)
         return Fitted(model, {**stats, "model_parameters": model.num_parameters})
@@ -109,6 +107,14 @@ class TransformerClassifier(Model):
 
     def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.scorer.score(texts, chunking)
+
+    @staticmethod
+    def reading_for(reading_cfg, changes: dict):
+        """The `chunking` argument of score_targets that reads texts as the model.reading section `reading_cfg`
+        with `changes` (mode, pool) would (trainer.tuning compares readings of one fitted model)."""
+        from trainer.models.transformer.reading import Reading
+        return Reading(changes["mode"], reading_cfg.stride, reading_cfg.max_windows,
+                       changes.get("pool", reading_cfg.pool))
 
     def reading_description(self) -> str:
         from trainer.models.transformer.reading import Reading

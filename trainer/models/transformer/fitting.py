@@ -9,10 +9,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer import hardware
+from trainer import hardware, metric_names
 from trainer.atomic import atomic_write_jsonl
 from trainer.contracts import CHECKPOINTS, TRAIN_LOG, read_train_log
 from trainer.data.label_space import LabelSpace
+from trainer.events import Progress, notice
 from trainer.models.base import FitContext
 from trainer.models.transformer.hf_trainer import COMPLETE_MARKER, resume_message
 
@@ -32,8 +33,9 @@ class Prepared:
         return self.spaces[0]
 
 
-def setup_process(cfg) -> str:
-    """Threads and seed for this process; return the training precision ("bf16" or "fp32")."""
+def setup_process(cfg, progress: Progress = None) -> str:
+    """Threads and seed for this process; return the training precision ("bf16" or "fp32"). A slow
+    precision is said as a notice to `progress` (trainer.events)."""
     import torch
     import transformers
 
@@ -42,8 +44,7 @@ def setup_process(cfg) -> str:
     transformers.set_seed(cfg.train.seed)
     precision = hardware.resolve_precision(cfg.train.precision)
     if precision == "bf16" and not hardware.bf16_available():
-        print("warning: train.precision bf16 on hardware without native bf16; this is slower than fp32",
-              file=sys.stderr)
+        notice(progress, "warning: train.precision bf16 on hardware without native bf16; this is slower than fp32")
     return precision
 
 
@@ -52,15 +53,15 @@ def fit_network(ctx: FitContext):
     import torch
 
     cfg = ctx.cfg
-    precision = setup_process(cfg)
+    precision = setup_process(cfg, ctx.progress)
     args = training_arguments(cfg, ctx.run_dir, precision)
     with args.main_process_first(desc="tokenization"):
         prepared = prepare(ctx)
-    trainer, throughput = make_trainer(cfg, args, prepared, ctx.run_dir, ctx.callbacks)
-    checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main) if cfg.train.resume else None
+    trainer, throughput = make_trainer(cfg, args, prepared, ctx.run_dir, ctx.progress, ctx.loop_output)
+    checkpoint = resume_checkpoint(Path(args.output_dir), ctx.is_main, ctx.progress) if cfg.train.resume else None
     if checkpoint is not None and ctx.is_main:
         forget_log_after(ctx.run_dir, checkpoint_step(checkpoint))
-        print(resume_message(checkpoint, trainer), file=sys.stderr)
+        notice(ctx.progress, resume_message(checkpoint, trainer))
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall = time.perf_counter() - started
@@ -115,7 +116,8 @@ def training_arguments(cfg, run_dir: Path, precision: str):
         # early stopping's count of evaluations without improvement is saved in each checkpoint; a resumed
         # run that started it at 0 again would train longer than the run it continues
         restore_callback_states_from_checkpoint=True,
-        metric_for_best_model=f"eval_{cfg.eval.metric}", greater_is_better=True,
+        metric_for_best_model=f"eval_{cfg.eval.metric}",
+        greater_is_better=metric_names.higher_is_better(cfg.eval.metric),
         logging_strategy="steps", logging_steps=t.logging_steps, logging_first_step=True,
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         length_column_name="length", include_num_input_tokens_seen="non_padding",
@@ -128,37 +130,40 @@ def training_arguments(cfg, run_dir: Path, precision: str):
     )
 
 
-def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, extra_callbacks=()):
-    """The configured ClassifierTrainer and its throughput meter (also used by scripts/bench_train.py)."""
+def make_trainer(cfg, args, prepared: Prepared, run_dir: Path, progress: Progress = None, loop_output: bool = True):
+    """The configured ClassifierTrainer and its throughput meter (also used by scripts/bench_train.py).
+    `progress` gets the training events (ProgressEvents); `loop_output=False` drops the Trainer's own
+    progress bar and log printing."""
     from transformers import DataCollatorWithPadding
 
     from trainer.models.transformer.hf_trainer import (AnnouncedEarlyStopping, ClassifierTrainer, JsonlLogCallback,
-                                                       LogAtEvaluation, ThroughputCallback, metrics_fn)
+                                                       LogAtEvaluation, ProgressEvents, ThroughputCallback,
+                                                       metrics_fn)
 
     tokenized = prepared.tokenized
     has_eval = "validation" in tokenized
     if not has_eval:
         args.eval_strategy, args.load_best_model_at_end = "no", False
     throughput = ThroughputCallback()
-    callbacks = [LogAtEvaluation(), JsonlLogCallback(run_dir), throughput, *extra_callbacks]
+    callbacks = [LogAtEvaluation(), JsonlLogCallback(run_dir), throughput]
+    if progress is not None:
+        callbacks.append(ProgressEvents(progress, early_stopping=lambda: _early_stopping(trainer)))
     if has_eval and cfg.train.early_stopping_patience:
-        callbacks.append(AnnouncedEarlyStopping(
-            cfg.train.early_stopping_patience, run_dir=run_dir,
-            listeners=[cb for cb in extra_callbacks if callable(getattr(cb, "early_stopped", None))]))
+        callbacks.append(AnnouncedEarlyStopping(cfg.train.early_stopping_patience, run_dir=run_dir))
     trainer = ClassifierTrainer(
         model=build_network(cfg, prepared), args=args, train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"] if has_eval else None,
         data_collator=DataCollatorWithPadding(prepared.tokenizer), processing_class=prepared.tokenizer,
         compute_metrics=metrics_fn(prepared.spaces), callbacks=callbacks,
         head_lr_multiplier=cfg.train.head_lr_multiplier)
-    if any(getattr(cb, "replaces_progress", False) for cb in extra_callbacks):
+    if not loop_output:
         drop_progress_printing(trainer)
     return trainer, throughput
 
 
 def drop_progress_printing(trainer) -> None:
     """Remove the Trainer's own progress bar (ProgressCallback) and log-dict printing (PrinterCallback):
-    a caller's callback shows progress instead. train_log.jsonl keeps the full record either way."""
+    a progress listener shows progress instead. train_log.jsonl keeps the full record either way."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
     trainer.remove_callback(PrinterCallback)
     trainer.remove_callback(ProgressCallback)
@@ -188,9 +193,9 @@ def build_network(cfg, prepared: Prepared):
     return network
 
 
-def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
+def resume_checkpoint(checkpoints: Path, is_main: bool = True, progress: Progress = None) -> Path | None:
     """The newest complete checkpoint. Folders a kill cut short (no marker) are skipped, and removed by
-    the main process, since Trainer would otherwise write the same step into them."""
+    the main process (a notice to `progress`), since Trainer would otherwise write the same step into them."""
     if not checkpoints.is_dir():
         return None
     complete = []
@@ -201,7 +206,7 @@ def resume_checkpoint(checkpoints: Path, is_main: bool = True) -> Path | None:
         if (folder / COMPLETE_MARKER).is_file():
             complete.append((int(step), folder))
         elif is_main:
-            print(f"removing incomplete checkpoint {folder}", file=sys.stderr)
+            notice(progress, f"removing incomplete checkpoint {folder}")
             shutil.rmtree(folder, ignore_errors=True)
     return max(complete)[1] if complete else None
 

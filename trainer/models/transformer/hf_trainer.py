@@ -12,6 +12,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import rotate_checkpoints
 
+from trainer import metric_names
 from trainer.atomic import atomic_write_text
 from trainer.contracts import append_train_log
 from trainer.decisions import DEFAULT_THRESHOLD, decide, to_probabilities
@@ -183,14 +184,13 @@ class LogAtEvaluation(TrainerCallback):
 
 class AnnouncedEarlyStopping(EarlyStoppingCallback):
     """transformers' early stopping, saying when and why it stopped: a train_log.jsonl row {"event":
-    "early_stopping", "early_stopping": record}, `record` for meta.json, and each listener's
-    `early_stopped(record)` (the console's line). Reaching max_steps is no early stop and is not announced."""
+    "early_stopping", "early_stopping": record} and `record` for meta.json and for the progress listener
+    (ProgressEvents). Reaching max_steps is no early stop and is not announced."""
 
     def __init__(self, early_stopping_patience: int = 1, early_stopping_threshold: float | None = 0.0,
-                 run_dir: str | Path = ".", listeners=()):
+                 run_dir: str | Path = "."):
         super().__init__(early_stopping_patience, early_stopping_threshold)
         self.run_dir = Path(run_dir)
-        self.listeners = list(listeners)
         self.record: dict | None = None
 
     def state(self) -> dict:
@@ -217,8 +217,55 @@ class AnnouncedEarlyStopping(EarlyStoppingCallback):
         if state.is_world_process_zero:
             append_train_log(self.run_dir, {"step": state.global_step, "epoch": state.epoch, "time": time.time(),
                                             "event": "early_stopping", "early_stopping": self.record})
-            for listener in self.listeners:
-                listener.early_stopped(self.record)
+
+
+class ProgressEvents(TrainerCallback):
+    """The Trainer's moments as the kind-neutral training events of trainer.events, to `progress`, on the main
+    process only: train_begin, step, validating, log (a training loss), eval (the validation metrics),
+    checkpoint, early_stop (AnnouncedEarlyStopping's record) and train_end. No listener sees a TrainerCallback."""
+
+    def __init__(self, progress, early_stopping=lambda: None):
+        self.progress = progress
+        # the early-stopping record so far: looked up when needed, since resuming from a checkpoint replaces
+        # the early-stopping callback (and moves it after this one)
+        self.early_stopping = early_stopping
+        self.announced = False
+
+    def _emit(self, state, event: str, **fields) -> None:
+        if state.is_world_process_zero:
+            self.progress({"event": event, "step": state.global_step, **fields})
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._emit(state, "train_begin", max_steps=state.max_steps, best_metric=state.best_metric,
+                   metric=args.metric_for_best_model, greater_is_better=args.greater_is_better is not False)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._emit(state, "step", max_steps=state.max_steps)
+
+    def on_prediction_step(self, args, state, control, **kwargs):
+        self._emit(state, "validating")
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:   # the mean loss of the steps since the previous log
+            self._emit(state, "log", loss=logs["loss"])
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if metrics:
+            self._emit(state, "eval", epoch=state.epoch, metrics=dict(metrics))
+        self._announce(state)
+
+    def on_save(self, args, state, control, **kwargs):
+        self._emit(state, "checkpoint")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._announce(state)
+        self._emit(state, "train_end")
+
+    def _announce(self, state) -> None:
+        record = self.early_stopping()
+        if record is not None and not self.announced and state.is_world_process_zero:
+            self.announced = True
+            self.progress({"event": "early_stop", **record})
 
 
 def _checkpoint_step(path: str | None) -> int | None:
@@ -275,7 +322,7 @@ def metrics_fn(spaces):
             target_gold = gold[rows, cols] if space.problem == "multi_label" else gold[rows, cols].argmax(-1)
             for key, value in _scalars(space, logits[rows, cols], target_gold).items():
                 out[f"{space.target}_{key}"] = value
-        for key in ("micro_f1", "macro_f1", "accuracy"):
+        for key in metric_names.HEADLINE:
             out[key] = float(np.mean([out[f"{s.target}_{key}"] for s in spaces]))
         return out
     return fn

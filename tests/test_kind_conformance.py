@@ -1,5 +1,5 @@
-"""The contract every registered model kind keeps (in the manner of transformers' ModelTesterMixin):
-fit a tiny model, save it, load it back with the same scores, and fail clearly on a wrong directory.
+"""The kind conformance suite: what every registered model kind does (in the manner of transformers'
+ModelTesterMixin): fit a tiny model, save it, load it back with the same scores, and fail clearly on a wrong directory.
 
 A new kind joins the suite by adding its tiny `model` section to TINY_MODEL; the first test fails until it does.
 """
@@ -54,7 +54,7 @@ def tiny_tree(case: str, dataset_dir, out_dir, name: str, **task) -> dict:
     return tree
 
 
-def test_contract_every_registered_kind_is_tested():
+def test_conformance_every_registered_kind_is_tested():
     assert set(TINY_MODEL) == set(KINDS)
 
 
@@ -71,7 +71,7 @@ def fitted(kind, tiny_dataset_dir, tmp_path_factory):
     cfg = load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "direct"))
     data = load_fit_data(cfg)
     if tuning.wanted(cfg):
-        cfg = tuning.tune(cfg, data, out / "tuning", say=lambda line: None).fit_config(cfg)
+        cfg = tuning.tune(cfg, data, out / "tuning").fit_config(cfg)
     started = time.perf_counter()
     result = model_class(KIND_CASES[kind]).fit(FitContext(cfg, data, out))
     result.stats["_fit_wall_seconds"] = time.perf_counter() - started   # what the test measured around fit
@@ -88,7 +88,7 @@ def run_dir(kind, tiny_dataset_dir, tmp_path_factory):
     return run
 
 
-def test_contract_fit_reports_its_costs(fitted):
+def test_conformance_fit_reports_its_costs(fitted):
     result, model_dir = fitted
     rate, seconds = result.stats["train_examples_per_s"], result.stats["train_seconds"]
     # the fit's own clock: within the time the test measured around it (a made-up or unit-confused figure is not)
@@ -107,7 +107,7 @@ def _saved_weights(model_dir) -> int:
                if a.dtype.kind == "f" and name != "idf")
 
 
-def test_contract_saved_model_scores_like_the_fitted_one(fitted):
+def test_conformance_saved_model_scores_like_the_fitted_one(fitted):
     result, model_dir = fitted
     loaded = load_model(model_dir, ScoreOptions(precision="fp32"))
     result.model.set_options(ScoreOptions(precision="fp32"))
@@ -118,28 +118,28 @@ def test_contract_saved_model_scores_like_the_fitted_one(fitted):
     np.testing.assert_allclose(after[target], before[target], rtol=1e-5, atol=1e-6)
 
 
-def test_contract_scores_are_probabilities_per_label(fitted):
+def test_conformance_scores_are_probabilities_per_label(fitted):
     result, _ = fitted
     probs = result.model.score(TEXTS)[result.model.spec.primary.name]
     assert probs.shape == (len(TEXTS), len(result.model.spec.primary.labels))
     assert ((probs >= 0) & (probs <= 1)).all()
 
 
-def test_contract_model_files_hold_no_pickle(fitted):
+def test_conformance_model_files_hold_no_pickle(fitted):
     _, model_dir = fitted
     names = [p.name for p in model_dir.iterdir()]
     assert contracts.SPEC in names
     assert not any(name.endswith((".bin", ".pt", ".pkl", ".pickle", ".joblib")) for name in names)
 
 
-def test_contract_wrong_directory_is_a_one_line_error(tmp_path):
+def test_conformance_wrong_directory_is_a_one_line_error(tmp_path):
     (tmp_path / "notes.txt").write_text("not a model")
     with pytest.raises(DataError, match="neither a run directory") as err:
         load_model(tmp_path)
     assert "\n" not in str(err.value)
 
 
-def test_contract_missing_weights_is_a_one_line_error(kind, fitted, tmp_path):
+def test_conformance_missing_weights_is_a_one_line_error(kind, fitted, tmp_path):
     _, model_dir = fitted
     broken = shutil.copytree(model_dir, tmp_path / "model")
     own = [p for p in broken.rglob("*") if p.is_file() and p.parent != broken or
@@ -150,7 +150,7 @@ def test_contract_missing_weights_is_a_one_line_error(kind, fitted, tmp_path):
     assert "\n" not in str(err.value) and str(broken) in str(err.value)
 
 
-def test_contract_run_directory_holds_the_contract_files(run_dir):
+def test_conformance_run_directory_holds_the_contract_files(run_dir):
     for name in (contracts.CONFIG, contracts.META, contracts.METRICS, contracts.PREDICTIONS, contracts.TRAIN_LOG,
                  contracts.REPORT, f"model/{contracts.SPEC}", f"model/{contracts.THRESHOLDS}"):
         assert (run_dir / name).is_file(), name
@@ -162,7 +162,7 @@ def test_contract_run_directory_holds_the_contract_files(run_dir):
     assert not run_dir.with_name(f".{run_dir.name}.partial").exists()   # the staging folder was swapped in
 
 
-def test_contract_tuning_json_only_where_settings_are_auto(kind, run_dir):
+def test_conformance_tuning_json_only_where_settings_are_auto(kind, run_dir):
     record = contracts.read_tuning(run_dir / "model")
     if kind != TUNED:
         assert record is None
@@ -172,12 +172,12 @@ def test_contract_tuning_json_only_where_settings_are_auto(kind, run_dir):
     assert contracts.read_thresholds(run_dir / "model", spec)["topics"].groups == record["thresholds"]["topics"]["picked"]
 
 
-def test_contract_resolved_config_names_run_and_dataset(run_dir, tiny_dataset_dir):
+def test_conformance_resolved_config_names_run_and_dataset(run_dir, tiny_dataset_dir):
     cfg = contracts.read_run_config(run_dir)
     assert cfg.output.name == "tiny" and str(cfg.data.dataset) == str(tiny_dataset_dir)
 
 
-def test_contract_predictions_match_the_metrics(run_dir):
+def test_conformance_predictions_match_the_metrics(run_dir):
     rows = contracts.read_predictions(run_dir)
     spec = contracts.read_spec(run_dir / "model")
     labels, target = list(spec.primary.labels), spec.primary.name
@@ -189,7 +189,7 @@ def test_contract_predictions_match_the_metrics(run_dir):
     assert point["micro_f1"] == pytest.approx(test["micro_f1"]) and point["macro_f1"] == pytest.approx(test["macro_f1"])
 
 
-def test_contract_single_label_target(kind, tiny_dataset_dir, tmp_path):
+def test_conformance_single_label_target(kind, tiny_dataset_dir, tmp_path):
     if "single_label" not in model_class(KIND_CASES[kind]).problems:
         with pytest.raises(ConfigError):
             train(load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, tmp_path, "single",
@@ -205,28 +205,28 @@ def test_contract_single_label_target(kind, tiny_dataset_dir, tmp_path):
     assert (run / contracts.CONFUSION).is_file()
 
 
-def test_contract_data_limit_is_respected(kind, tiny_dataset_dir, tmp_path):
+def test_conformance_data_limit_is_respected(kind, tiny_dataset_dir, tmp_path):
     tree = tiny_tree(kind, tiny_dataset_dir, tmp_path, "small")
     tree["data"]["limit"] = 20
     run = train(load_config(None, RunConfig, tree=tree))
     assert contracts.read_meta(run)["dataset"]["examples"]["train"] == 20
 
 
-def test_contract_metrics_file_is_per_target(run_dir):
+def test_conformance_metrics_file_is_per_target(run_dir):
     raw = json.loads((run_dir / contracts.METRICS).read_text())
     target = contracts.read_spec(run_dir / "model").primary.name
     assert raw["format"] == 2 and set(raw["targets"]) == {target}
     assert {"validation", "test"} <= set(raw["targets"][target])
 
 
-def test_contract_served_answers_like_the_predictor(run_dir):
+def test_conformance_served_answers_like_the_predictor(run_dir):
     # `trainer serve`'s app (batching, as the CLI starts it) gives each text the Predictor's labels and scores
     from fastapi.testclient import TestClient
 
     from trainer.serving.http import DEFAULT_BATCHING, create_app
     from trainer.serving.predictor import Predictor
     predictor = Predictor.load(run_dir, precision="fp32")
-    expected = predictor.predict(TEXTS)
+    expected = [predictor.wire(r) for r in predictor.predict(TEXTS)]   # one target: its answer at the top level
     with TestClient(create_app(predictor, batching=dict(DEFAULT_BATCHING))) as client:
         answer = client.post("/predict", json={"texts": TEXTS})
     assert answer.status_code == 200

@@ -22,7 +22,7 @@ class Item:
     tags: list[str] | None = None  # the page's tags (files read by the article readers): the gazetteer reads them
 
 
-def items_from(paths: list[str], run_dir: Path, examples: int) -> tuple[list[Item], list[str]]:
+def example_items(paths: list[str], run_dir: Path, examples: int) -> tuple[list[Item], list[str]]:
     """The files of output.predict and the first `examples` test documents of the run's dataset."""
     notes = [f"sample not found, skipped: {p}" for p in paths if not _expand(p)]
     items = [Item(f"sample {f}", "", None, path=f) for p in paths for f in _expand(p)]
@@ -31,7 +31,7 @@ def items_from(paths: list[str], run_dir: Path, examples: int) -> tuple[list[Ite
     return items, notes
 
 
-def render(predictor, items: list[Item]) -> list[str]:
+def example_lines(predictor, items: list[Item]) -> list[str]:
     from trainer.data.article import Rejected
     from trainer.serving.inputs import read_raw
     lines = []
@@ -42,8 +42,7 @@ def render(predictor, items: list[Item]) -> list[str]:
                 lines.append(f"{item.heading}: not read ({read[0].reason if read else 'empty'})")
                 continue
             item.title, item.text, item.tags = read[0].title, read[0].text, list(read[0].tags or [])
-        answer = predictor.predict([item.text], top_k=TOP, explain=True, tags=[item.tags])[0]
-        per_target = answer if len(predictor.targets) > 1 else {predictor.targets[0].name: answer}
+        per_target = predictor.predict([item.text], top_k=TOP, explain=True, tags=[item.tags])[0]
         lines.append(item.heading)
         lines.append("  " + textwrap.shorten(f'"{item.title}"', WIDTH - 2) if item.title else "  (no title)")
         for target in predictor.targets:

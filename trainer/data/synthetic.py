@@ -1,7 +1,7 @@
 """Synthetic scraped pages for tests and benchmarks: one outlet's layout, varying bodies, tags, sections.
 
-A test-data generator, not part of the package: the benchmarks run from scripts/ and import it
-directly; tests/conftest.py puts scripts/ on sys.path.
+Test data, in the package because both the tests and the benchmarks (scripts/bench_build.py,
+scripts/bench_scraped.py) use it and scripts never import from tests/. Nothing in the product calls it.
 
 Two layouts: "sputnik" copies the shared sample's boilerplate (date line, "Listen Live", section,
 "Get short URL", counters, related headlines, tag line, comment widgets); "planet" is another outlet
@@ -35,11 +35,16 @@ PLANET_BOILERPLATE = ["Daily Planet", "Home | World | Business | Sport | Culture
 @dataclass
 class SyntheticPage:
     path: Path
-    published: str
+    day: date                      # kept as a date: only trainer/data/dates.py parses date text
     section: str
     tags: list[str]
     related: list[str]
     paragraphs: list[str]          # lead first
+
+    @property
+    def published(self) -> str:
+        """The date a reader should recover, as the build writes it (ISO)."""
+        return self.day.isoformat()
 
 
 def write_pages(folder: str | Path, n: int, layout: str = "sputnik", seed: int = 0,
@@ -63,7 +68,7 @@ def _page(rng: random.Random, path: Path) -> SyntheticPage:
     day = date(2019, 1, 1) + timedelta(days=rng.randrange(900))
     paragraphs = [_sentence(rng)] + [" ".join(_sentence(rng) for _ in range(rng.randint(1, 3)))
                                      for _ in range(rng.randint(2, 7))]
-    return SyntheticPage(path, day.isoformat(), rng.choice(SECTIONS), rng.sample(NAMES, rng.randint(2, 8)),
+    return SyntheticPage(path, day, rng.choice(SECTIONS), rng.sample(NAMES, rng.randint(2, 8)),
                          [_headline(rng) for _ in range(rng.randint(0, 4))], paragraphs)
 
 
@@ -79,7 +84,7 @@ def _headline(rng: random.Random) -> str:
 
 
 def _render_sputnik(page: SyntheticPage, rng: random.Random) -> str:
-    stamp = date.fromisoformat(page.published).strftime("%d %B %Y")
+    stamp = page.day.strftime("%d %B %Y")
     body = "\n\n".join("    " + p for p in [page.paragraphs[0], "MOSCOW (Sputnik) — " + page.paragraphs[1],
                                             *page.paragraphs[2:]])
     lines = [f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d} GMT{stamp}", "Listen Live",

@@ -6,7 +6,7 @@ import os
 import shlex
 from pathlib import Path
 
-from trainer import contracts
+from trainer import contracts, metric_names
 from trainer.evaluation.buckets import in_bucket_order
 
 TOP_SCORES = 3
@@ -86,8 +86,7 @@ def _count(m: dict) -> str:
 
 
 def _scores(m: dict) -> str:
-    return "  ".join(f"{name} {m.get(key, float('nan')):.3f}"
-                     for key, name in (("micro_f1", "micro-F1"), ("macro_f1", "macro-F1"), ("accuracy", "accuracy")))
+    return "  ".join(f"{metric_names.name(key)} {m.get(key, float('nan')):.3f}" for key in metric_names.HEADLINE)
 
 
 def decision_rule(m: dict, thresholds=None) -> str:
@@ -117,11 +116,11 @@ def _threshold_values(run_dir: Path) -> dict:
 
 def prediction_lines(run_dir: Path, paths: list[str], examples: int = 0) -> list[str]:
     from trainer.serving.predictor import Predictor
-    from trainer.workflows.prediction_table import items_from, render
-    items, notes = items_from(paths, run_dir, examples)
+    from trainer.console.train_examples import example_items, example_lines
+    items, notes = example_items(paths, run_dir, examples)
     if not items:
         return notes
-    return notes + ["", "predictions:"] + render(Predictor.load(run_dir), items)
+    return notes + ["", "predictions:"] + example_lines(Predictor.load(run_dir), items)
 
 
 def next_steps(run_dir: Path, cfg) -> list[str]:

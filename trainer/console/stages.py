@@ -1,88 +1,12 @@
-"""What the commands show in a terminal while they work (rich): the ML libraries' own noise switched off and a
-line per stage of a dataset build or an evaluation, with its counts (training's bar and table:
-trainer.workflows.train_console).
+"""What the commands show in a terminal while they work (rich): a line per stage of a dataset build or an
+evaluation, with its counts, and the notices (trainer.events); the small formatting helpers the console
+shares. Library noise: trainer.console.quiet; training's bar and table: trainer.console.training.
 
-Nothing here runs at import, and every setting `quiet_libraries` changes is restored when its block ends.
 Training's full record stays in train_log.jsonl whatever is shown here.
 """
 from __future__ import annotations
 
-import importlib
-import logging
 import math
-import warnings
-from contextlib import ExitStack, contextmanager
-from typing import Iterable, Iterator
-
-# library loggers whose info/warning lines are noise in a command's output (their errors still show)
-NOISY_LOGGERS = ("transformers", "datasets", "accelerate", "huggingface_hub", "torch", "sklearn", "trafilatura",
-                 "htmldate", "urllib3", "filelock", "fsspec", "mlflow", "alembic", "httpx", "ray")
-NOISY_MODULES = r"(transformers|datasets|accelerate|huggingface_hub|torch|sklearn|trafilatura|htmldate|courlan|" \
-                r"justext|mlflow|pydantic|pyarrow|multiprocess|dill)(\..*)?$"
-
-
-# ---- library noise -------------------------------------------------------------------------------------
-@contextmanager
-def quiet_libraries(libraries: Iterable[str] = ("datasets", "transformers"), enabled: bool = True) -> Iterator[None]:
-    """Within the block: no progress bars ("Writing model shards", "Loading weights", "tokenizing ...") and no
-    info/warning logs or warnings from the ML libraries; everything is put back afterwards. `libraries` are the
-    ones the command uses (each is imported here so its switches can be set); `enabled=False` (--verbose) leaves
-    everything as the libraries have it."""
-    if not enabled:
-        yield
-        return
-    with ExitStack() as stack:
-        for name in libraries:
-            stack.enter_context(_QUIETERS[name]())
-        for name in NOISY_LOGGERS:
-            stack.enter_context(_logger_level(name, logging.ERROR))
-        stack.enter_context(warnings.catch_warnings())
-        warnings.filterwarnings("ignore", module=NOISY_MODULES)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        yield
-
-
-@contextmanager
-def _logger_level(name: str, level: int) -> Iterator[None]:
-    logger = logging.getLogger(name)
-    before = logger.level
-    logger.setLevel(max(level, before))
-    try:
-        yield
-    finally:
-        logger.setLevel(before)
-
-
-@contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    hf_logging = importlib.import_module("transformers.utils.logging")
-    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-@contextmanager
-def _quiet_datasets() -> Iterator[None]:
-    datasets = importlib.import_module("datasets")
-    verbosity, bars = datasets.logging.get_verbosity(), datasets.is_progress_bar_enabled()
-    datasets.logging.set_verbosity_error()
-    datasets.disable_progress_bars()
-    try:
-        yield
-    finally:
-        datasets.logging.set_verbosity(verbosity)
-        if bars:
-            datasets.enable_progress_bars()
-
-
-_QUIETERS = {"transformers": _quiet_transformers, "datasets": _quiet_datasets}
 
 
 def stderr_console():
@@ -114,7 +38,8 @@ STAGE_NAMES = {"read": "read", "non_empty": "non-empty", "in_predefined_split": 
 
 class StageLog:
     """A callable for the `progress` events of build_dataset and evaluate: a spinner with the running count
-    while a stage works (at a terminal), then one line per finished stage with its counts and seconds."""
+    while a stage works (at a terminal), then one line per finished stage with its counts and seconds; and
+    a line per notice (trainer.events)."""
 
     # printed when a dataset build or an evaluation starts
     TITLES = {"read": "building the dataset", "load": "evaluating"}
@@ -125,6 +50,10 @@ class StageLog:
         self.previous: int | None = None   # documents after the previous build stage
 
     def __call__(self, event: dict) -> None:
+        if event.get("event") == "notice":   # a line for the user (trainer.events), between the stage lines
+            self._stop()
+            self.console.print(event["message"], highlight=False, soft_wrap=True, markup=False)
+            return
         if not event.get("done") and event["stage"] in self.TITLES and not event.get("documents"):
             self._stop()
             self.console.print(self.TITLES[event["stage"]], style="bold", highlight=False, soft_wrap=True)

@@ -1,19 +1,56 @@
 """`trainer train` at a terminal: one progress bar (steps, ETA, loss) and a table row per evaluation, in the
-manner of `spacy train`. A transformers TrainerCallback, passed through `trainer.workflows.train.train(callbacks=...)`;
-the full record stays in train_log.jsonl."""
+manner of `spacy train`, drawn from the run's training events (trainer.events); the full record stays in
+train_log.jsonl. `TrainingOutput` is the one listener `train` and `sweep` give a run: stage lines, notices
+and the table."""
 from __future__ import annotations
 
 import time
 
-from transformers import TrainerCallback
+from trainer import metric_names
+from trainer.console.stages import StageLog, clock, fmt, number, stderr_console
 
-from trainer.workflows.console import clock, fmt, number, stderr_console
+
+class TrainingOutput:
+    """The listener of a run's events (trainer.events): the stages of a first-use dataset build and of the
+    evaluation (StageLog), notices as lines, and the training table of a kind that trains in steps (it
+    appears with the first training event; a one-fit kind has none)."""
+
+    def __init__(self, cfg=None, verbose: bool = False, console=None):
+        self.console = console or stderr_console()
+        self.stages = StageLog(self.console)
+        self.verbose = verbose
+        self.table: TrainingConsole | None = None
+        self.for_run(cfg)
+
+    def for_run(self, cfg) -> "TrainingOutput":
+        """The next run's config (a sweep trains several): the table's column names and data.limit note."""
+        self.close()
+        self.problems = {cfg.task.target: cfg.task.problem} if cfg is not None else {}
+        self.limit = cfg.data.limit if cfg is not None else None
+        self.table = None
+        return self
+
+    def __call__(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind is not None and kind != "notice":
+            if self.table is None:
+                self.table = TrainingConsole(self.console, self.problems, self.limit,
+                                             replace_library_output=not self.verbose)
+            self.table(event)
+        else:   # stages and notices
+            self.stages(event)
+
+    def close(self) -> None:
+        if getattr(self, "table", None) is not None:
+            self.table.close()
+        self.stages.close()
 
 
 # ---- training -------------------------------------------------------------------------------------------
-class TrainingConsole(TrainerCallback):
+class TrainingConsole:
     """One progress bar (steps, ETA, loss) and, at each evaluation, one table row: epoch, step, training loss,
-    validation loss and scores, time, and a mark on the best checkpoint (the one kept at the end).
+    validation loss and scores, time, and a mark on the best checkpoint (the one kept at the end). A callable
+    for the training events of trainer.events.
 
     Validation scores during training are the Trainer's: multi-label at a plain 0.5 threshold. The header
     says so; thresholds are tuned (and the at-least-one rule applied) only after training, by evaluate.
@@ -24,8 +61,8 @@ class TrainingConsole(TrainerCallback):
         self.console = console or stderr_console()
         self.problems = problems or {}
         self.limit = limit
-        # True: make_trainer drops the Trainer's own bar and log-dict printing, and this bar shows (at a terminal)
-        self.replaces_progress = replace_library_output
+        # True: the training loop's own bar and log-dict printing are off (train(loop_output=False)), and this
+        # bar shows (at a terminal)
         self.show_bar = replace_library_output and self.console.is_terminal
         self.progress = None
         self.task = None
@@ -35,18 +72,23 @@ class TrainingConsole(TrainerCallback):
         self.last_loss: float | None = None
         self.best: float | None = None
         self.best_row: dict | None = None
+        self.metric: str | None = None
+        self.greater_is_better = True
         self.columns: list[tuple[str, str]] | None = None   # (metrics key, header)
         self.rows: list[dict] = []                           # what was shown, for tests and the end line
 
+    def __call__(self, event: dict) -> None:
+        handler = getattr(self, f"on_{event.get('event')}", None)
+        if handler is not None:   # stages, notices, checkpoints: not the table's
+            handler(event)
+
     # -- the bar
-    def on_train_begin(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
+    def on_train_begin(self, event: dict) -> None:
         self.started = time.perf_counter()
-        self.logged_step = state.global_step
-        self.best = state.best_metric
-        self.metric = args.metric_for_best_model
-        self.greater_is_better = args.greater_is_better is not False
+        self.logged_step = event["step"]
+        self.best = event.get("best_metric")
+        self.metric = event.get("metric")
+        self.greater_is_better = event.get("greater_is_better", True)
         if self.show_bar:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                        TimeRemainingColumn)
@@ -55,37 +97,35 @@ class TrainingConsole(TrainerCallback):
                                      TimeRemainingColumn(), TextColumn("loss {task.fields[loss]}"),
                                      console=self.console, transient=True)
             self.progress.start()
-            self.task = self.progress.add_task("training", total=state.max_steps, completed=state.global_step,
+            self.task = self.progress.add_task("training", total=event["max_steps"], completed=event["step"],
                                                loss="-")
 
-    def on_step_end(self, args, state, control, **kwargs):
+    def on_step(self, event: dict) -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=state.global_step, description="training")
+            self.progress.update(self.task, completed=event["step"], description="training")
 
-    def on_prediction_step(self, args, state, control, **kwargs):
+    def on_validating(self, event: dict) -> None:
         if self.progress is not None:
             self.progress.update(self.task, description="validating")
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if state.is_world_process_zero and logs and number(logs.get("loss")):
+    def on_log(self, event: dict) -> None:
+        if number(event.get("loss")):
             # the Trainer logs the mean loss of the steps since its previous log
-            self.losses.append((float(logs["loss"]), max(1, state.global_step - self.logged_step)))
-            self.logged_step = state.global_step
-            self.last_loss = float(logs["loss"])
+            self.losses.append((float(event["loss"]), max(1, event["step"] - self.logged_step)))
+            self.logged_step = event["step"]
+            self.last_loss = float(event["loss"])
             if self.progress is not None:
                 self.progress.update(self.task, loss=f"{self.last_loss:.4f}")
 
-    def on_train_end(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
+    def on_train_end(self, event: dict) -> None:
         self.close()
         if self.best_row is not None:
             name = self._header(self.metric) if self.metric else "score"
             self.console.print(f"kept the best checkpoint: step {self.best_row['step']} "
                                f"(validation {name} {self.best_row[self.metric]:.4f})", highlight=False, soft_wrap=True)
 
-    def early_stopped(self, record: dict) -> None:
-        """Called by the early-stopping callback when it ends training before max_steps: say when and why."""
+    def on_early_stop(self, record: dict) -> None:
+        """Training ended before max_steps: say when and why."""
         self.console.print(f"early stopping at step {record['step']} of {record['max_steps']}: {record['reason']}",
                            style="yellow", highlight=False, soft_wrap=True)
 
@@ -95,15 +135,14 @@ class TrainingConsole(TrainerCallback):
             self.progress = None
 
     # -- the table
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_eval(self, event: dict) -> None:
         if self.progress is not None:
             self.progress.update(self.task, description="training")
-        if not state.is_world_process_zero or not metrics:
-            return
+        metrics = event["metrics"]
         if self.columns is None:
             self.columns = self._score_columns(metrics)
             self._print_header(metrics)
-        row = {"epoch": state.epoch, "step": state.global_step,
+        row = {"epoch": event["epoch"], "step": event["step"],
                "loss": (sum(loss * n for loss, n in self.losses) / sum(n for _, n in self.losses)
                         if self.losses else None),
                "eval_loss": metrics.get("eval_loss"), "time": time.perf_counter() - self.started,
@@ -118,12 +157,10 @@ class TrainingConsole(TrainerCallback):
         self.console.print(self._format(row), highlight=False, soft_wrap=True)
 
     def _score_columns(self, metrics: dict) -> list[tuple[str, str]]:
-        wanted = ("micro_f1", "macro_f1", "accuracy")
-        keys = [k for k in metrics if k.startswith("eval_") and k.endswith(wanted)]
-        multi = [k for k in keys if self._problem(k) == "multi_label"]
-        # multi-label: micro/macro-F1 (subset accuracy adds little); single-label: accuracy and macro-F1
-        keys = [k for k in keys if not (k in multi and k.endswith("accuracy")) and
-                not (k not in multi and k.endswith("micro_f1"))] or keys
+        keys = [k for k in metrics if k.startswith("eval_") and k.endswith(metric_names.HEADLINE)]
+        # per problem, the headline metrics the vocabulary says the console shows (multi-label: micro/macro-F1;
+        # single-label: accuracy and macro-F1)
+        keys = [k for k in keys if k.endswith(metric_names.console_headline(self._problem(k)))] or keys
         if self.metric in metrics and self.metric not in keys:
             keys.append(self.metric)
         return [(k, self._header(k)) for k in keys]
@@ -139,8 +176,8 @@ class TrainingConsole(TrainerCallback):
         name = key[len("eval_"):] if key.startswith("eval_") else key
         target = next((t for t in self.problems if name.startswith(f"{t}_")), None) if len(self.problems) > 1 else None
         base = name[len(target) + 1:] if target else name
-        label = {"micro_f1": "micro-F1", "macro_f1": "macro-F1", "accuracy": "accuracy"}.get(base, base)
-        if self._problem(key) == "multi_label" and base in ("micro_f1", "macro_f1", "accuracy"):
+        label = metric_names.name(base)
+        if self._problem(key) == "multi_label" and base in metric_names.HEADLINE:
             label += "@0.5"
         return f"{target} {label}" if target else label
 

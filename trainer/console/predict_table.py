@@ -15,7 +15,7 @@ def snippet(text: str, width: int = SNIPPET) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-def prediction_table(records: Sequence[dict], targets: Sequence[tuple[str, int]], inputs: Sequence[str],
+def predict_table(records: Sequence[dict], targets: Sequence[tuple[str, int]], inputs: Sequence[str],
                      top: int = TOP_SCORES):
     """A rich Table: `records` as predict_inputs returns them, `targets` (name, number of labels) of the model,
     `inputs` the text shown for each record (a snippet, a path and title, an id)."""
