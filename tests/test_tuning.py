@@ -285,3 +285,12 @@ def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(t
     assert set(record["weights"]["picked"]) == {"minilm", "svm"} and record["readings"]["minilm"]["picked"]
     assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 30
     assert load_model(run).score(["wheat harvest and corn exports"])["topics"].shape == (1, 4)
+
+
+def test_fusion_auto_alone_asks_for_tuning(tmp_path):
+    from trainer import tuning
+    tree = tiny_run_tree("d", tmp_path)
+    tree["task"] = {"targets": [{"name": "topics"}, {"name": "regions", "gazetteer": True}]}
+    assert not tuning.wanted(load_config(None, RunConfig, tree=tree))
+    tree["eval"]["fusion"] = "auto"
+    assert tuning.wanted(load_config(None, RunConfig, tree=tree))

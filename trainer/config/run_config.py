@@ -328,6 +328,11 @@ class EvalSection(StrictModel):
         "mean_f1", description="A target combined with the gazetteer (task.targets[].gazetteer): the validation "
                                "figure that picks the combination; mean_f1 is the mean of micro- and macro-F1, so "
                                "neither the frequent nor the rare labels are given up for the other.")
+    fusion: Literal["validation", "auto"] = Field(
+        "validation", description="A target combined with the gazetteer: its rule (head and gazetteer mixed, or "
+                                  "their max) picked on validation by eval.fusion_metric, or (auto) on out-of-fold "
+                                  "scores of the training split by tune.metric (the `tune` section). A run that "
+                                  "tunes any other setting picks the rule on the training split as well.")
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig, description="Chunk-and-pool scoring.")
 
 

@@ -35,7 +35,8 @@ from trainer.tuning.search import decide_and_score, weight_grid
 
 def wanted(cfg: RunConfig) -> bool:
     """Whether the config has settings to pick on its training split."""
-    return cfg.eval.thresholds == "auto" or tuning_weights_auto(cfg) or reading_auto(cfg)
+    return (cfg.eval.thresholds == "auto" or cfg.eval.fusion == "auto" or tuning_weights_auto(cfg)
+            or reading_auto(cfg))
 
 
 def check(cfg: RunConfig) -> None:
