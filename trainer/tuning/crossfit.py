@@ -100,11 +100,12 @@ class OutOfFold:
     gazetteer_only: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
-def tune(cfg: RunConfig, data: FitData, work_dir: Path, progress: Progress = None) -> Tuned:
+def tune(cfg: RunConfig, data: FitData, work_dir: Path, progress: Progress = None,
+         loop_output: bool = True) -> Tuned:
     """Cross-fit on data.splits["train"], pick the auto settings on the out-of-fold scores. `work_dir` (created,
     then removed) holds the parts' checkpoints while they are fitted; `progress` is told the extra cost (a
-    notice) before anything is fitted. The parts' own training events are not passed on: the run's training
-    table is the final fit's."""
+    notice) before anything is fitted. The parts' own training events are not passed on (the run's training
+    table is the final fit's); `loop_output` as for the final fit (False: the training loop prints nothing)."""
     import datasets
 
     started = time.perf_counter()
@@ -127,7 +128,8 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, progress: Progress = Non
                           data.spaces, data.manifest)
             held_texts = [texts[i] for i in held_rows]
             for name, part in parts.items():
-                fitted = fit_model(model_class(part.model.type), FitContext(part, sub, Path(work_dir) / f"{name}-{k}"))
+                fitted = fit_model(model_class(part.model.type), FitContext(part, sub, Path(work_dir) / f"{name}-{k}",
+                                                                            loop_output=loop_output))
                 readings = reading_candidates(plain[name]) or {"own": None}
                 for reading, change in readings.items():
                     how = reading_scorer(part, change) if change else None

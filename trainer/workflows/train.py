@@ -55,7 +55,8 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
     try:
         # `auto` settings picked on the training split (folds or a held-out cut), before the final fit; config.yaml
         # keeps `auto`, model/tuning.json says what was tried and picked
-        tuned = tuning.tune(cfg, data, run.staging / contracts.TUNING_WORK, progress) if tuning.wanted(cfg) else None
+        tuned = (tuning.tune(cfg, data, run.staging / contracts.TUNING_WORK, progress, loop_output)
+                 if tuning.wanted(cfg) else None)
         fit_cfg = tuned.fit_config(cfg) if tuned else cfg
         fitted = fit_model(kind, FitContext(fit_cfg, data, run.staging, is_main=main, progress=progress,
                                             loop_output=loop_output))
