@@ -202,6 +202,28 @@ def test_a_tuned_run_saves_tuning_json_and_evaluates_with_the_picks(tmp_path):
         assert set(metrics[split]["validation_pick"]["thresholds"]) == set(saved.groups)
     assert record["cut"]["held_out_documents"] == 10 and record["seconds"]["fit"] > 0
     assert not (run / contracts.TUNING_WORK).exists()
+    report = (run / contracts.REPORT).read_text(encoding="utf-8")
+    assert "## Tuned on the training split" in report and "validation alone would pick" in report
+
+
+@pytest.mark.integration
+def test_tuning_study_sets_each_pick_beside_validations(tmp_path):
+    import subprocess
+    import sys
+    from trainer.workflows.train import train
+    dataset = make_tiny_dataset(tmp_path / "data", n=80)
+    tree = _tree(dataset, tmp_path / "runs")
+    tree["model"]["members"]["encoder"]["model"] = LINEAR   # two linear members: seconds
+    run = train(load_config(None, RunConfig, tree=tree))
+    # run as it is run by hand (tests import nothing from scripts/)
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "tuning_study.py"),
+                           str(run)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in done.stdout.splitlines()
+            if line.startswith("| ")}
+    picked = contracts.read_tuning(run / "model")["weights"]["picked"]
+    assert rows["member weights"][0].strip() == ", ".join(f"{n} {w:.1f}" for n, w in picked.items())
+    assert {"topics bucket thresholds", "topics test micro_f1", "topics test macro_f1"} <= set(rows)
 
 
 def test_pick_finds_the_planted_reading_and_the_final_fit_reads_so(tmp_path):
