@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import tiny_run_tree
-from trainer import contracts
+from trainer import contracts, tuning
 from trainer.compare import bootstrap
 from trainer.config import RunConfig, load_config
 from trainer.errors import ConfigError, DataError
@@ -34,13 +34,23 @@ TINY_MODEL = {
 }
 # the target each kind is tested on (the gazetteer answers regions only)
 TARGET = {"gazetteer": "regions"}
+# the cases the suite runs: every kind, and the ensemble with its weights and thresholds picked by tuning on the
+# training split (`weight: auto`, `eval.thresholds: auto`), which must train, save, evaluate and serve the same
+TUNED = "ensemble-tuned"
+KIND_CASES = {**{kind: kind for kind in KINDS}, TUNED: "ensemble"}
 TEXTS = ["Paris: wheat harvest and corn exports", "Tokyo: oil prices and barrels per day", "dividend per share rose"]
 
 
-def tiny_tree(kind: str, dataset_dir, out_dir, name: str, **task) -> dict:
+def tiny_tree(case: str, dataset_dir, out_dir, name: str, **task) -> dict:
+    kind = KIND_CASES[case]
     tree = tiny_run_tree(dataset_dir, out_dir, name)
-    tree["model"] = TINY_MODEL[kind]
+    tree["model"] = json.loads(json.dumps(TINY_MODEL[kind]))
     tree["task"] = task or {"target": TARGET.get(kind, "topics")}
+    if case == TUNED:
+        for member in tree["model"]["members"].values():
+            member["weight"] = "auto"
+        tree["eval"]["thresholds"] = "auto"
+        tree["tune"] = {"stand_in": {"train.epochs": 3}}
     return tree
 
 
@@ -48,19 +58,22 @@ def test_conformance_every_registered_kind_is_tested():
     assert set(TINY_MODEL) == set(KINDS)
 
 
-@pytest.fixture(scope="module", params=sorted(KINDS))
+@pytest.fixture(scope="module", params=sorted(KIND_CASES))
 def kind(request):
     return request.param
 
 
 @pytest.fixture(scope="module")
 def fitted(kind, tiny_dataset_dir, tmp_path_factory):
-    """(kind, fitted model, its model dir after save) straight through the kind's interface."""
+    """(kind, fitted model, its model dir after save) straight through the kind's interface (a tuned case: with
+    the settings tuning picked on the training split)."""
     out = tmp_path_factory.mktemp(f"contract-{kind}")
     cfg = load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, out, "direct"))
     data = load_fit_data(cfg)
+    if tuning.wanted(cfg):
+        cfg = tuning.tune(cfg, data, out / "tuning").fit_config(cfg)
     started = time.perf_counter()
-    result = model_class(kind).fit(FitContext(cfg, data, out))
+    result = model_class(KIND_CASES[kind]).fit(FitContext(cfg, data, out))
     result.stats["_fit_wall_seconds"] = time.perf_counter() - started   # what the test measured around fit
     return result, result.model.save(out / "model")
 
@@ -149,6 +162,16 @@ def test_conformance_run_directory_holds_the_contract_files(run_dir):
     assert not run_dir.with_name(f".{run_dir.name}.partial").exists()   # the staging folder was swapped in
 
 
+def test_conformance_tuning_json_only_where_settings_are_auto(kind, run_dir):
+    record = contracts.read_tuning(run_dir / "model")
+    if kind != TUNED:
+        assert record is None
+        return
+    spec = contracts.read_spec(run_dir / "model")
+    assert {m["name"]: m["weight"] for m in spec.settings["members"]} == record["weights"]["picked"]
+    assert contracts.read_thresholds(run_dir / "model", spec)["topics"].groups == record["thresholds"]["topics"]["picked"]
+
+
 def test_conformance_resolved_config_names_run_and_dataset(run_dir, tiny_dataset_dir):
     cfg = contracts.read_run_config(run_dir)
     assert cfg.output.name == "tiny" and str(cfg.data.dataset) == str(tiny_dataset_dir)
@@ -167,7 +190,7 @@ def test_conformance_predictions_match_the_metrics(run_dir):
 
 
 def test_conformance_single_label_target(kind, tiny_dataset_dir, tmp_path):
-    if "single_label" not in model_class(kind).problems:
+    if "single_label" not in model_class(KIND_CASES[kind]).problems:
         with pytest.raises(ConfigError):
             train(load_config(None, RunConfig, tree=tiny_tree(kind, tiny_dataset_dir, tmp_path, "single",
                                                               target="topic", problem="single_label")))

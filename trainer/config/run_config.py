@@ -11,6 +11,7 @@ from pydantic import Discriminator, Field, Tag, model_serializer, model_validato
 
 from trainer import metric_names
 from trainer.config.loader import StrictModel, _union_members
+from trainer.config.tune_section import TuneSection
 
 
 class DataRef(StrictModel):
@@ -103,9 +104,11 @@ class TaskConfig(StrictModel):
 
 class ReadingConfig(StrictModel):
     """How a text longer than model.max_length is read: the same at training, evaluation, predict and serve."""
-    mode: Literal["truncate", "windows"] = Field(
+    mode: Literal["truncate", "windows", "auto"] = Field(
         "truncate", description="truncate: one window, cut as model.truncation says. windows: overlapping windows "
-                                "of max_length tokens over the whole text, their logits pooled per text.")
+                                "of max_length tokens over the whole text, their logits pooled per text. auto: "
+                                "truncate or windows (and its pool) picked on the run's own training split (the "
+                                "`tune` section; model.reading.pool is then picked too).")
     stride: int | None = Field(
         None, ge=1, description="windows: text tokens between window starts; null: half a window (windows "
                                 "overlap). Longer than the window is refused (tokens would be skipped).")
@@ -207,7 +210,10 @@ class EnsembleMember(StrictModel):
     train: dict[str, Any] = Field(
         default_factory=dict, description="Keys of the run's train section this member sets differently, e.g. "
                                           "{class_weights: balanced} for a linear member.")
-    weight: float = Field(1.0, gt=0, description="Weight of the member's scores in the combination (normalised).")
+    weight: Annotated[float, Field(ge=0)] | Literal["auto"] = Field(
+        1.0, description="Weight of the member's scores in the combination (normalised; 0 leaves the member out of "
+                         "the answer). auto: picked on the run's own training split (the `tune` section), on a "
+                         "simplex grid of step 0.1; give it to every member or to none.")
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -232,6 +238,13 @@ class EnsembleModel(StrictModel):
         bad = [n for n in self.members if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", n)]
         if bad:
             raise ValueError(f"member names must be folder names (letters, digits, - and _): {', '.join(bad)}")
+        auto = [n for n, m in self.members.items() if m.weight == "auto"]
+        if auto and len(auto) != len(self.members):
+            fixed = [n for n in self.members if n not in auto]
+            raise ValueError(f"model.members: weight auto on {', '.join(auto)} but not on {', '.join(fixed)}; the "
+                             "weights are picked together: set weight: auto on every member, or numbers on all")
+        if not auto and sum(float(m.weight) for m in self.members.values()) <= 0:
+            raise ValueError("model.members: every weight is 0; give at least one member a positive weight")
         return self
 
 
@@ -289,15 +302,16 @@ class EvalSection(StrictModel):
     metric: SelectableMetric = Field(
         "micro_f1", description="Validation metric that picks the best checkpoint (with several targets: its mean "
                                 "over the targets); compare's default sort key.")
-    thresholds: Literal["none", "global", "per_label", "per_bucket"] = Field(
+    thresholds: Literal["none", "global", "per_label", "per_bucket", "auto"] = Field(
         "per_label", description="Multi-label decision thresholds tuned on validation: none (0.5), one global "
                                  "value, one per label, or one per label-frequency bucket (>=100, 20-99, 5-19, <5 "
                                  "training documents; values in eval.bucket_thresholds are fixed, the other buckets "
-                                 "tuned).")
+                                 "tuned). auto: one per bucket, picked on out-of-fold scores of the run's own "
+                                 "training split (the `tune` section), not on validation.")
     bucket_thresholds: dict[Literal[">=100", "20-99", "5-19", "<5"], float] = Field(
         default_factory=dict,
-        description="per_bucket: fixed thresholds of some buckets, e.g. {'5-19': 0.35, '<5': 0.3}: rare labels "
-                    "have too few validation documents to tune theirs (choose them on training data).")
+        description="per_bucket or auto: fixed thresholds of some buckets, e.g. {'5-19': 0.35, '<5': 0.3}: rare "
+                    "labels have too few validation documents to tune theirs (choose them on training data).")
     threshold_min_positives: int = Field(
         3, ge=1, description="per_label / per_bucket: labels (buckets) with fewer validation positives take the "
                              "global value; a validation split with fewer gold labels in all tunes nothing (0.5).")
@@ -314,6 +328,11 @@ class EvalSection(StrictModel):
         "mean_f1", description="A target combined with the gazetteer (task.targets[].gazetteer): the validation "
                                "figure that picks the combination; mean_f1 is the mean of micro- and macro-F1, so "
                                "neither the frequent nor the rare labels are given up for the other.")
+    fusion: Literal["validation", "auto"] = Field(
+        "validation", description="A target combined with the gazetteer: its rule (head and gazetteer mixed, or "
+                                  "their max) picked on validation by eval.fusion_metric, or (auto) on out-of-fold "
+                                  "scores of the training split by tune.metric (the `tune` section). A run that "
+                                  "tunes any other setting picks the rule on the training split as well.")
     chunking: ChunkingConfig = Field(default_factory=ChunkingConfig, description="Chunk-and-pool scoring.")
 
 
@@ -348,6 +367,8 @@ class RunConfig(StrictModel):
     eval: EvalSection = Field(default_factory=EvalSection, description="Evaluation and thresholds.")
     output: OutputSection = Field(default_factory=OutputSection, description="Run directory.")
     tracking: TrackingSection = Field(default_factory=TrackingSection, description="Experiment tracking.")
+    tune: TuneSection = Field(default_factory=TuneSection,
+                              description="How `auto` settings are picked on the run's own training split.")
 
     @model_validator(mode="after")
     def _check(self):
@@ -374,8 +395,8 @@ class RunConfig(StrictModel):
         bad = {k: v for k, v in self.eval.bucket_thresholds.items() if not 0.0 < v < 1.0}
         if bad:
             raise ValueError(f"eval.bucket_thresholds: thresholds must lie strictly between 0 and 1: {bad}")
-        if self.eval.bucket_thresholds and self.eval.thresholds != "per_bucket":
-            raise ValueError("eval.bucket_thresholds is only used with eval.thresholds: per_bucket")
+        if self.eval.bucket_thresholds and self.eval.thresholds not in ("per_bucket", "auto"):
+            raise ValueError("eval.bucket_thresholds is only used with eval.thresholds: per_bucket or auto")
         if getattr(self.model, "loss", "bce") != "bce" and self.train.class_weights != "none":
             raise ValueError(f"train.class_weights {self.train.class_weights} with model.loss {self.model.loss}: "
                              "that loss weights labels itself; set train.class_weights: none")

@@ -108,7 +108,7 @@ class StageLog:
             kinds, notes = event.get("thresholds") or {}, event.get("notes") or {}
             tuned = {t: k for t, k in kinds.items() if t not in notes}
             detail = ("thresholds " + ", ".join(f"{t}: {k.replace('_', '-')}" for t, k in tuned.items())
-                      + (" (on validation)" if event.get("on") else " (no validation split: 0.5)")) if tuned \
+                      + (f" (on {event['on']})" if event.get("on") else " (no validation split: 0.5)")) if tuned \
                 else "" if notes else "fusion rule (on validation)"
             # a validation split too small to tune on: 0.5 kept, and why
             detail = "; ".join([detail] * bool(detail) + [f"{t}: {note}" for t, note in notes.items()])

@@ -8,6 +8,7 @@ from trainer.contracts.export import (ExportInfo, export_dir_of, file_sha256, re
 from trainer.contracts.model import (ModelSpec, Target, answer_spec, default_thresholds, fused_targets,
                                      gazetteer_only, model_dir_of, read_fusion, read_spec, read_thresholds,
                                      write_fusion, write_spec, write_thresholds)
+from trainer.contracts.tuning import picked_bucket_thresholds, read_tuning, write_tuning
 from trainer.contracts.run import (append_train_log, is_run_dir, prediction_row, read_meta, read_metrics,
                                    read_predictions, read_run_config, read_scored_dataset, read_train_log,
                                    update_meta, write_metrics, write_predictions)

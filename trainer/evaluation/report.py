@@ -33,6 +33,7 @@ class ReportInput:
     threshold_groups: dict = field(default_factory=dict)   # per_bucket: bucket -> (value, fixed in the config)
     label_decisions: list[str] = field(default_factory=list)   # labels dropped before training, a line per rule
     threshold_note: str = ""                   # why thresholds were not tuned as configured
+    tuning: list[str] = field(default_factory=list)   # settings picked on the training split (tuning_report)
 
 
 def render_report(r: ReportInput) -> str:
@@ -44,6 +45,8 @@ def render_report(r: ReportInput) -> str:
         parts.append(_chunking(r))
     if r.reading:
         parts.append(_reading(r))
+    if r.tuning:
+        parts.append("## Tuned on the training split\n\n" + "\n".join(r.tuning) + "\n")
     if r.notes:
         parts.append("## Notes\n\n" + "\n".join(f"- {n}" for n in r.notes) + "\n")
     return "\n".join(parts)
@@ -60,7 +63,7 @@ def _header(r: ReportInput) -> str:
                else f"{r.thresholds_kind.replace('_', '-')}, tuned on validation")
         if r.threshold_groups:
             how = "per label-frequency bucket: " + ", ".join(
-                f"{g} {v:.2f} ({'fixed by the config' if fixed else 'tuned on validation'})"
+                f"{g} {v:.2f} ({fixed if isinstance(fixed, str) else 'fixed by the config' if fixed else 'tuned on validation'})"
                 for g, (v, fixed) in r.threshold_groups.items())
         th = f"- decision thresholds: {how} (saved in model/thresholds.json)"
         if r.threshold_note:

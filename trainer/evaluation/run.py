@@ -29,6 +29,7 @@ from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, err
 from trainer.evaluation.label_decisions import label_decision_lines
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
+from trainer.evaluation.tuning_report import tuning_lines
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
 
 SCORE_DIGITS = 5
@@ -59,6 +60,9 @@ def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split
     spec = contracts.answer_spec(contracts.read_spec(model_dir))   # combined targets: gazetteer-only labels too
     cfg = _run_config(run_dir, overrides)
     eval_cfg = cfg.eval if cfg else EvalSection()
+    picked = _picked_thresholds(model_dir, eval_cfg, spec)
+    if picked is not None:   # the what-ifs (parts, chunking, fusion) tune per bucket on validation, as before
+        eval_cfg = eval_cfg.model_copy(update={"thresholds": "per_bucket"})
     dataset_dir = _dataset_dir(run_dir, cfg, data)
     tell.start("load")
     dsd, manifest = load_dataset_dir(dataset_dir)
@@ -69,7 +73,8 @@ def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split
     model = load_model(model_dir, ScoreOptions(batch_size=eval_cfg.batch_size, precision="fp32", device="auto"))
     tell.done("load", documents=sum(len(ds) for ds in splits.values()),
               by_split={name: len(ds) for name, ds in splits.items()}, model_type=spec.model_type)
-    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell)
+    tuned_rules = {t: v["picked"] for t, v in ((contracts.read_tuning(model_dir) or {}).get("fusion") or {}).items()}
+    probs, rules, part_scores = _score_splits(model, splits, eval_cfg, dsd.get("train"), tell, tuned_rules)
     chunked = ({name: _score(lambda texts: model.score(texts, eval_cfg.chunking), list(ds["text"]),
                              f"{name} (chunked)", tell) for name, ds in splits.items()}
                if eval_cfg.chunking.enabled and model.supports_chunking else None)
@@ -80,8 +85,8 @@ def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split
     tell.start(stage)
     # a model reading windows is also scored on heads only: report.md compares the two readings
     head = _head_scores(model, splits, rules) if model.reads_windows else None
-    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head)
-               for t in targets]
+    results = [_evaluate_target(t, splits, probs, chunked, dsd.get("train"), eval_cfg, split, head,
+                                (picked or {}).get(t.name)) for t in targets]
     for r in results:
         if r.target.name in part_scores:   # each part alone, beside the combination, in every split's metrics
             parts = _part_metrics(r.target, splits, part_scores, dsd.get("train"), eval_cfg)
@@ -96,7 +101,8 @@ def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split
         tell.done(stage, targets=[r.target.name for r in results])
     else:
         tell.done(stage, thresholds={r.target.name: r.thresholds.kind for r in results if r.target.multi_label},
-                  on="validation" if "validation" in splits else None,
+                  on=("the training split, out of fold" if picked is not None
+                      else "validation" if "validation" in splits else None),
                   notes={r.target.name: r.thresholds.note for r in results if r.thresholds.note})
     tell.start("report")
 
@@ -138,10 +144,11 @@ def _nothing_to_tune(targets: list[Target], splits: dict, eval_cfg: EvalSection,
     return None
 
 
-def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
+def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell, tuned_rules: dict | None = None):
     """Scores per split and target. A target the config combines with the gazetteer gets the combination
-    that scores best on validation (eval.fusion_metric, decisions as the run makes them); returns the scores,
-    the rules picked, and the two parts' scores per split."""
+    that scores best on validation (eval.fusion_metric, decisions as the run makes them), or, in a run that
+    tuned settings on its training split, the one tuning picked there (`tuned_rules`; validation's pick is kept
+    beside it); returns the scores, the rules picked, and the two parts' scores per split."""
     raw = {name: _score(model.score_targets, list(ds["text"]), name, tell) for name, ds in splits.items()}
     parts = {name: model.combination.parts(list(splits[name]["text"]), raw[name]) for name in splits}
     combined = sorted({target for p in parts.values() for target in p})
@@ -151,6 +158,10 @@ def _score_splits(model, splits: dict, eval_cfg: EvalSection, train, tell):
     for target_name in combined:
         target = model.answer_spec.target(target_name)
         rules[target_name] = _pick_fusion(model, target, splits, parts, eval_cfg, train)
+        if target_name in (tuned_rules or {}):
+            by_validation = {k: v for k, v in rules[target_name].items()}
+            rules[target_name] = {**tuned_rules[target_name], "picked_on": "training split, out of fold "
+                                  "(model/tuning.json)", "validation_pick": by_validation}
         for name in splits:
             raw[name][target_name] = model.combination.fuse(target_name, parts[name][target_name], rules[target_name])
     part_scores = {t: {part: {name: parts[name][t][part] for name in splits} for part in ("head", "gazetteer")}
@@ -167,13 +178,22 @@ def _pick_fusion(model, target: Target, splits: dict, parts: dict, eval_cfg: Eva
     for rule in fusion_candidates():
         scored = _scored(splits["validation"], target, model.combination.fuse(target.name, p, rule))
         th = tune(scored, labels, target.problem, eval_cfg.thresholds, eval_cfg.threshold_min_positives,
-                  at_least_one, min_documents=eval_cfg.threshold_min_documents)
+                  at_least_one, _label_groups(train, target), eval_cfg.bucket_thresholds,
+                  min_documents=eval_cfg.threshold_min_documents)
         m = split_metrics(scored, labels, target.problem, th)
         m["mean_f1"] = (m["micro_f1"] + m["macro_f1"]) / 2
         key = (round(m[eval_cfg.fusion_metric], 6), round(m["micro_f1"], 6))
         if best_key is None or key > best_key:   # ties keep the earlier rule: less of the gazetteer
             best, best_key = rule, key
     return {**best, "picked_on": f"validation {eval_cfg.fusion_metric} {best_key[0]:.4f}"}
+
+
+def _label_groups(train, target: Target) -> list[str] | None:
+    """Each label's training-frequency bucket (per_bucket thresholds); None without the target's training labels."""
+    if train is None or target.name not in train.column_names:
+        return None
+    counts = label_counts(train, target.name, target.problem)[0]
+    return [bucket_name(counts.get(label, 0)) for label in target.labels]
 
 
 def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_cfg: EvalSection) -> dict:
@@ -184,7 +204,8 @@ def _part_metrics(target: Target, splits: dict, part_scores: dict, train, eval_c
     for part, by_split in part_scores[target.name].items():
         scored = {name: _scored(ds, target, by_split[name]) for name, ds in splits.items()}
         th = tune(scored.get("validation"), labels, target.problem, eval_cfg.thresholds,
-                  eval_cfg.threshold_min_positives, at_least_one, min_documents=eval_cfg.threshold_min_documents)
+                  eval_cfg.threshold_min_positives, at_least_one, _label_groups(train, target),
+                  eval_cfg.bucket_thresholds, min_documents=eval_cfg.threshold_min_documents)
         out[part] = {name: split_metrics(s, labels, target.problem, th) for name, s in scored.items()}
     return out
 
@@ -229,8 +250,16 @@ def _score(score_fn, texts: list[str], split: str, tell: _Stages) -> dict[str, n
     return scores
 
 
+def _picked_thresholds(model_dir: Path, eval_cfg: EvalSection, spec) -> dict[str, dict[str, float]] | None:
+    """eval.thresholds auto: per multi-label target, the bucket thresholds training picked on out-of-fold scores
+    of the training split (model/tuning.json); None for any other eval.thresholds."""
+    if eval_cfg.thresholds != "auto":
+        return None
+    return {t.name: contracts.picked_bucket_thresholds(model_dir, t.name) for t in spec.targets if t.multi_label}
+
+
 def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | None, train, eval_cfg: EvalSection,
-                     split: str, head: dict | None = None) -> TargetResult:
+                     split: str, head: dict | None = None, picked: dict[str, float] | None = None) -> TargetResult:
     labels, problem = list(target.labels), target.problem
     scored = {name: _scored(ds, target, probs[name][target.name]) for name, ds in splits.items()}
     at_least_one = _at_least_one(eval_cfg.at_least_one, train, target)
@@ -240,10 +269,24 @@ def _evaluate_target(target: Target, splits: dict, probs: dict, chunked: dict | 
     if eval_cfg.thresholds == "per_bucket" and groups is None and problem == "multi_label":
         raise DataError(f"eval.thresholds per_bucket: the dataset has no training split with {target.name!r} "
                         "labels to put the labels in frequency buckets; choose another eval.thresholds")
-    thresholds = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
-                      eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds,
-                      eval_cfg.threshold_min_documents)
+    by_validation = tune(scored.get("validation"), labels, problem, eval_cfg.thresholds,
+                         eval_cfg.threshold_min_positives, at_least_one, groups, eval_cfg.bucket_thresholds,
+                         eval_cfg.threshold_min_documents)
+    thresholds = by_validation
+    if picked is not None and problem == "multi_label":
+        # picked on the training split (eval.thresholds auto): validation is not read for them; a bucket tuning
+        # did not see (data.limit) is tuned on validation as per_bucket would
+        thresholds = tune(scored.get("validation"), labels, problem, "per_bucket", eval_cfg.threshold_min_positives,
+                          at_least_one, groups, {**eval_cfg.bucket_thresholds, **picked},
+                          eval_cfg.threshold_min_documents)
+        if groups is not None and set(groups) <= set(picked):
+            thresholds.note = ""   # nothing was to be tuned on validation: its size does not matter
     metrics = {name: split_metrics(s, labels, problem, thresholds) for name, s in scored.items()}
+    if thresholds is not by_validation:   # what validation alone would have picked, over the same candidates
+        for name, s in scored.items():
+            m = split_metrics(s, labels, problem, by_validation)
+            metrics[name]["validation_pick"] = {"thresholds": by_validation.groups, "note": by_validation.note,
+                                                "micro_f1": m["micro_f1"], "macro_f1": m["macro_f1"]}
     if chunked is not None:
         for name, m in _chunked_metrics(target, splits, chunked, eval_cfg, at_least_one, groups).items():
             metrics[name]["chunked"] = m
@@ -420,8 +463,12 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
         run_name=run_name, model_type=model_type, problem=problem, dataset=str(dataset_dir), split=split,
         metrics=variants, thresholds_kind=r.thresholds.kind, threshold_fallback=r.thresholds.fallback,
         threshold_note=r.thresholds.note,
-        threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds)
+        threshold_groups=in_bucket_order({g: (v, g in eval_cfg.bucket_thresholds or (
+                                              "picked on the training split" if "validation_pick" in r.metrics[split]
+                                              else False))
                                           for g, v in r.thresholds.groups.items()}),
+        tuning=tuning_lines(contracts.read_tuning(contracts.model_dir_of(run_dir)), r.target.name, r.metrics, split,
+                            r.metrics[split].get("fusion")),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels) + (unknown_gold_pairs(test.gold, r.pred, labels)
                                                             if problem == "single_label" else Counter()),

@@ -51,3 +51,83 @@ def export_model(run_or_model_dir: str | Path, fmt: str = "onnx", quantize: str 
                           + (f"; formats: {', '.join(cls.export_formats)}" if cls.export_formats else
                              ": they already score without torch (numpy and scikit-learn)"))
     return cls.load(model_dir, spec, ScoreOptions(precision="fp32")).export(model_dir, fmt, quantize)
+
+
+# ---- what trainer.tuning fits on a cut of the training split, and how it combines their scores ------------
+def tuning_parts(cfg) -> dict[str, object]:
+    """The run configs the tuner fits on its cut: an ensemble's members (by name), or the run's own model
+    (under "model"). A member taken from a trained run cannot be fitted on a cut: ConfigError."""
+    from trainer.config import member_run_config
+    from trainer.errors import ConfigError
+    if cfg.model.type != "ensemble":
+        return {"model": cfg}
+    taken = [name for name, m in cfg.model.members.items() if m.run is not None]
+    if taken:
+        raise ConfigError(f"model.members.{taken[0]}.run: a trained run cannot be fitted again on part of the training "
+                          "split, so `auto` settings cannot be picked with it; give the member a model section, or "
+                          "set numbers for the weights and a kind for eval.thresholds")
+    return {name: member_run_config(cfg, name) for name in cfg.model.members}
+
+
+def tuning_weights_auto(cfg) -> bool:
+    """Whether the run's member weights are to be picked (`weight: auto`)."""
+    return cfg.model.type == "ensemble" and any(m.weight == "auto" for m in cfg.model.members.values())
+
+
+def combine_part_scores(cfg, per_part: dict[str, dict], weights: dict[str, float] | None) -> dict:
+    """Per target, the run's answer from its parts' scores (tuning_parts) under `weights` (an ensemble's)."""
+    if cfg.model.type != "ensemble":
+        return per_part["model"]
+    problems = {t.name: t.problem for t in cfg.task.resolved()}
+    return model_class("ensemble").combine_parts(per_part, weights, cfg.model.combine, problems)
+
+
+def with_weights(cfg, weights: dict[str, float]):
+    """A copy of an ensemble run config with these member weights (the tuner's pick) in place of auto."""
+    out = cfg.model_copy(deep=True)
+    for name, w in weights.items():
+        out.model.members[name].weight = float(w)
+    return out
+
+
+def fixed_part_weights(cfg) -> dict[str, float] | None:
+    """An ensemble's member weights as the config sets them (None: not an ensemble, or `weight: auto`)."""
+    if cfg.model.type != "ensemble" or tuning_weights_auto(cfg):
+        return None
+    return {name: float(m.weight) for name, m in cfg.model.members.items()}
+
+
+READING_POOLS = ("max", "mean", "attention")
+
+
+def reading_candidates(part_cfg) -> dict[str, dict] | None:
+    """For a part whose `model.reading.mode` is auto (a transformer): the readings the tuner scores its fitted
+    stand-in with, by name, as the model.reading changes that make each the model's own; None: nothing to pick.
+    One fit serves them all: training reads each text's head whatever the reading (reading.train: head)."""
+    reading = getattr(part_cfg.model, "reading", None)
+    if reading is None or reading.mode != "auto":
+        return None
+    return {"truncate": {"mode": "truncate"},
+            **{f"windows-{pool}": {"mode": "windows", "pool": pool} for pool in READING_POOLS}}
+
+
+def reading_scorer(part_cfg, changes: dict):
+    """What a fitted part's score_targets(texts, chunking=...) takes to read texts as `changes` says."""
+    return model_class(part_cfg.model.type).reading_for(part_cfg.model.reading, changes)
+
+
+def with_readings(cfg, changes: dict[str, dict]):
+    """A copy of `cfg` whose parts (tuning_parts names) read as `changes` says, in place of reading.mode auto."""
+    out = cfg.model_copy(deep=True)
+    for name, change in changes.items():
+        model = out.model.members[name].model if out.model.type == "ensemble" else out.model
+        for key, value in change.items():
+            setattr(model.reading, key, value)
+    return out
+
+
+def reading_auto(cfg) -> bool:
+    """Whether the run's model (or an ensemble member fitted with it) has model.reading.mode auto."""
+    models = ([m.model for m in cfg.model.members.values() if m.model is not None] if cfg.model.type == "ensemble"
+              else [cfg.model])
+    return any(getattr(getattr(m, "reading", None), "mode", None) == "auto" for m in models)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from trainer import contracts, tracking
+from trainer import contracts, tracking, tuning
 from trainer.config import RunConfig
 from trainer.data.cleaning import copy_to_model
 from trainer.data.dataset_io import dataset_path
@@ -42,6 +42,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
     kind.check_config(cfg)               # settings the kind cannot use fail now ...
+    tuning.check(cfg)                    # ... and `auto` settings that cannot be picked ...
     tracking.check_available(cfg)        # ... and so does a missing tracker, not after training
     run = RunDirectory.for_config(cfg)
     main = distributed.is_main()
@@ -52,13 +53,20 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
         run.start(cfg, config_path, cfg.train.resume, progress)
         contracts.update_meta(run.staging, dataset=dataset_meta(data))
     try:
-        fitted = fit_model(kind, FitContext(cfg, data, run.staging, is_main=main, progress=progress,
+        # `auto` settings picked on the training split (folds or a held-out cut), before the final fit; config.yaml
+        # keeps `auto`, model/tuning.json says what was tried and picked
+        tuned = (tuning.tune(cfg, data, run.staging / contracts.TUNING_WORK, progress, loop_output)
+                 if tuning.wanted(cfg) else None)
+        fit_cfg = tuned.fit_config(cfg) if tuned else cfg
+        fitted = fit_model(kind, FitContext(fit_cfg, data, run.staging, is_main=main, progress=progress,
                                             loop_output=loop_output))
         if not main:
             return run.final
         for row in fitted.log_rows:
             contracts.append_train_log(run.staging, {"time": time.time(), **row})
         fitted.model.save(run.staging / contracts.MODEL)
+        if tuned:
+            contracts.write_tuning(run.staging / contracts.MODEL, tuned.record)
         copy_to_model(data.dataset_dir, run.staging / contracts.MODEL)   # served pages cleaned as trained on
         contracts.update_meta(run.staging, **{"model_parameters": fitted.model.num_parameters, **fitted.stats})
         evaluate_on_split(run.staging, progress=progress)   # thresholds tuned on validation, metrics.json, predictions.jsonl, report.md

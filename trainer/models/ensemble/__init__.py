@@ -136,6 +136,15 @@ class EnsembleClassifier(Model):
         return {t.name: combine([per_member[n][t.name] for n in self.members], [self.weights[n] for n in self.members],
                                 self.combine, t.problem) for t in self.targets}
 
+    @staticmethod
+    def combine_parts(per_member: dict[str, dict[str, np.ndarray]], weights: dict[str, float], how: str,
+                      problems: dict[str, str]) -> dict[str, np.ndarray]:
+        """Per target, the combination of members' scores as a fitted ensemble makes it (trainer.tuning scores
+        weight candidates with it)."""
+        names = list(per_member)
+        return {target: combine([per_member[n][target] for n in names], [weights[n] for n in names], how,
+                                problems[target]) for target in per_member[names[0]]}
+
     @property
     def reads_windows(self) -> bool:
         return any(m.reads_windows for m in self.members.values())

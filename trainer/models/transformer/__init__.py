@@ -108,6 +108,14 @@ class TransformerClassifier(Model):
     def score_targets(self, texts: Sequence[str], chunking=None) -> dict[str, np.ndarray]:
         return self.scorer.score(texts, chunking)
 
+    @staticmethod
+    def reading_for(reading_cfg, changes: dict):
+        """The `chunking` argument of score_targets that reads texts as the model.reading section `reading_cfg`
+        with `changes` (mode, pool) would (trainer.tuning compares readings of one fitted model)."""
+        from trainer.models.transformer.reading import Reading
+        return Reading(changes["mode"], reading_cfg.stride, reading_cfg.max_windows,
+                       changes.get("pool", reading_cfg.pool))
+
     def reading_description(self) -> str:
         from trainer.models.transformer.reading import Reading
         return Reading.from_settings(self.spec.settings.get("reading")).describe(int(self.spec.settings["max_length"]))
