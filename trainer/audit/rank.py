@@ -1,5 +1,6 @@
 """Suspected label errors of one target from its out-of-fold scores: cleanlab's confident learning
-(`cleanlab.filter.find_label_issues`, multi_label=True for label lists) decides which documents are flagged;
+(`cleanlab.filter.find_label_issues`; for label lists its multi-label form,
+`cleanlab.multilabel_classification.filter.find_label_issues`) decides which documents are flagged;
 cleanlab's label quality score (self-confidence) orders them. `score` is 1 - that quality: higher, more suspicious."""
 from __future__ import annotations
 
@@ -28,10 +29,11 @@ def rank_target(given: list, probs: np.ndarray, labels: list[str], problem: str)
     rows = list(range(len(given)))
     if problem == "multi_label":
         from cleanlab.multilabel_classification import get_label_quality_scores
+        from cleanlab.multilabel_classification.filter import find_label_issues
         y = [sorted(index[v] for v in values if v in index) for values in given]
         probs = np.clip(probs.astype(np.float64), 1e-6, 1 - 1e-6)
         quality = get_label_quality_scores(y, probs)
-        flagged = cleanlab.filter.find_label_issues(labels=y, pred_probs=probs, multi_label=True)
+        flagged = find_label_issues(labels=y, pred_probs=probs)
         suggested = [[labels[k] for k in np.flatnonzero(p >= SUGGEST_AT)] or [labels[int(np.argmax(p))]]
                      for p in probs]
     else:
