@@ -154,3 +154,11 @@ def test_conflicting_duplicates_from_the_build_records(tmp_path):
     assert pairs == [("cross-split group", ("d-0", "d-121")), ("removed duplicate", ("d-1", "gone-1"))]
     removed = next(c for c in result.conflicts if c["kind"] == "removed duplicate")
     assert removed["labels"] == {"d-1": ["earn"], "gone-1": ["crude"]}
+
+
+def test_out_folder_of_the_users_is_refused(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "report.html").write_text("my page")
+    with pytest.raises(DataError, match="not empty and not an earlier audit"):
+        audit_dataset(tmp_path / "no-dataset", None, tmp_path / "mine")
+    assert (tmp_path / "mine" / "report.html").read_text() == "my page"

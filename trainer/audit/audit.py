@@ -53,6 +53,8 @@ def audit_dataset(dataset_dir: str | Path, run_cfg=None, out: str | Path | None 
     """Audit the training and validation labels of `dataset_dir`; write the results to `out` (None: return only)."""
     started = time.perf_counter()
     dataset_dir = Path(dataset_dir)
+    if out is not None:
+        check_out(Path(out))
     splits, manifest = load_audited_splits(dataset_dir)
     train = splits["train"]
     if run_cfg is not None:
@@ -107,6 +109,16 @@ def audit_dataset(dataset_dir: str | Path, run_cfg=None, out: str | Path | None 
         Path(out).mkdir(parents=True, exist_ok=True)
         write_audit(result, splits, spaces, top)
     return result
+
+
+def check_out(out: Path) -> None:
+    """The output folder is new, empty, or an earlier audit's (its files are replaced): never a folder of the
+    user's whose report.html the audit would overwrite."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / contracts.AUDIT_SUMMARY).is_file():
+        raise DataError(f"--out {out}: not empty and not an earlier audit (no {contracts.AUDIT_SUMMARY}); "
+                        "give a new or empty folder")
 
 
 def write_audit(result: AuditResult, splits: dict, spaces: list, top: int) -> None:
