@@ -78,6 +78,38 @@ def data_inspect(dataset_dir: Path = typer.Argument(..., help="Dataset directory
     raise typer.Exit(0 if report.ok else 1)
 
 
+@app.command("audit")
+def audit(dataset_dir: Path = typer.Argument(..., help="Dataset directory from `trainer data build`."),
+          config: Optional[Path] = typer.Argument(None, help="Run config whose task and model score the folds "
+                                                             "(default: TF-IDF + linear SVM on the topic column)."),
+          out: Path = typer.Option(..., "--out", help="Folder for label_issues.jsonl, duplicate_conflicts.jsonl, "
+                                                     "audit.json, report.html."),
+          folds: int = typer.Option(5, min=2, help="Folds of the training split (seeded, label-stratified)."),
+          seed: int = typer.Option(13, help="Seed of the folds and the default model."),
+          target: Optional[List[str]] = typer.Option(None, "--target", help="Label column to audit (repeat for "
+                                                                            "several; default: the topic column)."),
+          top: int = typer.Option(50, min=1, help="Suspects shown in report.html and the draft corrections."),
+          verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
+    """Find suspected label errors (out-of-fold scores ranked by cleanlab) and conflicting duplicates in the
+    training and validation splits; the test split is never read."""
+    try:
+        from trainer.audit import audit_dataset
+        from trainer.config import RunConfig, load_config
+        from trainer.console.quiet import quiet_libraries
+        cfg = load_config(config, RunConfig) if config is not None else None
+        libraries = ["datasets", "transformers"] if cfg is not None else ["datasets"]
+        with quiet_libraries(libraries, enabled=not verbose):
+            result = audit_dataset(dataset_dir, cfg, out, folds=folds, seed=seed, targets=target or None, top=top)
+    except TrainerError as exc:
+        _fail(exc)
+    s = result.summary
+    typer.echo(f"audited {', '.join(f'{k} {v}' for k, v in s['audited'].items())} documents in {s['seconds']} s "
+               f"({folds} folds); suspected label errors: "
+               + ", ".join(f"{t} {n}" for t, n in s["flagged"].items())
+               + f"; conflicting duplicates: {s['conflicts']}")
+    typer.echo(f"wrote {out}/ (label_issues.jsonl, report.html, corrections.suggested.yaml to review)")
+
+
 @app.command("validate")
 def validate(files: Optional[List[Path]] = typer.Argument(None, help="Config files (data or run configs)."),
              explain: Optional[str] = typer.Option(None, "--explain", metavar="KEY",

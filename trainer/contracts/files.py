@@ -42,6 +42,13 @@ EXPORT_INFO = "export.json"                 # model/onnx/export.json: what was e
 ONNX_FILES = {"none": "model.onnx", "int8": "model.int8.onnx"}   # per quantization
 REEXPORT = "rerun `trainer export RUN_DIR --format onnx` (add --quantize int8 for the int8 file)"
 
+# ---- audit directory (`trainer audit DATASET --out DIR`) ----------------------------------------
+LABEL_ISSUES = "label_issues.jsonl"         # suspected label errors, most suspicious first
+DUPLICATE_CONFLICTS = "duplicate_conflicts.jsonl"   # duplicates the build found whose labels differ
+AUDIT_SUMMARY = "audit.json"                # how the audit scored (model, folds, seed) and its counts
+AUDIT_REPORT = "report.html"                # the same as one readable page
+SUGGESTED_CORRECTIONS = "corrections.suggested.yaml"   # a draft for labels.corrections, to review
+
 REBUILD_DATASET = "rebuild it with `trainer data build CONFIG`"
 REEVALUATE = "rerun `trainer evaluate RUN_DIR` to write it again"
 RETRAIN = "train the run again"

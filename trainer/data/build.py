@@ -101,6 +101,8 @@ def build_dataset(cfg: DataConfig, config_path: str | Path | None = None,
             from trainer.data.build_ray import ray_phase1
             collector, spill, candidates, info = ray_phase1(cfg, work, timings)
         told = _tell_stages(tell, collector, timings, set(), collector.phase1_stages)
+        if collector.corrections is not None:
+            collector.corrections.check_known(collector.seen_ids)
         try:
             num_perm = cfg.dedup.num_perm
             tell({"stage": "deduplicated", "done": False, "documents": collector.read})
@@ -289,6 +291,8 @@ def make_manifest(c: Collector, dec: Decisions, deduplicated: int, config_path, 
     }
     if total is not None:
         manifest["inputs_total"] = total
+    if c.corrections is not None:   # what labels.corrections changed: id, before, after / dropped
+        manifest["corrections"] = c.corrections.manifest()
     manifest.update({
         "columns": list(features(cfg)),
         "topic_column": topic_column(cfg),

@@ -99,6 +99,10 @@ class RegionLabels(StrictModel):
 
 class LabelsConfig(StrictModel):
     """The label columns the dataset gets."""
+    corrections: str | None = Field(
+        None, description="A reviewed list of label fixes (YAML/JSON: id: [labels], id: drop, or id: {column: "
+                          "labels}; `trainer audit` writes a draft). Applied after labels.topic.mapping, before "
+                          "label filtering; manifest.json `corrections` records each change. An unknown id is an error.")
     topic: TopicLabels | None = Field(default_factory=TopicLabels, description="Topic labels; null: none.")
     region: RegionLabels | None = Field(default_factory=RegionLabels, description="Region labels; null: none.")
     require_any_label: bool = Field(
@@ -150,7 +154,7 @@ class BuildConfig(StrictModel):
 class DataConfig(StrictModel):
     """A dataset build: source, labels, dedup, split, output."""
     # file system paths: relative ones in a config file are taken from its base folder (trainer.config.loader)
-    path_keys: ClassVar[tuple[str, ...]] = ("source.path", "output")
+    path_keys: ClassVar[tuple[str, ...]] = ("source.path", "output", "labels.corrections")
 
     source: SourceConfig = Field(description="The raw articles.")
     labels: LabelsConfig = Field(default_factory=LabelsConfig, description="Label columns.")

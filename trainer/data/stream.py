@@ -227,6 +227,10 @@ class Collector:
         self.keep_published = cfg.split.kind == "time"
         self.phase1_stages = self.stages[: self.stages.index("labelled") + 1]   # counted as batches arrive
         self.reader_state = None              # the reader's plan state (scraped: boilerplate lines per outlet)
+        self.corrections = None               # labels.corrections, applied here: the driver, whatever the engine
+        if cfg.labels.corrections:
+            from trainer.data.corrections import load_corrections
+            self.corrections = load_corrections(cfg.labels.corrections, topic_column(cfg), cfg.labels.region is not None)
 
     def _intern(self, value):
         return self._interned.setdefault(value, value)
@@ -261,6 +265,9 @@ class Collector:
             self.rejects.add("read", {"input": meta["input"], "id": doc_id, "reason": DUPLICATE_ID})
             return
         self.seen_ids.add(doc_id)
+        if self.corrections is not None and doc_id in self.corrections.fixes:
+            from trainer.data.corrections import apply_correction
+            meta = apply_correction(self.corrections, meta)
         split = str(meta["split"])
         failed = meta["stage"]
         for stage in self.phase1_stages:
@@ -470,6 +477,18 @@ def _filter_labels(c: Collector, dec: Decisions) -> None:
 
 
 # ---- columns of the dataset ------------------------------------------------------------------------
+def _labels_of(cfg: DataConfig, dec: Decisions, docs: Docs, k: int) -> dict:
+    """A document's labels per label column, as the dataset would hold them."""
+    labels = {}
+    column = topic_column(cfg)
+    if column:
+        topics = dec.topics(docs.topics[k])
+        labels[column] = topics if column == "topics" else (topics[0] if topics else None)
+    if cfg.labels.region is not None:
+        labels["regions"] = dec.regions(docs.regions[k])
+    return labels
+
+
 def topic_column(cfg: DataConfig) -> str | None:
     topic = cfg.labels.topic
     return None if topic is None else "topics" if topic.multi_label else "topic"
@@ -577,8 +596,10 @@ def write_dataset(c: Collector, dec: Decisions, spill: SpillReader, tmp: Path) -
             for k in range(i, j):
                 row = docs.row[k]
                 if k in dec.duplicate_of:
+                    # its labels too: `trainer audit` reports duplicates whose labels conflict with the kept one's
                     dup_file.write(json.dumps({"input": inputs[row].as_py(), "id": docs.ids[k],
-                                               "duplicate_of": docs.ids[dec.duplicate_of[k]]}, ensure_ascii=False) + "\n")
+                                               "duplicate_of": docs.ids[dec.duplicate_of[k]],
+                                               "labels": _labels_of(cfg, dec, docs, k)}, ensure_ascii=False) + "\n")
                     duplicates += 1
                 elif k in dec.rejected:
                     stage, reason = dec.rejected[k]
