@@ -294,19 +294,81 @@ def test_news_topics_recipe_needs_only_its_dataset_and_sets_no_tuned_number(tmp_
     assert cfg.model.members["minilm"].model.reading.mode == "auto"
 
 
+@pytest.mark.parametrize("labels, target, problem", [(("topics", "regions"), "topics", "multi_label"),
+                                                     (("topic",), "topic", "single_label")])
+def test_news_topics_recipe_takes_its_target_and_problem_from_the_dataset(tmp_path, labels, target, problem):
+    # a scraped corpus built from sections has a `topic` column; Reuters-like codes a `topics` column: the
+    # recipe with only data.dataset changed accepts both, checked as the run checks them before training
+    from trainer import tuning
+    from trainer.models import model_class
+    from trainer.training.data import load_fit_data
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=labels)
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"output.dir={tmp_path / 'runs'}"])
+    assert cfg.task.target == "auto" and cfg.task.problem == "auto"
+    run_cfg = resolve(cfg, NEWS)
+    assert (run_cfg.task.target, run_cfg.task.problem) == (target, problem)
+    assert run_cfg.model_dump(mode="json")["task"]["target"] == target   # what config.yaml records
+    model_class(run_cfg.model.type).check_config(run_cfg)
+    tuning.check(run_cfg)
+    space, = load_fit_data(run_cfg).spaces
+    assert (space.target, space.problem, space.labels) == (target, problem, ["crude", "earn", "grain", "trade"])
+
+
+@pytest.mark.parametrize("labels, message", [
+    (("topics", "topic"), "task.target auto: dataset .* has both a topics and a topic column; say which column to "
+                          "learn: task.target=topics or task.target=topic"),
+    (("regions",), "task.target auto: dataset .* has no topic column \\(topics or topic; it has regions\\); "
+                   "say which column to learn: task.target=regions")])
+def test_task_auto_on_a_dataset_with_both_or_no_topic_column_is_refused_in_one_line(tmp_path, labels, message):
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=labels)
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}"])
+    with pytest.raises(ConfigError, match=message) as err:
+        resolve(cfg, NEWS)
+    assert "\n" not in str(err.value)
+    pinned = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"task.target={labels[-1]}"])
+    assert resolve(pinned, NEWS).task.target == labels[-1]   # the config says which: no question asked
+    assert resolve(pinned, NEWS).task.problem == ("single_label" if labels[-1] == "topic" else "multi_label")
+
+
+def test_task_auto_before_a_first_use_build_reads_the_columns_of_data_build(tmp_path):
+    # no dataset yet: the columns the data config will write decide (the run builds it after this)
+    from trainer.workflows.train import resolve
+    root = Path(__file__).resolve().parents[1] / "configs" / "data"
+    for config, target, problem in (("reuters-r52.yaml", "topic", "single_label"),
+                                    ("reuters-topics.yaml", "topics", "multi_label")):
+        cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={tmp_path / 'not-built'}",
+                                                      f"data.build={root / config}"])
+        assert (resolve(cfg, NEWS).task.target, resolve(cfg, NEWS).task.problem) == (target, problem)
+
+
+def test_a_config_that_pins_its_target_is_not_resolved_from_the_dataset(tmp_path):
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=("topics", "topic"))   # auto would refuse this one
+    cfg = load_config(None, RunConfig, tree=tiny_run_tree(dataset, tmp_path))
+    assert not cfg.task.auto
+    assert (resolve(cfg).task.target, resolve(cfg).task.problem) == ("topics", "multi_label")
+
+
 @pytest.mark.slow
-def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(tmp_path, minilm_dir):
+@pytest.mark.parametrize("labels", [("topics", "regions"), ("topic",)], ids=["multi_label", "single_label"])
+def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(tmp_path, minilm_dir, labels):
     # the shipped recipe as it is (pretrained MiniLM, 256 tokens, 4 epochs), on a dataset it has never seen;
     # output.dir only keeps the run out of the repository
     from trainer.models import load_model
     from trainer.workflows.train import train
-    dataset = make_tiny_dataset(tmp_path / "my-news", n=80)
+    dataset = make_tiny_dataset(tmp_path / "my-news", n=80, labels=labels)
+    target = labels[0]
     cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"output.dir={tmp_path / 'runs'}"])
     run = train(cfg, NEWS)
     record = contracts.read_tuning(run / "model")
     assert set(record["weights"]["picked"]) == {"minilm", "svm"} and record["readings"]["minilm"]["picked"]
-    assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 30
-    assert load_model(run).score(["wheat harvest and corn exports"])["topics"].shape == (1, 4)
+    assert contracts.read_metrics(run)[target]["test"]["n_examples"] == 30
+    assert contracts.read_run_config(run).task.target == target
+    problem = "multi_label" if target == "topics" else "single_label"
+    assert contracts.read_meta(run)["from_dataset"] == {"task.target": target, "task.problem": problem}
+    assert load_model(run).score(["wheat harvest and corn exports"])[target].shape == (1, 4)
 
 
 def test_fusion_auto_alone_asks_for_tuning(tmp_path):
