@@ -138,6 +138,96 @@ def test_pick_scores_only_the_held_out_documents(tmp_path):
     assert pick(cfg, data, oof, held, "micro_f1").weights == {"good": 1.0, "bad": 0.0}
 
 
+# ---- what validation alone would pick (report.md, report.html) ---------------------------------------------
+class _Part:
+    """A fitted part that scores validation as planted: per reading (None: its own; else the reading's pool or
+    mode), one score matrix; counts the passes."""
+    def __init__(self, by_reading):
+        self.by_reading, self.passes = by_reading, []
+
+    def score_targets(self, texts, how=None):
+        key = None if how is None else (how.pool if how.mode == "windows" else how.mode)
+        self.passes.append(key)
+        return {"topics": self.by_reading[key]}
+
+
+def _validation(n=40):
+    import datasets
+    gold = [["big"] if i % 2 else ["mid"] for i in range(n)]
+    return datasets.Dataset.from_dict({"id": [f"v{i}" for i in range(n)], "text": ["x"] * n, "topics": gold}), gold
+
+
+def _planted_validation(tmp_path, gold, labels):
+    # right: 0.55 on the gold labels, 0.45 elsewhere; wrong: 0 and 1. Any weight on wrong above 0.1 turns some
+    # decisions (a mean of the two separates the labels only with all the weight on right)
+    truth = np.array([[label in g for label in labels] for g in gold])
+    return np.where(truth, 0.55, 0.45).astype(np.float32), np.where(truth, 0.0, 1.0).astype(np.float32)
+
+
+def test_validation_pick_of_the_weights_scores_each_member_once_and_reuses_it_for_every_weight(tmp_path):
+    from types import SimpleNamespace as NS
+    from trainer.evaluation.tuning_report import tuning_lines
+    from trainer.evaluation.validation_pick import validation_pick
+    cfg, data, oof, labels = _planted(tmp_path)
+    validation, gold = _validation()
+    right, wrong = _planted_validation(tmp_path, gold, labels)
+    # the cross-fitted pick trusts "good"; on validation "bad" is the one that is right
+    members = {"good": _Part({None: wrong}), "bad": _Part({None: right})}
+    model = NS(members=members, spec=NS(targets=[data.spaces[0].as_target()], settings={}))
+    record = {"settings": {"metric": "micro_f1"}, "weights": {"picked": {"good": 1.0, "bad": 0.0}}, "readings": None,
+              "tried": [{"weights": w, "readings": {"good": "own", "bad": "own"}} for w in weight_grid(["good", "bad"])]}
+    alone = validation_pick(cfg, model, record, validation, data.splits["train"], cfg.eval)
+    assert alone["weights"] == {"good": 0.0, "bad": 1.0} and alone["score"] == 1.0 and alone["crossfit_score"] < 0.5
+    assert alone["documents"] == 40 and alone["metric"] == "micro_f1"
+    assert members["good"].passes == members["bad"].passes == [None]   # 11 weight candidates, one pass each
+    full = {**record, "cut": {"held_out_documents": 100, "train_documents": 400}, "parts": {}}
+    lines = tuning_lines(full, "topics", {"test": {}}, "test", None, alone)
+    assert "- member weights: good 1.0, bad 0.0; validation alone would pick good 0.0, bad 1.0" in lines
+    assert any(line.startswith("  - on validation (40 documents, micro_f1") and "validation's own 1.0000" in line
+               for line in lines)
+    assert validation_pick(cfg, model, {**record, "weights": None}, validation, data.splits["train"], cfg.eval) is None
+
+
+def test_validation_pick_of_the_reading_scores_validation_once_per_reading(tmp_path):
+    from types import SimpleNamespace as NS
+    from trainer.evaluation.tuning_report import tuning_lines
+    from trainer.evaluation.validation_pick import validation_pick
+    _, data, _, labels = _planted(tmp_path)
+    tree = _tree("d", tmp_path)
+    tree["model"] = {**tiny_run_tree("u", "u")["model"], "reading": {"mode": "auto"}}
+    cfg = load_config(None, RunConfig, tree=tree)
+    validation, gold = _validation()
+    right, wrong = _planted_validation(tmp_path, gold, labels)
+    part = _Part({"truncate": wrong, "max": wrong, "mean": wrong, "attention": right})
+    part.spec = NS(targets=[data.spaces[0].as_target()], settings={})
+    readings = ["truncate", "windows-max", "windows-mean", "windows-attention"]
+    record = {"settings": {"metric": "micro_f1"}, "weights": None,
+              "readings": {"model": {"picked": "windows-mean", "candidates": readings}},
+              "tried": [{"weights": None, "readings": {"model": r}} for r in readings]}
+    alone = validation_pick(cfg, part, record, validation, data.splits["train"], cfg.eval)
+    assert alone["readings"] == {"model": "windows-attention"} and alone["weights"] is None
+    assert sorted(part.passes) == ["attention", "max", "mean", "truncate"]   # once per reading
+    lines = tuning_lines({**record, "parts": {}}, "topics", {"test": {}}, "test", None, alone)
+    assert any(line.startswith("- reading of model: windows-mean") and
+               line.endswith("validation alone would pick windows-attention") for line in lines)
+
+
+def test_report_html_has_the_tuned_block_with_the_same_picks():
+    from trainer.evaluation.html_report import ReportPage, TargetPage, render_html
+    lines = ["Settings written `auto` were picked on out-of-fold scores.",
+             "- member weights: a 0.7, b 0.3; validation alone would pick a 0.2, b 0.8",
+             "  - on validation (40 documents, micro_f1, thresholds tuned there): the cross-fitted picks 0.5",
+             "- bucket thresholds: >=100 0.40"]
+    page = render_html(ReportPage("r", "ensemble", "d", "test", {"test": 1},
+                                  [TargetPage("topics", "multi_label", [], tuning=lines)]))
+    block = page.split("<h3>Tuned on the training split</h3>")[1].split("</section>")[0]
+    assert "Settings written <code>auto</code>" in block
+    assert "<li>member weights: a 0.7, b 0.3; validation alone would pick a 0.2, b 0.8<ul><li>on validation" in block
+    assert "<li>bucket thresholds: &gt;=100 0.40</li>" in block
+    assert "Tuned on the training split" not in render_html(
+        ReportPage("r", "ensemble", "d", "test", {"test": 1}, [TargetPage("topics", "multi_label", [])]))
+
+
 # ---- cross-fitting tiny models ---------------------------------------------------------------------------
 class _Poison:
     """A split that fails the test when anything reads it."""
@@ -204,6 +294,11 @@ def test_a_tuned_run_saves_tuning_json_and_evaluates_with_the_picks(tmp_path):
     assert not (run / contracts.TUNING_WORK).exists()
     report = (run / contracts.REPORT).read_text(encoding="utf-8")
     assert "## Tuned on the training split" in report and "validation alone would pick" in report
+    weights_line = next(line for line in report.splitlines() if line.startswith("- member weights:"))
+    assert "; validation alone would pick encoder " in weights_line   # scored on validation, not a pointer
+    assert "  - on validation (10 documents, micro_f1" in report
+    page = (run / contracts.REPORT_HTML).read_text(encoding="utf-8")
+    assert "<h3>Tuned on the training split</h3>" in page and weights_line[2:].split(";")[0] in page
 
 
 @pytest.mark.integration
