@@ -21,6 +21,52 @@ from trainer.evaluation.split_metrics import at_least_one_rule as _at_least_one
 from trainer.models.registry import combine_part_scores, reading_candidates, reading_scorer, tuning_parts
 
 
+def parts_and_targets(cfg: RunConfig, model) -> tuple[dict, list]:
+    """The model's parts as tuning fitted them (an ensemble's members, or the model itself, by tuning_parts
+    name) and the targets a weights/reading candidate is judged on (all but those fused with the gazetteer)."""
+    fused = set(contracts.fused_targets(model.spec))
+    return (getattr(model, "members", None) or {"model": model}), [t for t in model.spec.targets if t.name not in fused]
+
+
+def candidates(record: dict, parts) -> tuple[list[tuple], tuple]:
+    """The (weights, reading per part) candidates tuning tried, in its order, and the one it picked."""
+    tried = [(c["weights"], c.get("readings") or {n: "own" for n in parts}) for c in record.get("tried") or []]
+    picked = ((record.get("weights") or {}).get("picked") or (tried[0][0] if tried else None),
+              {n: (record.get("readings") or {}).get(n, {}).get("picked", "own") for n in parts})
+    return tried, picked
+
+
+def score_parts(cfg: RunConfig, parts: dict, texts: list[str], readings: dict[str, list[str]]) -> dict:
+    """{part: {reading: scores per target}}: each part read once per reading ("own": as it was saved)."""
+    plain = tuning_parts(cfg)
+    return {n: {r: parts[n].score_targets(texts, None if r == "own" else
+                                          reading_scorer(plain[n], reading_candidates(plain[n])[r]))
+                for r in rs} for n, rs in readings.items()}
+
+
+def candidate_metrics(cfg: RunConfig, targets: list, eval_cfg: EvalSection, train, validation, val_scores: dict,
+                      split, split_scores: dict, weights, chosen: dict[str, str],
+                      fixed: dict[str, dict[str, float]] | None = None) -> dict:
+    """{target: (metrics on `split`, thresholds)} of one candidate: its answer from the parts' scores
+    (score_parts), thresholds tuned on validation as evaluate tunes them (`fixed`: bucket values per target
+    that are not tuned, e.g. the cross-fitted ones)."""
+    def answer(scores):
+        return combine_part_scores(cfg, {n: scores[n][r] for n, r in chosen.items()}, weights)
+    on_val, on_split = answer(val_scores), (answer(split_scores) if split is not validation else None)
+    kind = "per_bucket" if eval_cfg.thresholds == "auto" else eval_cfg.thresholds
+    out = {}
+    for t in targets:
+        labels = list(t.labels)
+        counts = label_counts(train, t.name, t.problem)[0] if train is not None else {}
+        groups = [bucket_name(counts.get(label, 0)) for label in labels]
+        th = tune(_scored(validation, t, on_val[t.name]), labels, t.problem, kind, eval_cfg.threshold_min_positives,
+                  _at_least_one(eval_cfg.at_least_one, train, t), groups,
+                  {**eval_cfg.bucket_thresholds, **(fixed or {}).get(t.name, {})}, eval_cfg.threshold_min_documents)
+        scored = _scored(validation, t, on_val[t.name]) if on_split is None else _scored(split, t, on_split[t.name])
+        out[t.name] = (split_metrics(scored, labels, t.problem, th), th)
+    return out
+
+
 def validation_pick(cfg: RunConfig | None, model, record: dict | None, validation, train,
                     eval_cfg: EvalSection) -> dict | None:
     """{"metric", "weights", "readings", "score", "crossfit_score", "documents"}: validation's pick over the
@@ -28,48 +74,32 @@ def validation_pick(cfg: RunConfig | None, model, record: dict | None, validatio
     neither weights nor a reading on its training split, or has no validation split."""
     if cfg is None or not record or validation is None or not (record.get("weights") or record.get("readings")):
         return None
-    members = getattr(model, "members", None) or {"model": model}   # an ensemble's parts, or the model itself
-    plain = tuning_parts(cfg)
-    fused = set(contracts.fused_targets(model.spec))
-    targets = [t for t in model.spec.targets if t.name not in fused]
+    parts, targets = parts_and_targets(cfg, model)
     if not targets:
         return None
-    tried = [(c["weights"], c.get("readings") or {n: "own" for n in members}) for c in record.get("tried") or []]
-    picked = ((record.get("weights") or {}).get("picked") or (tried[0][0] if tried else None),
-              {n: (record.get("readings") or {}).get(n, {}).get("picked", "own") for n in members})
-    texts = list(validation["text"])
-    needed = {n: list(dict.fromkeys(chosen[n] for _, chosen in tried + [picked])) for n in members}
-    scores = {n: {r: members[n].score_targets(texts, None if r == "own" else
-                                             reading_scorer(plain[n], reading_candidates(plain[n])[r]))
-                  for r in readings} for n, readings in needed.items()}
-    kind = "per_bucket" if eval_cfg.thresholds == "auto" else eval_cfg.thresholds
+    tried, picked = candidates(record, parts)
+    needed = {n: list(dict.fromkeys(chosen[n] for _, chosen in tried + [picked])) for n in parts}
+    scores = score_parts(cfg, parts, list(validation["text"]), needed)
     metric = (record.get("settings") or {}).get("metric") or record.get("metric") or cfg.eval.metric
-    prepared = []
-    for t in targets:
-        gold = list(validation[t.name])
-        rows = [i for i, g in enumerate(gold) if t.has_label(g)]
-        counts = label_counts(train, t.name, t.problem)[0] if train is not None else {}
-        prepared.append((t, rows, [gold[i] for i in rows], [bucket_name(counts.get(label, 0)) for label in t.labels]))
-    ids = [str(i) for i in validation["id"]]
 
     def score(weights, chosen) -> float:
-        answer = combine_part_scores(cfg, {n: scores[n][r] for n, r in chosen.items()}, weights)
-        out = []
-        for t, rows, gold, groups in prepared:
-            scored = Scored([ids[i] for i in rows], gold, np.asarray(answer[t.name])[rows])
-            labels = list(t.labels)
-            th = tune(scored, labels, t.problem, kind, eval_cfg.threshold_min_positives,
-                      _at_least_one(eval_cfg.at_least_one, train, t), groups, dict(eval_cfg.bucket_thresholds),
-                      eval_cfg.threshold_min_documents)
-            out.append(score_of(split_metrics(scored, labels, t.problem, th), metric))
-        return float(np.mean(out))
+        found = candidate_metrics(cfg, targets, eval_cfg, train, validation, scores, validation, scores,
+                                  weights, chosen)
+        return float(np.mean([score_of(m, metric) for m, _ in found.values()]))
 
     best, best_score = picked, None
-    for weights, chosen in tried:
+    for weights, chosen in tried:   # ties keep the earlier candidate (the default first), as tuning does
         s = score(weights, chosen)
         if best_score is None or round(s, 6) > round(best_score, 6):
             best, best_score = (weights, chosen), s
+    crossfit = score(*picked)
     return {"metric": metric, "weights": best[0] if record.get("weights") else None,
             "readings": {n: best[1][n] for n in record.get("readings") or {}},
-            "score": round(best_score if best_score is not None else score(*picked), 5),
-            "crossfit_score": round(score(*picked), 5), "documents": len(texts)}
+            "score": round(crossfit if best_score is None else best_score, 5),
+            "crossfit_score": round(crossfit, 5), "documents": len(validation)}
+
+
+def _scored(ds, target, probs) -> Scored:
+    gold, ids = list(ds[target.name]), [str(i) for i in ds["id"]]
+    rows = [i for i, g in enumerate(gold) if target.has_label(g)]
+    return Scored([ids[i] for i in rows], [gold[i] for i in rows], np.asarray(probs)[rows])
