@@ -26,7 +26,7 @@ class TrainingOutput:
         """The next run's config (a sweep trains several): the table's column names and data.limit note."""
         self.close()
         # task auto: the dataset says (the labels stage event, before training starts)
-        self.task_auto = cfg is not None and cfg.task.auto
+        self.task_auto = cfg is not None and "auto" in (cfg.task.target, cfg.task.problem)
         self.problems = {cfg.task.target: cfg.task.problem} if cfg is not None and not self.task_auto else {}
         self.limit = cfg.data.limit if cfg is not None else None
         self.table = None
