@@ -7,8 +7,9 @@ Validation's pick: every (member weights, reading) candidate tuning tried, score
 thresholds tuned on validation (as eval.thresholds per_bucket does), the best by tune.metric; the cross-fitted
 pick: tuning.json's weights, reading and bucket thresholds. Both are then scored on the split (test by default,
 which neither pick has read). Targets combined with the gazetteer: their two rules are in report.md and
-metrics.json ("fusion": the rule, its "validation_pick"). Reads the model's parts once per reading (minutes for a
-transformer on Reuters' 3,019 test documents); writes nothing.
+metrics.json ("fusion": the rule, its "validation_pick"). A thin caller of trainer.evaluation.validation_pick (the
+search report.md shows); what it adds is both picks scored on the split, which reads each part there once per
+reading of the two picks (minutes for a transformer on Reuters' 3,019 test documents); writes nothing.
 """
 from __future__ import annotations
 
@@ -16,17 +17,11 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from trainer import contracts
 from trainer.data.dataset_io import load_dataset_dir
-from trainer.data.label_space import label_counts
-from trainer.evaluation.buckets import bucket_name
-from trainer.evaluation.run import _at_least_one
-from trainer.evaluation.split_metrics import Scored, split_metrics, tune
+from trainer.evaluation.validation_pick import (candidate_metrics, candidates, parts_and_targets, score_parts,
+                                                validation_pick)
 from trainer.models import ScoreOptions, load_model
-from trainer.models.registry import combine_part_scores, reading_candidates, reading_scorer, tuning_parts
-from trainer.tuning.search import score_of
 
 
 def main(argv=None) -> int:
@@ -42,45 +37,24 @@ def main(argv=None) -> int:
     cfg = contracts.read_run_config(run)
     model = load_model(run, ScoreOptions(precision="fp32"))
     dsd, _ = load_dataset_dir(cfg.data.dataset)
-    train, splits = dsd["train"], {"validation": dsd["validation"], args.split: dsd[args.split]}
-    metric = record["settings"]["metric"]
-    members = getattr(model, "members", None) or {"model": model}   # an ensemble's parts, or the model itself
-    plain = tuning_parts(cfg)
-    readings = {name: reading_candidates(plain[name]) or {"own": None} for name in members}
-    scores = {split: {name: {r: members[name].score_targets(list(ds["text"]),
-                                                             reading_scorer(plain[name], c) if c else None)
-                             for r, c in readings[name].items()} for name in members} for split, ds in splits.items()}
-    fused = set(contracts.fused_targets(model.spec))
-    targets = [t for t in model.spec.targets if t.name not in fused]   # fused ones: their rules, below
+    train, validation, split = dsd["train"], dsd["validation"], dsd[args.split]
+    eval_cfg = cfg.eval
+    parts, targets = parts_and_targets(cfg, model)   # fused targets: their rules, below
+    _, (picked_weights, picked_readings) = candidates(record, parts)
+    # validation's pick, as report.md shows it (the package's own search over the same candidates)
+    alone = validation_pick(cfg, model, record, validation, train, eval_cfg) or {}
+    best = (alone.get("weights") or picked_weights, {**picked_readings, **(alone.get("readings") or {})})
+    needed = {n: list(dict.fromkeys([picked_readings[n], best[1][n]])) for n in parts}
+    val_scores = score_parts(cfg, parts, list(validation["text"]), needed)
+    split_scores = score_parts(cfg, parts, list(split["text"]), needed)
 
-    def evaluate(split, weights, chosen, fixed_thresholds=None):
-        """{target: (metrics on `split`, thresholds)}: validation-tuned thresholds unless fixed ones are given."""
-        answer = combine_part_scores(cfg, {n: scores[split][n][r] for n, r in chosen.items()}, weights)
-        out = {}
-        for t in targets:
-            counts = label_counts(train, t.name, t.problem)[0]
-            groups = [bucket_name(counts.get(label, 0)) for label in t.labels]
-            at_least_one = _at_least_one(cfg.eval.at_least_one, train, t)
-            val = _scored(splits["validation"], t, combine_part_scores(
-                cfg, {n: scores["validation"][n][r] for n, r in chosen.items()}, weights)[t.name])
-            fixed = {**cfg.eval.bucket_thresholds, **(fixed_thresholds or {}).get(t.name, {})}
-            kind = "per_bucket" if cfg.eval.thresholds == "auto" else cfg.eval.thresholds
-            th = tune(val, list(t.labels), t.problem, kind, cfg.eval.threshold_min_positives, at_least_one, groups,
-                      fixed, cfg.eval.threshold_min_documents)
-            out[t.name] = (split_metrics(_scored(splits[split], t, answer[t.name]), list(t.labels), t.problem, th), th)
-        return out
+    def evaluate(weights, chosen, fixed=None):
+        return candidate_metrics(cfg, targets, eval_cfg, train, validation, val_scores, split, split_scores,
+                                 weights, chosen, fixed)
 
-    tried = [(c["weights"], c.get("readings") or {n: "own" for n in members}) for c in record["tried"]]
-    best, best_score = None, None
-    for weights, chosen in tried:
-        s = float(np.mean([score_of(m, metric) for m, _ in evaluate("validation", weights, chosen).values()]))
-        if best_score is None or round(s, 6) > round(best_score, 6):
-            best, best_score = (weights, chosen), s
-    picked_weights = (record.get("weights") or {}).get("picked") or tried[0][0]
-    picked_readings = {n: (record.get("readings") or {}).get(n, {}).get("picked", "own") for n in members}
     picked_thresholds = {t: v["picked"] for t, v in (record.get("thresholds") or {}).items()}
-    crossfit = evaluate(args.split, picked_weights, picked_readings, picked_thresholds)
-    by_validation = evaluate(args.split, *best)
+    crossfit = evaluate(picked_weights, picked_readings, picked_thresholds)
+    by_validation = evaluate(*best)
     print(f"# {run.name}: cross-fitted picks (model/tuning.json) vs validation alone, scored on {args.split}\n")
     print("| setting | cross-fitted pick | validation alone |\n|---|---|---|")
     if record.get("weights"):
@@ -93,16 +67,10 @@ def main(argv=None) -> int:
     for t in targets:
         for key in ("micro_f1", "macro_f1"):
             print(f"| {t.name} {args.split} {key} | {crossfit[t.name][0][key]:.4f} | {by_validation[t.name][0][key]:.4f} |")
-    for name in fused:
+    for name in contracts.fused_targets(model.spec):
         rule = contracts.read_fusion(run / contracts.MODEL, model.spec).get(name, {})
         print(f"| {name} head + gazetteer | {_rule(rule)} | {_rule(rule.get('validation_pick') or {})} |")
     return 0
-
-
-def _scored(ds, target, probs) -> Scored:
-    gold, ids = list(ds[target.name]), list(ds["id"])
-    rows = [i for i, g in enumerate(gold) if target.has_label(g)]
-    return Scored([str(ids[i]) for i in rows], [gold[i] for i in rows], np.asarray(probs)[rows])
 
 
 def _w(weights) -> str:

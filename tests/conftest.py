@@ -174,8 +174,10 @@ TINY_REGIONS = {"Western Europe": ["Paris", "Berlin"], "Eastern Asia": ["Tokyo",
 FILLER = "the company said on monday that officials expect further changes later this year".split()
 
 
-def make_tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
-    """~60 news-like texts whose topics/regions are given away by keywords, saved in the dataset contract."""
+def make_tiny_dataset(path: Path, n: int = 60, seed: int = 0,
+                      labels: tuple[str, ...] = ("topics", "topic", "regions")) -> Path:
+    """~60 news-like texts whose topics/regions are given away by keywords, saved in the dataset contract.
+    `labels`: the label columns written (a build writes topics or topic, not both; the default has all three)."""
     import json
     import random
 
@@ -194,11 +196,14 @@ def make_tiny_dataset(path: Path, n: int = 60, seed: int = 0) -> Path:
         rows.append({"id": f"tiny-{i}", "title": title, "text": f"{title}\n\n{' '.join(words)} in {place}.",
                      "topics": doc_topics, "topic": doc_topics[0], "regions": [region],
                      "published": f"2024-01-{1 + i % 28:02d}", "source": "tiny"})
+    rows = [{k: v for k, v in row.items() if k not in {"topics", "topic", "regions"} - set(labels)} for row in rows]
     cut = {"train": rows[:40], "validation": rows[40:50], "test": rows[50:]}
     dsd = datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in cut.items()})
     dsd.save_to_disk(str(path))
     manifest = {"format": "trainer-dataset/1", "config": {"source": {"kind": "synthetic"}}, "counts": {k: len(v) for k, v in cut.items()},
-                "labels": {"topics": topics, "topic": topics, "regions": regions},
+                "columns": list(rows[0]),
+                "labels": {k: v for k, v in {"topics": topics, "topic": topics, "regions": regions}.items()
+                           if k in labels},
                 "accounting": {"read": n, "kept": n, "rejected": 0, "deduplicated": 0}}
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return path

@@ -87,6 +87,20 @@ def test_console_training_table_names_single_label_and_two_target_columns():
     assert "topics micro-F1@0.5" in text and "regions micro-F1@0.5" in text
 
 
+def test_console_training_table_of_a_task_auto_run_names_columns_as_the_dataset_resolved_it(tmp_path):
+    # task.target/problem auto: the table learns the problem from the run's label-space event, not the config
+    from trainer.config import RunConfig, load_config
+    from trainer.console.training import TrainingOutput
+    tree = tiny_run_tree(tmp_path, tmp_path)
+    tree["task"] = {"target": "auto", "problem": "auto"}
+    output = TrainingOutput(load_config(None, RunConfig, tree=tree), console=_console())
+    output({"stage": "labels", "done": True, "target": "topic", "problem": "single_label", "labels": 4,
+            "labels_dropped": {"topic": []}})
+    text = _drive(output, [{"eval_accuracy": 0.6, "eval_macro_f1": 0.5, "eval_micro_f1": 0.6}], "eval_accuracy")
+    header = next(line for line in text.splitlines() if line.strip().startswith("epoch"))
+    assert "accuracy" in header and "@0.5" not in header and "plain 0.5 threshold" not in text
+
+
 @pytest.fixture
 def tiny_config(tiny_dataset_dir, tmp_path):
     tree = tiny_run_tree(tiny_dataset_dir, tmp_path / "runs", "tiny-cli")

@@ -138,6 +138,96 @@ def test_pick_scores_only_the_held_out_documents(tmp_path):
     assert pick(cfg, data, oof, held, "micro_f1").weights == {"good": 1.0, "bad": 0.0}
 
 
+# ---- what validation alone would pick (report.md, report.html) ---------------------------------------------
+class _Part:
+    """A fitted part that scores validation as planted: per reading (None: its own; else the reading's pool or
+    mode), one score matrix; counts the passes."""
+    def __init__(self, by_reading):
+        self.by_reading, self.passes = by_reading, []
+
+    def score_targets(self, texts, how=None):
+        key = None if how is None else (how.pool if how.mode == "windows" else how.mode)
+        self.passes.append(key)
+        return {"topics": self.by_reading[key]}
+
+
+def _validation(n=40):
+    import datasets
+    gold = [["big"] if i % 2 else ["mid"] for i in range(n)]
+    return datasets.Dataset.from_dict({"id": [f"v{i}" for i in range(n)], "text": ["x"] * n, "topics": gold}), gold
+
+
+def _planted_validation(tmp_path, gold, labels):
+    # right: 0.55 on the gold labels, 0.45 elsewhere; wrong: 0 and 1. Any weight on wrong above 0.1 turns some
+    # decisions (a mean of the two separates the labels only with all the weight on right)
+    truth = np.array([[label in g for label in labels] for g in gold])
+    return np.where(truth, 0.55, 0.45).astype(np.float32), np.where(truth, 0.0, 1.0).astype(np.float32)
+
+
+def test_validation_pick_of_the_weights_scores_each_member_once_and_reuses_it_for_every_weight(tmp_path):
+    from types import SimpleNamespace as NS
+    from trainer.evaluation.tuning_report import tuning_lines
+    from trainer.evaluation.validation_pick import validation_pick
+    cfg, data, oof, labels = _planted(tmp_path)
+    validation, gold = _validation()
+    right, wrong = _planted_validation(tmp_path, gold, labels)
+    # the cross-fitted pick trusts "good"; on validation "bad" is the one that is right
+    members = {"good": _Part({None: wrong}), "bad": _Part({None: right})}
+    model = NS(members=members, spec=NS(targets=[data.spaces[0].as_target()], settings={}))
+    record = {"settings": {"metric": "micro_f1"}, "weights": {"picked": {"good": 1.0, "bad": 0.0}}, "readings": None,
+              "tried": [{"weights": w, "readings": {"good": "own", "bad": "own"}} for w in weight_grid(["good", "bad"])]}
+    alone = validation_pick(cfg, model, record, validation, data.splits["train"], cfg.eval)
+    assert alone["weights"] == {"good": 0.0, "bad": 1.0} and alone["score"] == 1.0 and alone["crossfit_score"] < 0.5
+    assert alone["documents"] == 40 and alone["metric"] == "micro_f1"
+    assert members["good"].passes == members["bad"].passes == [None]   # 11 weight candidates, one pass each
+    full = {**record, "cut": {"held_out_documents": 100, "train_documents": 400}, "parts": {}}
+    lines = tuning_lines(full, "topics", {"test": {}}, "test", None, alone)
+    assert "- member weights: good 1.0, bad 0.0; validation alone would pick good 0.0, bad 1.0" in lines
+    assert any(line.startswith("  - on validation (40 documents, micro_f1") and "validation's own 1.0000" in line
+               for line in lines)
+    assert validation_pick(cfg, model, {**record, "weights": None}, validation, data.splits["train"], cfg.eval) is None
+
+
+def test_validation_pick_of_the_reading_scores_validation_once_per_reading(tmp_path):
+    from types import SimpleNamespace as NS
+    from trainer.evaluation.tuning_report import tuning_lines
+    from trainer.evaluation.validation_pick import validation_pick
+    _, data, _, labels = _planted(tmp_path)
+    tree = _tree("d", tmp_path)
+    tree["model"] = {**tiny_run_tree("u", "u")["model"], "reading": {"mode": "auto"}}
+    cfg = load_config(None, RunConfig, tree=tree)
+    validation, gold = _validation()
+    right, wrong = _planted_validation(tmp_path, gold, labels)
+    part = _Part({"truncate": wrong, "max": wrong, "mean": wrong, "attention": right})
+    part.spec = NS(targets=[data.spaces[0].as_target()], settings={})
+    readings = ["truncate", "windows-max", "windows-mean", "windows-attention"]
+    record = {"settings": {"metric": "micro_f1"}, "weights": None,
+              "readings": {"model": {"picked": "windows-mean", "candidates": readings}},
+              "tried": [{"weights": None, "readings": {"model": r}} for r in readings]}
+    alone = validation_pick(cfg, part, record, validation, data.splits["train"], cfg.eval)
+    assert alone["readings"] == {"model": "windows-attention"} and alone["weights"] is None
+    assert sorted(part.passes) == ["attention", "max", "mean", "truncate"]   # once per reading
+    lines = tuning_lines({**record, "parts": {}}, "topics", {"test": {}}, "test", None, alone)
+    assert any(line.startswith("- reading of model: windows-mean") and
+               line.endswith("validation alone would pick windows-attention") for line in lines)
+
+
+def test_report_html_has_the_tuned_block_with_the_same_picks():
+    from trainer.evaluation.html_report import ReportPage, TargetPage, render_html
+    lines = ["Settings written `auto` were picked on out-of-fold scores.",
+             "- member weights: a 0.7, b 0.3; validation alone would pick a 0.2, b 0.8",
+             "  - on validation (40 documents, micro_f1, thresholds tuned there): the cross-fitted picks 0.5",
+             "- bucket thresholds: >=100 0.40"]
+    page = render_html(ReportPage("r", "ensemble", "d", "test", {"test": 1},
+                                  [TargetPage("topics", "multi_label", [], tuning=lines)]))
+    block = page.split("<h3>Tuned on the training split</h3>")[1].split("</section>")[0]
+    assert "Settings written <code>auto</code>" in block
+    assert "<li>member weights: a 0.7, b 0.3; validation alone would pick a 0.2, b 0.8<ul><li>on validation" in block
+    assert "<li>bucket thresholds: &gt;=100 0.40</li>" in block
+    assert "Tuned on the training split" not in render_html(
+        ReportPage("r", "ensemble", "d", "test", {"test": 1}, [TargetPage("topics", "multi_label", [])]))
+
+
 # ---- cross-fitting tiny models ---------------------------------------------------------------------------
 class _Poison:
     """A split that fails the test when anything reads it."""
@@ -204,6 +294,11 @@ def test_a_tuned_run_saves_tuning_json_and_evaluates_with_the_picks(tmp_path):
     assert not (run / contracts.TUNING_WORK).exists()
     report = (run / contracts.REPORT).read_text(encoding="utf-8")
     assert "## Tuned on the training split" in report and "validation alone would pick" in report
+    weights_line = next(line for line in report.splitlines() if line.startswith("- member weights:"))
+    assert "; validation alone would pick encoder " in weights_line   # scored on validation, not a pointer
+    assert "  - on validation (10 documents, micro_f1" in report
+    page = (run / contracts.REPORT_HTML).read_text(encoding="utf-8")
+    assert "<h3>Tuned on the training split</h3>" in page and weights_line[2:].split(";")[0] in page
 
 
 @pytest.mark.integration
@@ -294,19 +389,81 @@ def test_news_topics_recipe_needs_only_its_dataset_and_sets_no_tuned_number(tmp_
     assert cfg.model.members["minilm"].model.reading.mode == "auto"
 
 
+@pytest.mark.parametrize("labels, target, problem", [(("topics", "regions"), "topics", "multi_label"),
+                                                     (("topic",), "topic", "single_label")])
+def test_news_topics_recipe_takes_its_target_and_problem_from_the_dataset(tmp_path, labels, target, problem):
+    # a scraped corpus built from sections has a `topic` column; Reuters-like codes a `topics` column: the
+    # recipe with only data.dataset changed accepts both, checked as the run checks them before training
+    from trainer import tuning
+    from trainer.models import model_class
+    from trainer.training.data import load_fit_data
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=labels)
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"output.dir={tmp_path / 'runs'}"])
+    assert cfg.task.target == "auto" and cfg.task.problem == "auto"
+    run_cfg = resolve(cfg, NEWS)
+    assert (run_cfg.task.target, run_cfg.task.problem) == (target, problem)
+    assert run_cfg.model_dump(mode="json")["task"]["target"] == target   # what config.yaml records
+    model_class(run_cfg.model.type).check_config(run_cfg)
+    tuning.check(run_cfg)
+    space, = load_fit_data(run_cfg).spaces
+    assert (space.target, space.problem, space.labels) == (target, problem, ["crude", "earn", "grain", "trade"])
+
+
+@pytest.mark.parametrize("labels, message", [
+    (("topics", "topic"), "task.target auto: dataset .* has both a topics and a topic column; say which column to "
+                          "learn: task.target=topics or task.target=topic"),
+    (("regions",), "task.target auto: dataset .* has no topic column \\(topics or topic; it has regions\\); "
+                   "say which column to learn: task.target=regions")])
+def test_task_auto_on_a_dataset_with_both_or_no_topic_column_is_refused_in_one_line(tmp_path, labels, message):
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=labels)
+    cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}"])
+    with pytest.raises(ConfigError, match=message) as err:
+        resolve(cfg, NEWS)
+    assert "\n" not in str(err.value)
+    pinned = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"task.target={labels[-1]}"])
+    assert resolve(pinned, NEWS).task.target == labels[-1]   # the config says which: no question asked
+    assert resolve(pinned, NEWS).task.problem == ("single_label" if labels[-1] == "topic" else "multi_label")
+
+
+def test_task_auto_before_a_first_use_build_reads_the_columns_of_data_build(tmp_path):
+    # no dataset yet: the columns the data config will write decide (the run builds it after this)
+    from trainer.workflows.train import resolve
+    root = Path(__file__).resolve().parents[1] / "configs" / "data"
+    for config, target, problem in (("reuters-r52.yaml", "topic", "single_label"),
+                                    ("reuters-topics.yaml", "topics", "multi_label")):
+        cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={tmp_path / 'not-built'}",
+                                                      f"data.build={root / config}"])
+        assert (resolve(cfg, NEWS).task.target, resolve(cfg, NEWS).task.problem) == (target, problem)
+
+
+def test_a_config_that_pins_its_target_is_not_resolved_from_the_dataset(tmp_path):
+    from trainer.workflows.train import resolve
+    dataset = make_tiny_dataset(tmp_path / "news", labels=("topics", "topic"))   # auto would refuse this one
+    cfg = load_config(None, RunConfig, tree=tiny_run_tree(dataset, tmp_path))
+    assert not cfg.task.auto
+    assert (resolve(cfg).task.target, resolve(cfg).task.problem) == ("topics", "multi_label")
+
+
 @pytest.mark.slow
-def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(tmp_path, minilm_dir):
+@pytest.mark.parametrize("labels", [("topics", "regions"), ("topic",)], ids=["multi_label", "single_label"])
+def test_news_topics_recipe_trains_on_a_new_dataset_changing_only_data_dataset(tmp_path, minilm_dir, labels):
     # the shipped recipe as it is (pretrained MiniLM, 256 tokens, 4 epochs), on a dataset it has never seen;
     # output.dir only keeps the run out of the repository
     from trainer.models import load_model
     from trainer.workflows.train import train
-    dataset = make_tiny_dataset(tmp_path / "my-news", n=80)
+    dataset = make_tiny_dataset(tmp_path / "my-news", n=80, labels=labels)
+    target = labels[0]
     cfg = load_config(NEWS, RunConfig, overrides=[f"data.dataset={dataset}", f"output.dir={tmp_path / 'runs'}"])
     run = train(cfg, NEWS)
     record = contracts.read_tuning(run / "model")
     assert set(record["weights"]["picked"]) == {"minilm", "svm"} and record["readings"]["minilm"]["picked"]
-    assert contracts.read_metrics(run)["topics"]["test"]["n_examples"] == 30
-    assert load_model(run).score(["wheat harvest and corn exports"])["topics"].shape == (1, 4)
+    assert contracts.read_metrics(run)[target]["test"]["n_examples"] == 30
+    assert contracts.read_run_config(run).task.target == target
+    problem = "multi_label" if target == "topics" else "single_label"
+    assert contracts.read_meta(run)["from_dataset"] == {"task.target": target, "task.problem": problem}
+    assert load_model(run).score(["wheat harvest and corn exports"])[target].shape == (1, 4)
 
 
 def test_fusion_auto_alone_asks_for_tuning(tmp_path):

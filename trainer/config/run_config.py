@@ -50,11 +50,15 @@ class TargetConfig(StrictModel):
 
 class TaskConfig(StrictModel):
     """What the model predicts: one target (target/problem/min_label_count), or several (targets)."""
-    target: TargetName = Field(
-        "topics", description="Label column of the dataset: topics (label lists), topic (one label), regions.")
-    problem: Problem = Field(
+    target: TargetName | Literal["auto"] = Field(
+        "topics", description="Label column of the dataset: topics (label lists), topic (one label), regions. "
+                              "auto: the dataset's topic column, topics or topic, whichever its build wrote "
+                              "(resolved at run start; config.yaml records it).")
+    problem: Problem | Literal["auto"] = Field(
         "multi_label", description="multi_label: any number of labels per text (sigmoid per label); "
-                                   "single_label: exactly one (softmax).")
+                                   "single_label: exactly one (softmax). auto: as the dataset's target column "
+                                   "holds them (label lists: multi_label; one label: single_label), resolved at "
+                                   "run start.")
     min_label_count: int = Field(1, ge=1, description="Labels with fewer training examples are dropped.")
     targets: list[TargetConfig] | None = Field(
         None, description="Several targets from one model (multi-task): one head each on one encoder. A document "
@@ -94,7 +98,15 @@ class TaskConfig(StrictModel):
         """The targets, whichever form the config used (one target: unlabelled documents still count)."""
         if self.targets is not None:
             return list(self.targets)
+        if self.auto:   # a bug of the caller, not a user error: resolve against the dataset first
+            raise ValueError("task.target/problem auto: resolve them against the dataset first "
+                             "(trainer.data.label_space.resolve_task)")
         return [TargetConfig(name=self.target, problem=self.problem, min_label_count=self.min_label_count)]
+
+    @property
+    def auto(self) -> bool:
+        """task.target or task.problem is `auto`: taken from the dataset at run start."""
+        return self.targets is None and "auto" in (self.target, self.problem)
 
     @property
     def several(self) -> bool:

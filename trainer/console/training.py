@@ -25,7 +25,9 @@ class TrainingOutput:
     def for_run(self, cfg) -> "TrainingOutput":
         """The next run's config (a sweep trains several): the table's column names and data.limit note."""
         self.close()
-        self.problems = {cfg.task.target: cfg.task.problem} if cfg is not None else {}
+        # task auto: the dataset says (the labels stage event, before training starts)
+        self.task_auto = cfg is not None and "auto" in (cfg.task.target, cfg.task.problem)
+        self.problems = {cfg.task.target: cfg.task.problem} if cfg is not None and not self.task_auto else {}
         self.limit = cfg.data.limit if cfg is not None else None
         self.table = None
         return self
@@ -38,6 +40,8 @@ class TrainingOutput:
                                              replace_library_output=not self.verbose)
             self.table(event)
         else:   # stages and notices
+            if self.task_auto and event.get("stage") == "labels" and event.get("problem"):
+                self.problems[event["target"]] = event["problem"]
             self.stages(event)
 
     def close(self) -> None:

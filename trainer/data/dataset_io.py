@@ -30,6 +30,27 @@ def dataset_path(data_ref) -> Path:
     return Path(_data_config(data_ref).output)
 
 
+LABEL_COLUMNS = {"topics": True, "topic": False, "regions": True}   # label column -> holds label lists (the build's)
+
+
+def dataset_label_columns(data_ref) -> dict[str, bool]:
+    """The label columns of a run's dataset (column -> holds label lists): its manifest's columns when it is
+    built, else the columns its data.build config will write (a first-use build has not run yet)."""
+    out = dataset_path(data_ref)
+    if is_dataset_dir(out):
+        columns = read_manifest(out).get("columns")
+        if columns is None:   # a manifest without its columns: the train split's own features
+            import datasets
+            feats = datasets.load_from_disk(str(out / "train")).features
+            columns = [c for c in feats if c in LABEL_COLUMNS]
+        return {c: LABEL_COLUMNS[c] for c in columns if c in LABEL_COLUMNS}
+    if not data_ref.build:
+        raise DataError(f"data.dataset {str(out)!r}: no dataset there; build it with "
+                        "`trainer data build DATA_CONFIG`, or set data.build to a data config")
+    from trainer.data.stream import label_columns
+    return {c: LABEL_COLUMNS[c] for c in label_columns(_data_config(data_ref))}
+
+
 def resolve_dataset_dir(data_ref, *, is_main: bool = True, progress=None) -> Path:
     """The dataset directory of a run config; built from `data.build` when it does not exist yet
     (`progress`: build_dataset's stage events). Under several processes only the main one builds (the

@@ -36,6 +36,33 @@ class LabelSpace:
         return Target(self.target, self.problem, tuple(self.labels), self.skip_unlabelled)
 
 
+TOPIC_COLUMNS = ("topics", "topic")   # what a build writes for labels.topic: label lists, or one label
+
+
+def resolve_task(task, columns: dict[str, bool], where: str):
+    """`task` with target/problem `auto` replaced by what the dataset holds (`columns`: label column -> holds
+    label lists; `where`: the dataset, for the message). target auto: its topic column (topics or topic);
+    problem auto: multi_label for a column of label lists, else single_label. ConfigError when it cannot say."""
+    if not task.auto:
+        return task
+    target = task.target
+    if target == "auto":
+        found = [c for c in TOPIC_COLUMNS if c in columns]
+        if len(found) != 1:
+            has = ", ".join(columns) or "no label column"
+            what = "both a topics and a topic column" if found else f"no topic column (topics or topic; it has {has})"
+            say = " or ".join(f"task.target={c}" for c in (found or columns or TOPIC_COLUMNS))
+            raise ConfigError(f"task.target auto: {where} has {what}; say which column to learn: {say}")
+        target = found[0]
+    problem = task.problem
+    if problem == "auto":
+        if target not in columns:
+            raise ConfigError(f"task.problem auto: {where} has no column {target!r} (label columns: "
+                              f"{', '.join(columns) or 'none'}); fix task.target or set task.problem")
+        problem = "multi_label" if columns[target] else "single_label"
+    return task.model_copy(update={"target": target, "problem": problem})
+
+
 def check_target(dsd, target: str, problem: str, dataset_dir: Path, key: str = "task.target") -> None:
     """The dataset has the target column, holding label lists (multi-label) or single labels."""
     columns = dsd["train"].column_names

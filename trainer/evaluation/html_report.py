@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 
 from trainer import metric_names
@@ -28,6 +29,7 @@ class TargetPage:
     pictures: list[Picture] = field(default_factory=list)
     rule: str = ""                         # the decision rule, in words
     notes: list[str] = field(default_factory=list)
+    tuning: list[str] = field(default_factory=list)   # report.md's "Tuned on the training split" lines
 
 
 @dataclass
@@ -96,7 +98,27 @@ def _target(t) -> str:
     return (f'<section id="target-{esc(t.name)}"><h2>Target {esc(t.name)} '
             f'<small>({esc(t.problem.replace("_", "-"))})</small></h2>'
             f"<table><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>{rule}{notes}"
+            f"{_tuning(t.tuning)}"
             f'<div class="grid">{pictures}</div></section>')
+
+
+def _tuning(lines: list[str]) -> str:
+    """report.md's "Tuned on the training split" lines as a block: the first is a paragraph, "- " lines
+    items, "  - " lines items under the one before; `code` stays code."""
+    if not lines:
+        return ""
+    def inline(text: str) -> str:
+        return re.sub(r"`([^`]*)`", r"<code>\1</code>", html.escape(text))
+    items: list[tuple[str, list[str]]] = []
+    for line in lines[1:]:
+        if line.startswith("  - ") and items:
+            items[-1][1].append(line[4:])
+        else:
+            items.append((line.removeprefix("- "), []))
+    body = "".join(f"<li>{inline(text)}" + (f"<ul>{''.join(f'<li>{inline(s)}</li>' for s in sub)}</ul>" if sub else "")
+                   + "</li>" for text, sub in items)
+    return (f'<h3>Tuned on the training split</h3><p class="note">{inline(lines[0])}</p>'
+            + (f"<ul>{body}</ul>" if body else ""))
 
 
 def _figure(p: Picture) -> str:

@@ -29,7 +29,9 @@ from trainer.evaluation.confusions import confusion_matrix, confusion_pairs, err
 from trainer.evaluation.label_decisions import label_decision_lines
 from trainer.evaluation.report import ReportInput, render_report
 from trainer.evaluation.split_metrics import Scored, split_metrics, tune
+from trainer.evaluation.split_metrics import at_least_one_rule as _at_least_one
 from trainer.evaluation.tuning_report import tuning_lines
+from trainer.evaluation.validation_pick import validation_pick
 from trainer.models import HEAD_ONLY, ScoreOptions, load_model
 
 SCORE_DIGITS = 5
@@ -113,12 +115,17 @@ def evaluate_on_split(run_dir: str | Path, data: str | Path | None = None, split
     contracts.write_metrics(run_dir, metrics, dataset=scored_on)
     contracts.write_predictions(run_dir, _prediction_rows(splits[split], results, split))
     name = _run_name(run_dir, cfg)
+    # weights and reading: what validation alone would have picked, beside the cross-fitted picks
+    record = contracts.read_tuning(model_dir)
+    by_validation = validation_pick(cfg, model, record, splits.get("validation"), dsd.get("train"), eval_cfg)
+    tuning = {r.target.name: tuning_lines(record, r.target.name, r.metrics, split, r.metrics[split].get("fusion"),
+                                          by_validation) for r in results}
     reports = [_report(run_dir, spec.model_type, dataset_dir, split, r, eval_cfg, model, len(results) > 1, name,
-                       _dataset_note(scored_on))
+                       _dataset_note(scored_on), tuning[r.target.name])
                for r in results]
     atomic_write_text(run_dir / contracts.REPORT, "\n".join(reports))
     atomic_write_text(run_dir / contracts.REPORT_HTML,
-                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results, name))
+                      _html_report(run_dir, spec.model_type, dataset_dir, split, splits, results, name, tuning))
     for r in results:
         if not r.target.multi_label:
             name = contracts.CONFUSION if r.target == spec.primary else f"confusion-{r.target.name}.png"
@@ -382,18 +389,6 @@ def _pick_splits(dsd, dataset_dir: Path, split: str) -> dict:
     return {name: dsd[name] for name in dict.fromkeys(names)}
 
 
-def _at_least_one(setting, train, target: Target) -> bool:
-    """eval.at_least_one resolved: "auto" is on when every `train` document that counts for the target has a
-    label (multi-label): then an empty answer is always wrong."""
-    if not target.multi_label or setting is False:
-        return False
-    if setting is True:
-        return True
-    if train is None or target.name not in train.column_names or len(train) == 0:
-        return False
-    return all(len(row) > 0 for row in train[target.name] if row or not target.skip_unlabelled)
-
-
 def _chunked_metrics(target: Target, splits: dict, chunked: dict, eval_cfg: EvalSection,
                      at_least_one: bool, groups: list[str] | None) -> dict[str, dict]:
     """eval.chunking.enabled: metrics of chunk-and-pool scoring, for comparison only.
@@ -454,7 +449,8 @@ def _run_name(run_dir: Path, cfg: RunConfig | None) -> str:
 
 
 def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: TargetResult, eval_cfg: EvalSection,
-            model, several: bool, run_name: str, dataset_note: str | None = None) -> str:
+            model, several: bool, run_name: str, dataset_note: str | None = None,
+            tuning: list[str] = ()) -> str:
     labels, problem = list(r.target.labels), r.target.problem
     test = r.scored[split]
     gold = test.gold_matrix(labels, problem)
@@ -467,8 +463,7 @@ def _report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, r: Ta
                                               "picked on the training split" if "validation_pick" in r.metrics[split]
                                               else False))
                                           for g, v in r.thresholds.groups.items()}),
-        tuning=tuning_lines(contracts.read_tuning(contracts.model_dir_of(run_dir)), r.target.name, r.metrics, split,
-                            r.metrics[split].get("fusion")),
+        tuning=list(tuning),
         at_least_one=r.thresholds.at_least_one, errors=error_counts(gold, r.pred, labels),
         confusions=confusion_pairs(gold, r.pred, labels) + (unknown_gold_pairs(test.gold, r.pred, labels)
                                                             if problem == "single_label" else Counter()),
@@ -494,7 +489,7 @@ def _notes(scored: dict[str, Scored], labels: list[str], problem: str, has_valid
 
 
 def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, splits: dict,
-                 results: list[TargetResult], run_name: str) -> str:
+                 results: list[TargetResult], run_name: str, tuning: dict[str, list[str]] | None = None) -> str:
     from trainer.evaluation import figures
     from trainer.evaluation.html_report import Picture, ReportPage, TargetPage, render_html
 
@@ -550,7 +545,8 @@ def _html_report(run_dir: Path, model_type: str, dataset_dir: Path, split: str, 
         if multi:
             from trainer.evaluation.report import decision_rule_text
             rule = decision_rule_text(r.thresholds.kind, r.thresholds.at_least_one, r.thresholds.values)
-        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes))
+        pages.append(TargetPage(r.target.name, problem, columns, pictures, rule, notes,
+                                (tuning or {}).get(r.target.name, [])))
     return render_html(ReportPage(run_name, model_type, str(dataset_dir), split,
                                   {name: len(ds) for name, ds in splits.items()}, pages,
                                   Picture("Loss and validation scores", curves) if curves else None, note))

@@ -71,3 +71,22 @@ def split_metrics(scored: Scored, labels: Sequence[str], problem: str, threshold
         out["at_least_one"] = thresholds.at_least_one
         out["at_0.5"] = metrics_for(scored, decide(scored.probs, problem, DEFAULT_THRESHOLD), labels, problem)
     return out
+
+
+def at_least_one_rule(setting, train, target) -> bool:
+    """eval.at_least_one resolved: "auto" is on when every `train` document that counts for the target has a
+    label (multi-label): then an empty answer is always wrong."""
+    if not target.multi_label or setting is False:
+        return False
+    if setting is True:
+        return True
+    if train is None or target.name not in train.column_names or len(train) == 0:
+        return False
+    return all(len(row) > 0 for row in train[target.name] if row or not target.skip_unlabelled)
+
+
+def score_of(metrics: dict, metric: str) -> float:
+    """The figure a pick is ranked by (tune.metric): a metric of split_metrics, or mean_f1 (micro and macro)."""
+    if metric == "mean_f1":
+        return (float(metrics["micro_f1"]) + float(metrics["macro_f1"])) / 2
+    return float(metrics[metric])

@@ -7,8 +7,9 @@ from trainer.evaluation.buckets import in_bucket_order
 
 
 def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], split: str,
-                 fusion_rule: dict | None) -> list[str]:
-    """The section's lines for one target (empty without a tuning record)."""
+                 fusion_rule: dict | None, by_validation: dict | None = None) -> list[str]:
+    """The section's lines for one target (empty without a tuning record). `by_validation`: validation's pick
+    of the weights and readings (trainer.evaluation.validation_pick), None without one."""
     if not record:
         return []
     cut, settings = record.get("cut") or {}, record.get("settings") or {}
@@ -21,11 +22,19 @@ def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], spl
              + f"; {settings.get('metric')}), never on validation or test documents; model/tuning.json lists every "
              f"candidate tried ({len(record.get('tried') or [])}). Tuning took {_seconds(record)}."]
     weights = (record.get("weights") or {}).get("picked")
+    alone = by_validation or {}
     if weights:
-        lines.append("- member weights: " + ", ".join(f"{n} {w:.1f}" for n, w in weights.items())
-                     + " (what validation alone would pick: `python scripts/tuning_study.py RUN_DIR`)")
+        lines.append("- member weights: " + _weights(weights)
+                     + (f"; validation alone would pick {_weights(alone['weights'])}" if alone.get("weights") else
+                        " (what validation alone would pick: `python scripts/tuning_study.py RUN_DIR`)"))
     for part, reading in (record.get("readings") or {}).items():
-        lines.append(f"- reading of {part}: {reading.get('picked')} (of {', '.join(reading.get('candidates', []))})")
+        lines.append(f"- reading of {part}: {reading.get('picked')} (of {', '.join(reading.get('candidates', []))})"
+                     + (f"; validation alone would pick {alone['readings'][part]}" if part in alone.get("readings", {})
+                        else ""))
+    if alone:
+        lines.append(f"  - on validation ({alone['documents']} documents, {alone['metric']}, thresholds tuned there): "
+                     f"the cross-fitted picks {alone['crossfit_score']:.4f}, validation's own {alone['score']:.4f}; "
+                     f"both scored on {split}: `python scripts/tuning_study.py RUN_DIR`")
     picked = ((record.get("thresholds") or {}).get(target) or {}).get("picked")
     here, val = metrics.get(split, {}), metrics.get(split, {}).get("validation_pick")
     if picked:
@@ -39,6 +48,10 @@ def tuning_lines(record: dict | None, target: str, metrics: dict[str, dict], spl
         lines.append(f"- head + gazetteer: {_rule(fusion_rule)}; validation alone would pick "
                      f"{_rule(fusion_rule['validation_pick'])}")
     return lines
+
+
+def _weights(weights: dict) -> str:
+    return ", ".join(f"{n} {float(w):.1f}" for n, w in weights.items())
 
 
 def _groups(groups: dict) -> str:

@@ -25,7 +25,8 @@ def load_fit_data(cfg, progress=None) -> FitData:
                                   skip_unlabelled=cfg.task.several, key=key))
     if progress is not None:
         for space in spaces:   # the label space, and every label task.min_label_count drops, said out loud
-            progress({"stage": "labels", "done": True, "target": space.target, "labels": len(space.labels),
+            progress({"stage": "labels", "done": True, "target": space.target, "problem": space.problem,
+                      "labels": len(space.labels),
                       "labels_dropped": {space.target: space.dropped}})
     return FitData(dataset_dir, dsd, spaces, manifest)
 

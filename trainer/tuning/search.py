@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from trainer.evaluation.split_metrics import Scored, split_metrics, tune
+from trainer.evaluation.split_metrics import Scored, score_of, split_metrics, tune
 
 WEIGHT_STEP = 0.1
 
@@ -21,12 +21,6 @@ def weight_grid(names: Sequence[str], step: float = WEIGHT_STEP) -> list[dict[st
            for combo in itertools.product(range(units + 1), repeat=k) if sum(combo) == units]
     equal = 1.0 / k
     return sorted(out, key=lambda w: sum((v - equal) ** 2 for v in w.values()))
-
-
-def score_of(metrics: dict, metric: str) -> float:
-    if metric == "mean_f1":
-        return (float(metrics["micro_f1"]) + float(metrics["macro_f1"])) / 2
-    return float(metrics[metric])
 
 
 def decide_and_score(scored: Scored, target, kind: str, groups: list[str] | None, fixed: dict[str, float],

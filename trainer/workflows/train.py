@@ -14,7 +14,8 @@ from pathlib import Path
 from trainer import contracts, tracking, tuning
 from trainer.config import RunConfig
 from trainer.data.cleaning import copy_to_model
-from trainer.data.dataset_io import dataset_path
+from trainer.data.dataset_io import dataset_label_columns, dataset_path
+from trainer.data.label_space import resolve_task
 from trainer.evaluation import evaluate_on_split
 from trainer.events import Progress
 from trainer.models import FitContext, model_class
@@ -25,9 +26,12 @@ from trainer.training.run_directory import RunDirectory, run_name
 
 
 def resolve(cfg: RunConfig, config_path: str | Path | None = None) -> RunConfig:
-    """The config as the run directory records it: it names its run and its dataset."""
+    """The config as the run directory records it: it names its run and its dataset, and its target and
+    problem (`auto`: as the dataset holds them)."""
     cfg = cfg.model_copy(deep=True)
     cfg.output.name = run_name(cfg, config_path)
+    if cfg.task.auto:   # before data.dataset is rewritten: a first-use build's columns come from data.build
+        cfg.task = resolve_task(cfg.task, dataset_label_columns(cfg.data), f"dataset {dataset_path(cfg.data)}")
     cfg.data.dataset = str(dataset_path(cfg.data))
     return cfg
 
@@ -39,6 +43,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
     `progress` receives every event of the run (trainer.events): the stages of a first-use dataset build and
     of the evaluation (see build_dataset, evaluate_on_split), the model kind's training events and the notices. `loop_output=False` turns the
     training loop's own progress bar and log printing off (the listener shows progress instead)."""
+    given = cfg.task
     cfg = resolve(cfg, config_path)
     kind = model_class(cfg.model.type)
     kind.check_config(cfg)               # settings the kind cannot use fail now ...
@@ -51,7 +56,7 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
     data = load_fit_data(cfg, progress)  # bad inputs fail here, before any run directory is touched
     if main:
         run.start(cfg, config_path, cfg.train.resume, progress)
-        contracts.update_meta(run.staging, dataset=dataset_meta(data))
+        contracts.update_meta(run.staging, dataset=dataset_meta(data), **_from_dataset(given, cfg.task))
     try:
         # `auto` settings picked on the training split (folds or a held-out cut), before the final fit; config.yaml
         # keeps `auto`, model/tuning.json says what was tried and picked
@@ -77,3 +82,10 @@ def train(cfg: RunConfig, config_path: str | Path | None = None, progress: Progr
         raise
     tracking.log_run(final)             # params, train_log metrics, metrics.json, artifacts (tracking.backend)
     return final
+
+
+def _from_dataset(given, task) -> dict:
+    """meta.json's `from_dataset`: the task keys the config left `auto`, as the dataset resolved them."""
+    picked = {f"task.{k}": getattr(task, k) for k in ("target", "problem")
+              if given.targets is None and getattr(given, k) == "auto"}
+    return {"from_dataset": picked} if picked else {}
