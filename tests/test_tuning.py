@@ -263,8 +263,14 @@ def test_tuning_never_reads_test_documents_and_fits_parts_on_the_cut_only(tmp_pa
     said = [e["message"] for e in events if e.get("event") == "notice"]
     # the extra cost is stated before anything is fitted: the cut, and each part's share of its final fit
     # (the encoder's stand-in: 3 of 10 epochs on 30 of 40 documents)
-    assert said == ["tuning: 1 cut, 10 of 40 training documents held out; parts fitted on 30 documents in all "
-                    "(stand-in {'train.epochs': 3}): encoder about 0.23x its final fit, linear 0.75x"]
+    assert said[0] == ("tuning: 1 cut, 10 of 40 training documents held out; parts fitted on 30 documents in all "
+                       "(stand-in {'train.epochs': 3}): encoder about 0.23x its final fit, linear 0.75x")
+    # ... and once tuned, before the final fit, what was picked (the same as tuning.json's record)
+    weights = ", ".join(f"{n} {w:g}" for n, w in tuned.weights.items())
+    thresholds = ", ".join(f"{b} {v:.2f}" for b, v in tuned.thresholds["topics"].items())
+    assert len(said) == 2 and said[1].startswith(f"tuning: picked weights {weights}; topics thresholds {thresholds} "
+                                                 f"(out-of-fold {tuned.record['metric']} {tuned.record['score']:.4f}, "
+                                                 f"{len(tuned.record['tried'])} candidates, ")
     assert len(seen) == 2   # one fit per member on the one cut
     for splits, ids, part_cfg in seen:
         assert splits == {"train", "validation"} and ids < train_ids and len(ids) == 30

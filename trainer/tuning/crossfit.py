@@ -150,7 +150,26 @@ def tune(cfg: RunConfig, data: FitData, work_dir: Path, progress: Progress = Non
                          "fits": part_stats[name]} for name in parts},
         "seconds": {"fit": round(fit_seconds, 1), "search": round(time.perf_counter() - started - fit_seconds, 1)},
     })
+    notice(progress, picked_line(tuned.record))   # the final fit takes long: say the picks now, not only in tuning.json
     return tuned
+
+
+def picked_line(record: dict) -> str:
+    """One line saying what tuning picked, how many candidates it tried, on what score and in how long."""
+    said = []
+    if record.get("weights"):
+        said.append("weights " + ", ".join(f"{n} {w:g}" for n, w in record["weights"]["picked"].items()))
+    for name, reading in (record.get("readings") or {}).items():
+        said.append(f"reading of {name} {reading['picked']}")
+    for target, th in (record.get("thresholds") or {}).items():
+        said.append(f"{target} thresholds " + ", ".join(f"{b} {v:.2f}" for b, v in th["picked"].items()))
+    for target, rule in (record.get("fusion") or {}).items():
+        r = rule["picked"]
+        said.append(f"{target} rule " + (f"mean, gazetteer weight {r['weight']:g}" if r["rule"] == "mean" else r["rule"]))
+    seconds = record.get("seconds", {})
+    took = sum(float(v) for v in seconds.values())
+    return (f"tuning: picked {'; '.join(said) or 'the defaults'} (out-of-fold {record['metric']} "
+            f"{record['score']:.4f}, {len(record.get('tried', []))} candidates, {took:.0f} s)")
 
 
 def _keep(oof: OutOfFold, name: str, reading: str, model, texts: list[str], rows: list[int], n: int, how) -> None:
