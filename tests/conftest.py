@@ -9,6 +9,22 @@ import pytest
 
 pytest_plugins = ["pytester"]   # tests/test_fixtures_mirror.py runs the fixtures in a pytest of its own
 
+
+def pytest_configure(config):
+    """Under pytest-xdist, each worker keeps to a core of its own. Torch (and the processes a test starts, which
+    inherit the mask) size their threads from the cores this process may use (trainer.hardware.cores_available):
+    two workers training at two threads each on two cores slowed each other several-fold."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if count <= 1 or len(cores) < count:
+        return
+    share = len(cores) // count
+    index = int(worker[2:])
+    os.sched_setaffinity(0, cores[index * share:(index + 1) * share])
+
 REPO = Path(__file__).resolve().parents[1]
 # Fixtures that train a model, start a server or read the real corpus: a test using one (directly or
 # through another fixture) is an integration test. `make test-unit` leaves those out for an inner loop.
