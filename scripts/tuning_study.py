@@ -1,7 +1,8 @@
 """For a trained run with `auto` settings: each setting's cross-fitted pick (model/tuning.json) beside what
 validation alone would have picked over the same candidates, and the test scores of both.
 
-    python scripts/tuning_study.py runs/reuters-topics-ensemble [--split test]
+    python scripts/tuning_study.py runs/reuters-topics-ensemble [--split test] \
+        [--hand configs/reuters-topics-ensemble-hand.yaml]
 
 Validation's pick: every (member weights, reading) candidate tuning tried, scored on validation with bucket
 thresholds tuned on validation (as eval.thresholds per_bucket does), the best by tune.metric; the cross-fitted
@@ -10,6 +11,11 @@ which neither pick has read). Targets combined with the gazetteer: their two rul
 metrics.json ("fusion": the rule, its "validation_pick"). A thin caller of trainer.evaluation.validation_pick (the
 search report.md shows); what it adds is both picks scored on the split, which reads each part there once per
 reading of the two picks (minutes for a transformer on Reuters' 3,019 test documents); writes nothing.
+
+--hand CONFIG adds a third column: the hand-set member weights and bucket thresholds of CONFIG (a config with the
+same members, e.g. the hand-set Reuters recipe) applied to this run's members. The members of a run are fitted by
+their own recipes and seed whatever the weights, so this is what training CONFIG with the same seed would score,
+without training it again.
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--split", default="test")
+    ap.add_argument("--hand", type=Path, help="a config with the same members and hand-set weights/thresholds")
     args = ap.parse_args(argv)
     run = args.run_dir
     record = contracts.read_tuning(run / contracts.MODEL)
@@ -55,22 +62,39 @@ def main(argv=None) -> int:
     picked_thresholds = {t: v["picked"] for t, v in (record.get("thresholds") or {}).items()}
     crossfit = evaluate(picked_weights, picked_readings, picked_thresholds)
     by_validation = evaluate(*best)
+    hand = _hand(args.hand, targets, picked_weights) if args.hand else None
+    by_hand = evaluate(hand[0], picked_readings, hand[1]) if hand else None
+    extra = (" | hand-set" if hand else "", "|---" if hand else "")
     print(f"# {run.name}: cross-fitted picks (model/tuning.json) vs validation alone, scored on {args.split}\n")
-    print("| setting | cross-fitted pick | validation alone |\n|---|---|---|")
+    print(f"| setting | cross-fitted pick | validation alone{extra[0]} |\n|---|---|---{extra[1]}|")
     if record.get("weights"):
-        print(f"| member weights | {_w(picked_weights)} | {_w(best[0])} |")
+        print(f"| member weights | {_w(picked_weights)} | {_w(best[0])}" + (f" | {_w(hand[0])}" if hand else "") + " |")
     for n in record.get("readings") or {}:
-        print(f"| reading of {n} | {picked_readings[n]} | {best[1][n]} |")
+        print(f"| reading of {n} | {picked_readings[n]} | {best[1][n]}" + (f" | {picked_readings[n]}" if hand else "") + " |")
     for t in targets:
         if t.multi_label:
-            print(f"| {t.name} bucket thresholds | {_g(crossfit[t.name][1].groups)} | {_g(by_validation[t.name][1].groups)} |")
+            print(f"| {t.name} bucket thresholds | {_g(crossfit[t.name][1].groups)} | {_g(by_validation[t.name][1].groups)}"
+                  + (f" | {_g(by_hand[t.name][1].groups)}" if hand else "") + " |")
     for t in targets:
         for key in ("micro_f1", "macro_f1"):
-            print(f"| {t.name} {args.split} {key} | {crossfit[t.name][0][key]:.4f} | {by_validation[t.name][0][key]:.4f} |")
+            print(f"| {t.name} {args.split} {key} | {crossfit[t.name][0][key]:.4f} | {by_validation[t.name][0][key]:.4f}"
+                  + (f" | {by_hand[t.name][0][key]:.4f}" if hand else "") + " |")
     for name in contracts.fused_targets(model.spec):
         rule = contracts.read_fusion(run / contracts.MODEL, model.spec).get(name, {})
         print(f"| {name} head + gazetteer | {_rule(rule)} | {_rule(rule.get('validation_pick') or {})} |")
     return 0
+
+
+def _hand(path: Path, targets, picked_weights) -> tuple[dict | None, dict]:
+    """(member weights, {target: bucket thresholds}) set by hand in the config at `path`."""
+    from trainer.config import RunConfig, load_config
+    hand = load_config(path, RunConfig)
+    members = getattr(hand.model, "members", None) or {}
+    weights = {n: float(m.weight) for n, m in members.items()} if picked_weights else None
+    if weights and set(weights) != set(picked_weights):
+        raise SystemExit(f"{path}: members {sorted(weights)} are not the run's {sorted(picked_weights)}")
+    fixed = {t.name: dict(hand.eval.bucket_thresholds) for t in targets if t.multi_label}
+    return weights, fixed
 
 
 def _w(weights) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import make_tiny_dataset, tiny_run_tree
 from trainer import contracts
@@ -307,8 +308,8 @@ def test_a_tuned_run_saves_tuning_json_and_evaluates_with_the_picks(tmp_path):
     assert "<h3>Tuned on the training split</h3>" in page and weights_line[2:].split(";")[0] in page
 
 
-@pytest.mark.integration
-def test_tuning_study_sets_each_pick_beside_validations(tmp_path):
+@pytest.mark.slow   # a script in a subprocess (~15 s): CI's slow pass
+def test_tuning_study_sets_each_pick_beside_validations_and_a_hand_set_config(tmp_path):
     import subprocess
     import sys
     from trainer.workflows.train import train
@@ -316,15 +317,26 @@ def test_tuning_study_sets_each_pick_beside_validations(tmp_path):
     tree = _tree(dataset, tmp_path / "runs")
     tree["model"]["members"]["encoder"]["model"] = LINEAR   # two linear members: seconds
     run = train(load_config(None, RunConfig, tree=tree))
+    hand = _tree(dataset, tmp_path / "runs", name="hand")   # the same members, weights and thresholds by hand
+    hand["model"]["members"]["encoder"]["model"] = LINEAR
+    hand["model"]["members"]["encoder"]["weight"], hand["model"]["members"]["linear"]["weight"] = 0.3, 0.7
+    hand["eval"].update({"thresholds": "per_bucket", "bucket_thresholds": {">=100": 0.5, "20-99": 0.45,
+                                                                           "5-19": 0.35, "<5": 0.3}})
+    hand_config = tmp_path / "hand.yaml"
+    hand_config.write_text(yaml.safe_dump(hand), encoding="utf-8")
     # run as it is run by hand (tests import nothing from scripts/)
     done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "scripts" / "tuning_study.py"),
-                           str(run)], capture_output=True, text=True, timeout=300)
+                           str(run), "--hand", str(hand_config)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    rows = {line.split("|")[1].strip(): line.split("|")[2:4] for line in done.stdout.splitlines()
-            if line.startswith("| ")}
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:5]]
+            for line in done.stdout.splitlines() if line.startswith("| ")}
     picked = contracts.read_tuning(run / "model")["weights"]["picked"]
-    assert rows["member weights"][0].strip() == ", ".join(f"{n} {w:.1f}" for n, w in picked.items())
+    assert rows["member weights"][0] == ", ".join(f"{n} {w:.1f}" for n, w in picked.items())
+    assert rows["member weights"][2] == "encoder 0.3, linear 0.7"
     assert {"topics bucket thresholds", "topics test micro_f1", "topics test macro_f1"} <= set(rows)
+    # the hand-set values are used as they are, in every bucket the labels fall in
+    cells = [cell.rsplit(" ", 1) for cell in rows["topics bucket thresholds"][2].split(", ")]
+    assert cells and all(float(v) == hand["eval"]["bucket_thresholds"][g] for g, v in cells)
 
 
 def test_pick_finds_the_planted_reading_and_the_final_fit_reads_so(tmp_path):
@@ -360,7 +372,7 @@ def test_pick_finds_the_planted_gazetteer_combination(tmp_path):
     assert tuned.record["fusion"]["topics"]["picked"] == tuned.fusion["topics"]
 
 
-@pytest.mark.integration
+@pytest.mark.slow   # four readings cross-fitted (~15 s): CI's slow pass
 def test_reading_auto_and_a_gazetteer_target_are_picked_on_the_training_split(tmp_path):
     from trainer.workflows.train import train
     dataset = make_tiny_dataset(tmp_path / "data", n=80)
