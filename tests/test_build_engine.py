@@ -44,13 +44,20 @@ def _same(tmp_path: Path) -> None:
     assert dataset_differences(tmp_path / "local", tmp_path / "ray") == []
 
 
+@pytest.mark.slow   # Ray workers over Reuters (~1 min): CI's slow pass
 def test_ray_engine_equals_local_build_on_reuters(local_ray, reuters_archive, tmp_path):
-    """A few hundred Reuters documents, ModApte split, exact and near duplicates: same rows, rejects,
-    duplicate groups and splits, read from the archive's members on Ray workers."""
+    """A few hundred Reuters documents, ModApte split, exact and near duplicates, and a reviewed list of label
+    corrections (labels.corrections, applied by the driver whatever the engine): same rows, rejects, duplicate
+    groups, splits and corrections, read from the archive's members on Ray workers."""
+    corrections = tmp_path / "corrections.yaml"
+    corrections.write_text("reuters-5: [crude, ship]\nreuters-10: drop\n", encoding="utf-8")
     local, ray_ = _both(CONFIGS / "reuters-topics.yaml",
                         [f"source.path={reuters_archive}", "source.limit=700", "labels.topic.require_in_test=false",
-                         "split.validation_size=0.1"], tmp_path)
-    _same(tmp_path)
+                         "split.validation_size=0.1", f"labels.corrections={corrections}"], tmp_path / "out")
+    _same(tmp_path / "out")
+    assert local["corrections"] == ray_["corrections"]
+    assert {c["id"]: c["action"] for c in ray_["corrections"]["changes"]} == {"reuters-5": "relabelled",
+                                                                             "reuters-10": "dropped"}
     assert ray_["engine"]["name"] == "ray" and ray_["engine"]["tasks"] >= 1
     assert local["accounting"]["read"] == ray_["accounting"]["read"] == 700     # source.limit, applied in order
     assert local["accounting"]["balanced"] and local["counts"]["train"] > 0
@@ -70,6 +77,7 @@ def _pages(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow   # Ray workers (~25 s): CI's slow pass
 def test_ray_engine_equals_local_build_on_scraped_pages(local_ray, tmp_path):
     pages = _pages(tmp_path / "pages")
     local, ray_ = _both(CONFIGS / "scraped.yaml", [f"source.path={pages}", "labels.topic.min_count=1"], tmp_path / "out")
@@ -82,6 +90,7 @@ def test_ray_engine_equals_local_build_on_scraped_pages(local_ray, tmp_path):
     assert "Share on Twitter" in cleaning["outlets"]["planet"] and "Get short URL" in cleaning["outlets"]["sputnik"]
 
 
+@pytest.mark.slow   # a Ray start (~10 s): CI's slow pass
 def test_ray_engine_stops_on_a_column_no_file_has(local_ray, tmp_path):
     """A mapping error found on the workers stops the build as it does locally, and leaves no output."""
     (tmp_path / "in.jsonl").write_text(json.dumps({"body": "oil prices rose", "topics": ["crude"]}) + "\n")
