@@ -17,14 +17,14 @@ $(BIN)/trainer: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
-test: setup   # two workers (pytest-xdist): one per core
-	$(BIN)/python -m pytest -q -n 2
+test: setup   # two workers (pytest-xdist), each on a core of its own (tests/conftest.py); an idle one takes queued tests
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 test-unit: setup   # the inner loop: no tiny training runs, no servers, no real corpus
 	$(BIN)/python -m pytest -q -m 'not slow and not integration'
 
 test-slow: setup
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -m slow -n 2 --dist worksteal   # as CI's second pass (.ci/run)
 
 demo: setup
 	$(BIN)/trainer train configs/quickstart.yaml

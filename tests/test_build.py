@@ -268,6 +268,7 @@ def test_build_cli_jsonl_end_to_end(tmp_path):
     assert runner.invoke(app, ["data", "inspect", str(tmp_path / "ds")]).exit_code == 0
 
 
+@pytest.mark.slow   # the whole Reuters corpus (~12 s): CI's slow pass
 def test_build_real_reuters_modapte_90(tmp_path, reuters_archive):
     """Whole corpus, near-duplicate detection on: about 10-20 s on 2 cores (scripts/bench_build.py)."""
     from trainer.config import load_config

@@ -127,6 +127,7 @@ def _scores(run_dir: Path) -> np.ndarray:
     return np.array([list(r["targets"]["topics"]["scores"].values()) for r in rows])
 
 
+@pytest.mark.slow   # two training processes (~20 s): CI's slow pass
 def test_lifecycle_kill_9_then_resume_equals_the_uninterrupted_run(tiny_dataset_dir, tmp_path):
     import yaml
     straight = train(load_config(None, RunConfig, tree=_resume_tree(tiny_dataset_dir, tmp_path, "straight")))

@@ -68,6 +68,7 @@ def _doc_scores(run: Path) -> dict[str, list[float]]:
     return {row["id"]: list(row["targets"]["topics"]["scores"].values()) for row in contracts.read_predictions(run)}
 
 
+@pytest.mark.slow   # two processes under torchrun (~45 s): CI's slow pass
 def test_torchrun_two_processes_train_one_run(tiny_dataset_dir, tmp_path):
     """One process of batch 8, and torchrun with 2 processes of batch 4: the same global batch, so the same
     steps, epochs and checkpoints, and (length-grouped by the global batch) the same examples in each step.
