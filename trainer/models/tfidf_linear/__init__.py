@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from trainer import hardware
 from trainer.contracts import ModelSpec
 from trainer.errors import ConfigError
 from trainer.models.base import FitContext, Fitted, Model, ScoreOptions
@@ -38,7 +39,7 @@ class TfidfLinearClassifier(Model):
             labels_of = train[space.target]
             heads[space.target] = fit_head(
                 X_used[keep], [labels_of[i] for i in rows[space.target]], space.labels, space.problem, cfg.model.tfidf,
-                seed=cfg.train.seed, n_jobs=cfg.train.threads,
+                seed=cfg.train.seed, n_jobs=hardware.thread_count(cfg.train.threads),
                 class_weight="balanced" if cfg.train.class_weights == "balanced" else None)
         seconds = time.perf_counter() - started
         model = TfidfModel(params, vec, heads, cfg.model.tfidf.classifier, _info(cfg.model.tfidf, X_used))
