@@ -14,7 +14,8 @@ from typing import Iterable, Iterator
 from trainer.errors import DataError
 from trainer.serving.stream import Settings, score_unit
 
-TEXTS_PER_TASK = 1024   # a Ray task's worth of texts: enough to hide its overhead, few enough to bound memory
+TEXTS_PER_TASK = 256   # a Ray task's worth of texts: enough to hide its overhead (TF-IDF: ~0.2 s), few enough to keep
+                       # both actors busy on a slow model and to bound memory
 
 
 class _Scorer:
@@ -66,7 +67,8 @@ def ray_rows(run_dir: str | Path, options: dict, unit_stream: Iterable[tuple], s
         ds = ray.data.from_items([{"task": k, "units": pickle.dumps(g)} for k, g in enumerate(groups)],
                                  override_num_blocks=len(groups))
         del groups
-        ds = ds.map_batches(_Scorer, batch_size=1, batch_format="numpy", num_cpus=1, concurrency=workers,
+        ds = ds.map_batches(_Scorer, batch_size=1, batch_format="numpy", num_cpus=1,
+                            compute=ray.data.ActorPoolStrategy(size=workers),
                             fn_constructor_kwargs={"run_dir": str(run_dir), "options": options, "settings": settings})
         expected = 0
         for row in _reraise_data_errors(ds.iter_rows()):
