@@ -222,19 +222,30 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
             quantize: str = typer.Option("none", help="none or int8 (dynamic int8 Linear layers, CPU)."),
             runtime: str = typer.Option("torch", help="torch, or onnx: the run's ONNX export (`trainer export`), "
                                                       "scored by ONNX Runtime without torch."),
-            batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass."),
+            batch_size: int = typer.Option(32, "--batch-size", help="Texts per forward pass; also how many "
+                                                                 "inputs are read and written at a time."),
+            engine: str = typer.Option("local", "--engine", help="local, or ray: the same rows, scored on Ray Data "
+                                                                 "(joins $RAY_ADDRESS, else starts Ray here)."),
+            overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --output file."),
+            restart: bool = typer.Option(False, "--restart", help="Start --output over instead of continuing the "
+                                                                  "rows an interrupted run left in OUT.partial."),
             verbose: bool = typer.Option(False, "--verbose", help=VERBOSE_HELP)):
     """Predict labels for texts (--text), article files or JSONL: a table at a terminal, JSON lines
-    {"id", "labels", "scores"} (per target for a model with several) in a pipe, with --output or --format jsonl."""
+    {"id", "labels", "scores"} (per target for a model with several) in a pipe, with --output or --format jsonl.
+    Inputs are read and rows written as they go; an interrupted --output run continues when rerun."""
+    writer = None
     try:
-        import json
-        from trainer.atomic import atomic_write_jsonl
-        from trainer.serving.inputs import predict_inputs
         from trainer.serving.predictor import Predictor
+        from trainer.serving.stream import Settings, local_rows, row_line, skip_rows, units
         from trainer.console.quiet import quiet_libraries
         from trainer.workflows.predict_inputs import expand_files
+        from trainer.workflows.predict_output import ResumableOutput, fingerprint
         if fmt not in ("auto", "table", "jsonl"):
             raise TrainerError(f"--format {fmt!r}: use auto, table or jsonl")
+        if engine not in ("local", "ray"):
+            raise TrainerError(f"--engine {engine!r}: use local or ray")
+        if (overwrite or restart) and output is None:
+            raise TrainerError("--overwrite and --restart go with --output FILE")
         if not files and input_file is None and not text:
             raise TrainerError("nothing to predict: give --text \"...\", article FILES or folders, - for stdin, "
                                "or --input in.jsonl")
@@ -242,21 +253,46 @@ def predict(run_dir: Path = typer.Argument(..., help="Run directory from `traine
         _check_runtime_options(quantize, runtime)
         if batch_size < 1:
             raise TrainerError(f"--batch-size {batch_size}: give at least 1")
+        settings = Settings(kind=kind, outlet=outlet, top_k=top_k, threshold=threshold, batch_size=batch_size)
+        load_options = {"quantize": quantize, "batch_size": batch_size, "runtime": runtime}
+        table = output is None and (fmt == "table" or (fmt == "auto" and sys.stdout.isatty()))
         with quiet_libraries(_model_libraries(run_dir), enabled=not verbose):
-            predictor = Predictor.load(run_dir, quantize=quantize, batch_size=batch_size, runtime=runtime)
-            records = predict_inputs(predictor, files, input_file, kind, top_k, threshold, stdin=sys.stdin,
-                                     texts=text or [], outlet=outlet) + not_read
+            predictor = Predictor.load(run_dir, **load_options)
+            stream = units(files, input_file, text or [], sys.stdin, not_read, batch_size,
+                           jsonl_ranges=engine == "ray")
+            drop = 0
+            if output is not None:
+                writer = ResumableOutput(output, fingerprint(run_dir, files, input_file, text or [], not_read,
+                                                             {**vars(settings), **load_options}),
+                                         overwrite=overwrite, restart=restart)
+                done = writer.open()
+                if done:
+                    typer.echo(f"continuing {output}: {done} rows already written", err=True)
+                    drop, stream = skip_rows(stream, predictor, settings, done)
+            if engine == "ray":
+                from trainer.serving.predict_ray import ray_rows
+                batches = ray_rows(run_dir, load_options, stream, settings, drop=drop)
+            else:
+                batches = local_rows(predictor, stream, settings, drop=drop)
+            records = []
+            for rows in batches:
+                if table:
+                    records += rows
+                elif writer is not None:
+                    writer.write([row_line(row) for row in rows])
+                else:
+                    sys.stdout.write("".join(row_line(row) for row in rows))
+                    sys.stdout.flush()
+            if writer is not None:
+                writer.finish()
     except TrainerError as exc:
+        if writer is not None:
+            writer.close()
         _fail(exc)
-    if output is not None:
-        atomic_write_jsonl(output, records)
-        typer.echo(f"wrote {len(records)} predictions to {output}", err=True)
-        return
-    if fmt == "table" or (fmt == "auto" and sys.stdout.isatty()):
+    if writer is not None:
+        typer.echo(f"wrote {writer.rows} predictions to {output}", err=True)
+    elif table:
         _print_predictions(records, predictor, text or [], top_k)
-        return
-    for record in records:
-        typer.echo(json.dumps(record, ensure_ascii=False))
 
 
 def _print_predictions(records: list[dict], predictor, texts: list[str], top_k: Optional[int]) -> None:
