@@ -137,12 +137,14 @@ def fit_static(vectors: np.ndarray, tokenizer_json: str, ids: list[np.ndarray], 
 
     started = time.perf_counter()
     torch.manual_seed(seed)
-    emb = nn.EmbeddingBag.from_pretrained(torch.from_numpy(vectors.copy()), freeze=not tuned, mode="mean")
+    # tuned vectors get sparse gradients (only the rows a batch read): a dense step over the whole table
+    # (30k x 256 for MiniLM) would cost more than the rest of the step together
+    emb = nn.EmbeddingBag.from_pretrained(torch.from_numpy(vectors.copy()), freeze=not tuned, mode="mean",
+                                          sparse=tuned)
     heads = nn.ModuleDict({t.name: _head(vectors.shape[1], m.hidden, len(t.labels)) for t in targets})
-    groups = [{"params": heads.parameters(), "lr": m.learning_rate}]
+    optimizers = [torch.optim.AdamW(heads.parameters(), lr=m.learning_rate, weight_decay=0.0)]
     if tuned:
-        groups.append({"params": emb.parameters(), "lr": m.learning_rate / 10})
-    opt = torch.optim.AdamW(groups, weight_decay=0.0)
+        optimizers.append(torch.optim.SparseAdam(list(emb.parameters()), lr=m.learning_rate / 10))
 
     def forward(batch_ids):
         flat = torch.from_numpy(np.concatenate(batch_ids) if batch_ids else np.zeros(0, np.int64))
@@ -178,10 +180,12 @@ def fit_static(vectors: np.ndarray, tokenizer_json: str, ids: list[np.ndarray], 
         order = rng.permutation(len(ids))
         for s in range(0, len(order), m.batch_size):
             batch = order[s:s + m.batch_size]
-            opt.zero_grad()
+            for opt in optimizers:
+                opt.zero_grad()
             loss = loss_of(forward([ids[i] for i in batch]), batch, soft)
             loss.backward()
-            opt.step()
+            for opt in optimizers:
+                opt.step()
         emb.eval(), heads.eval()
         val = evaluate(keep_val, keep_scores)
         rows.append({"epoch": epoch, "embeddings": "tuned" if tuned else "frozen", "validation_loss": round(val, 6),
