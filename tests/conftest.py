@@ -254,6 +254,20 @@ def tiny_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
     return train(load_config(None, RunConfig, tree=tree))
 
 
+def tiny_teacher_run(dataset_dir: Path, task: dict) -> Path:
+    """A TF-IDF run on the tiny dataset with `task` (a task section), trained once per task beside the dataset
+    (teachers of student runs: seconds to train, and the same for every test of the session)."""
+    from trainer.config import RunConfig, load_config
+    from trainer.workflows.train import train
+    name = "teacher-" + "-".join(f"{k}-{v}" for k, v in sorted(task.items()))
+    out = Path(dataset_dir).parent / "teachers"
+    if (out / name / "model").is_dir():
+        return out / name
+    tree = tiny_run_tree(dataset_dir, out, name)
+    tree["model"], tree["task"] = {"type": "tfidf-linear", "tfidf": {"min_df": 1}}, dict(task)
+    return train(load_config(None, RunConfig, tree=tree))
+
+
 @pytest.fixture(scope="session")
 def tiny_single_label_run_dir(tiny_dataset_dir, tmp_path_factory) -> Path:
     """Like tiny_run_dir, single-label (target `topic`); treat it as read-only."""

@@ -107,7 +107,8 @@ def test_config_model_keys_of_another_kind_are_refused(tmp_path):
 
 
 def test_config_unknown_model_type_names_the_kinds():
-    with pytest.raises(ConfigError, match="unknown model.type; use transformer, tfidf-linear, gazetteer or ensemble"):
+    with pytest.raises(ConfigError, match="unknown model.type; use transformer, tfidf-linear, gazetteer, ensemble or "
+                                          "student"):
         load_config(None, RunConfig, ["model.type=bert"], tree=MINIMAL)
 
 

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import tiny_run_tree
+from conftest import tiny_run_tree, tiny_teacher_run
 from trainer import contracts, tuning
 from trainer.compare import bootstrap
 from trainer.config import RunConfig, load_config
@@ -31,6 +31,11 @@ TINY_MODEL = {
                              "linear": {"model": {"type": "tfidf-linear", "tfidf": {"min_df": 1}},
                                         "train": {"class_weights": "balanced"}, "weight": 0.5}}},
     "gazetteer": {"type": "gazetteer"},
+    # the teacher (a TF-IDF run of the case's task) and the vocabulary cache are filled in by tiny_tree
+    "student": {"type": "student", "teacher": None, "init": "random", "pca_dims": 8, "hidden": 0,
+                "config_overrides": {"num_hidden_layers": 1, "hidden_size": 16, "num_attention_heads": 2,
+                                     "intermediate_size": 32},
+                "epochs": 100, "patience": 100, "learning_rate": 0.03, "batch_size": 8},
 }
 # the target each kind is tested on (the gazetteer answers regions only)
 TARGET = {"gazetteer": "regions"}
@@ -46,6 +51,9 @@ def tiny_tree(case: str, dataset_dir, out_dir, name: str, **task) -> dict:
     tree = tiny_run_tree(dataset_dir, out_dir, name)
     tree["model"] = json.loads(json.dumps(TINY_MODEL[kind]))
     tree["task"] = task or {"target": TARGET.get(kind, "topics")}
+    if kind == "student":
+        tree["model"]["teacher"] = str(tiny_teacher_run(dataset_dir, tree["task"]))
+        tree["model"]["vocabulary_cache"] = str(dataset_dir.parent / "static-vocabulary")
     if case == TUNED:
         for member in tree["model"]["members"].values():
             member["weight"] = "auto"

@@ -2,10 +2,10 @@
 from trainer.config.loader import (StrictModel, apply_overrides, deep_merge, flatten, load_config, load_yaml_tree,
                                    parse_yaml, to_yaml)
 from trainer.config.run_config import (ChunkingConfig, DataRef, EnsembleModel, EvalSection, GazetteerModel, ModelConfig,
-                                       ReadingConfig, RunConfig, TargetConfig, TaskConfig, TfidfConfig, TfidfLinearModel,
-                                       TransformerModel, member_run_config)
+                                       ReadingConfig, RunConfig, StudentModel, TargetConfig, TaskConfig, TfidfConfig,
+                                       TfidfLinearModel, TransformerModel, member_run_config)
 
 __all__ = ["StrictModel", "apply_overrides", "deep_merge", "flatten", "load_config", "load_yaml_tree", "parse_yaml",
            "to_yaml", "ChunkingConfig", "DataRef", "EvalSection", "ModelConfig", "RunConfig", "TaskConfig",
            "TfidfConfig", "TfidfLinearModel", "TransformerModel", "GazetteerModel", "TargetConfig", "EnsembleModel",
-           "ReadingConfig", "member_run_config"]
+           "ReadingConfig", "StudentModel", "member_run_config"]

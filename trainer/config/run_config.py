@@ -197,6 +197,46 @@ class GazetteerModel(StrictModel):
                                 "null: the dataset's labels.region.min_mentions.")
 
 
+class StudentModel(StrictModel):
+    """A small model trained on a trained run's scores (`model.type: student`): the teacher's probabilities over
+    the training split (and optional unlabelled text) are its soft labels; it answers every target of the teacher."""
+    type: Literal["student"] = Field("student", description="Model kind.")
+    teacher: str = Field(description="Run directory of the teacher: any trained run (transformer, ensemble, "
+                                     "multi-task) on the same dataset and task; its config hash is recorded with "
+                                     "the student.")
+    student: Literal["static"] = Field(
+        "static", description="static: model2vec static token vectors distilled from model.encoder, mean-pooled, "
+                              "with a trained head.")
+    unlabelled: str | None = Field(
+        None, description="Optional folder or file of in-domain article files (scraped text, HTML) the teacher "
+                          "labels too, read with the same readers and cleaning as the dataset; never the test "
+                          "split.")
+    encoder: str = Field("minilm-l6", description="Sentence encoder the static vectors are distilled from: an alias "
+                                                  "(minilm-l6) or a local Hugging Face model directory.")
+    init: Literal["pretrained", "random"] = Field(
+        "pretrained", description="pretrained: the encoder's weights; random: built from its config (tests).")
+    config_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Encoder config values to change before distilling (tests: a tiny "
+                                          "encoder), e.g. {num_hidden_layers: 1}.")
+    pca_dims: int | None = Field(256, ge=2, description="Dimensions the static vectors are reduced to by PCA "
+                                                        "(model2vec's default); null: the encoder's own.")
+    vocabulary_cache: str | None = Field(
+        None, description="Folder of distilled vocabularies, one per encoder weights hash and settings; null: "
+                          "$XDG_CACHE_HOME/trainer/static-vocabulary (~/.cache/...). Distilled once, reused by "
+                          "every run.")
+    max_tokens: int = Field(512, ge=1, description="Tokens of each text the static student reads (its head).")
+    hidden: int = Field(512, ge=0, description="Width of the head's hidden layer (ReLU); 0: a linear head.")
+    embeddings: Literal["auto", "frozen", "tuned"] = Field(
+        "auto", description="Static vectors during training: frozen, tuned with the head, or auto: both fitted, "
+                            "the one with the lower loss against the teacher's validation scores kept.")
+    epochs: int = Field(30, ge=1, description="Passes over the training texts at most.")
+    patience: int = Field(3, ge=1, description="Stop after this many epochs without a lower validation loss; the "
+                                               "best epoch's weights are kept.")
+    learning_rate: float = Field(3e-3, gt=0, description="AdamW learning rate of the head (tuned vectors: a tenth "
+                                                         "of it).")
+    batch_size: int = Field(32, ge=1, description="Texts per optimizer step.")
+
+
 def _model_kind(value: Any) -> str:
     """The union's tag: `type` as written, "transformer" when it is left out."""
     if isinstance(value, dict):
@@ -262,9 +302,11 @@ class EnsembleModel(StrictModel):
 
 ModelConfig = Annotated[
     Union[Annotated[TransformerModel, Tag("transformer")], Annotated[TfidfLinearModel, Tag("tfidf-linear")],
-          Annotated[GazetteerModel, Tag("gazetteer")], Annotated[EnsembleModel, Tag("ensemble")]],
+          Annotated[GazetteerModel, Tag("gazetteer")], Annotated[EnsembleModel, Tag("ensemble")],
+          Annotated[StudentModel, Tag("student")]],
     Discriminator(_model_kind, custom_error_type="unknown_model_type",
-                  custom_error_message="unknown model.type; use transformer, tfidf-linear, gazetteer or ensemble"),
+                  custom_error_message="unknown model.type; use transformer, tfidf-linear, gazetteer, ensemble or "
+                                       "student"),
 ]
 
 

@@ -40,6 +40,9 @@ TUNING_WORK = ".tuning"                     # run/.tuning/: the cut's fits while
 EXPORT_DIR = "onnx"                         # model/onnx/: portable exports; model/'s own weights stay the source
 EXPORT_INFO = "export.json"                 # model/onnx/export.json: what was exported, from which weights
 ONNX_FILES = {"none": "model.onnx", "int8": "model.int8.onnx"}   # per quantization
+STUDENT_WEIGHTS = "student.safetensors"     # a static student's token vectors and head (model.type: student)
+STUDENT_TOKENIZER = "tokenizer.json"        # its tokenizer (the distilled vocabulary's), Hugging Face tokenizers format
+VOCABULARY_WEIGHTS = "model.safetensors"    # a distilled static vocabulary in the cache (model2vec's save_pretrained)
 REEXPORT = "rerun `trainer export RUN_DIR --format onnx` (add --quantize int8 for the int8 file)"
 
 # ---- audit directory (`trainer audit DATASET --out DIR`) ----------------------------------------

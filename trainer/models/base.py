@@ -157,9 +157,14 @@ class Model(ABC):
         """Write a portable copy of the model beside its own files (model/<fmt>/); return the written file.
         Kinds listing `fmt` in `export_formats` override this."""
         from trainer.errors import ConfigError
-        raise ConfigError(f"{self.type} models cannot be exported to {fmt}"
-                          + (f" (formats: {', '.join(self.export_formats)})" if self.export_formats else
-                             "; they already score without torch"))
+        raise ConfigError(self.export_refusal(fmt))
+
+    @classmethod
+    def export_refusal(cls, fmt: str) -> str:
+        """The one-line answer to an export to `fmt` the kind does not write (a kind may say why it has none)."""
+        return (f"{cls.type} models cannot be exported to {fmt}"
+                + (f"; formats: {', '.join(cls.export_formats)}" if cls.export_formats else
+                   ": they already score without torch (numpy and scikit-learn)"))
 
     def set_options(self, options: ScoreOptions) -> None:
         """Score from now on as `options` says (a fitted model scores with the defaults until told)."""

@@ -17,6 +17,7 @@ KINDS = {
     "tfidf-linear": "trainer.models.tfidf_linear:TfidfLinearClassifier",
     "ensemble": "trainer.models.ensemble:EnsembleClassifier",
     "gazetteer": "trainer.models.gazetteer:GazetteerClassifier",
+    "student": "trainer.models.student:StudentClassifier",
 }
 
 
@@ -47,9 +48,7 @@ def export_model(run_or_model_dir: str | Path, fmt: str = "onnx", quantize: str 
     cls = model_class(spec.model_type)
     if fmt not in cls.export_formats:
         from trainer.errors import ConfigError
-        raise ConfigError(f"{spec.model_type} models cannot be exported to {fmt}"
-                          + (f"; formats: {', '.join(cls.export_formats)}" if cls.export_formats else
-                             ": they already score without torch (numpy and scikit-learn)"))
+        raise ConfigError(cls.export_refusal(fmt))
     return cls.load(model_dir, spec, ScoreOptions(precision="fp32")).export(model_dir, fmt, quantize)
 
 

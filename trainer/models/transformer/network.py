@@ -10,8 +10,6 @@ loading imports this class, never remote code.
 """
 from __future__ import annotations
 
-import math
-
 from pathlib import Path
 from typing import Sequence
 
@@ -21,6 +19,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedConfig,
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from trainer.errors import ConfigError
+from trainer.models.encoders import apply_encoder_overrides
 
 PROBLEM_TYPES = {"multi_label": "multi_label_classification", "single_label": "single_label_classification"}
 
@@ -178,40 +177,6 @@ def build_classifier(encoder_path: str | None, labels: Sequence[str], problem: s
     if priors is not None:
         model.set_prior_bias(priors)
     return model
-
-
-# sizes and counts that must be at least 1 (0 or less builds no network, or crashes deep in torch)
-POSITIVE_KEYS = ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size",
-                 "max_position_embeddings", "vocab_size")
-
-
-def apply_encoder_overrides(enc_cfg, overrides: dict) -> None:
-    """Set `model.config_overrides` on the encoder config, each value of the type the config already holds."""
-    for key, value in overrides.items():
-        where = f"model.config_overrides.{key}"
-        current = getattr(enc_cfg, key, None)
-        if current is not None and not _same_kind(current, value):
-            raise ConfigError(f"{where}: expected {type(current).__name__} like the encoder's own value "
-                              f"{current!r}, got {value!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            low = 1 if key in POSITIVE_KEYS else 0
-            if not math.isfinite(value) or value < low:
-                raise ConfigError(f"{where}: must be a finite number >= {low}, got {value!r}")
-            if ("dropout" in key or key.endswith("_prob")) and value >= 1:
-                raise ConfigError(f"{where}: a probability must be below 1, got {value!r}")
-        setattr(enc_cfg, key, value)
-
-
-def _same_kind(current, value) -> bool:
-    if isinstance(current, bool) or isinstance(value, bool):
-        return isinstance(current, bool) and isinstance(value, bool)
-    if isinstance(current, int):
-        return isinstance(value, int)
-    if isinstance(current, float):
-        return isinstance(value, (int, float))
-    if isinstance(current, str):
-        return isinstance(value, str)
-    return True   # lists, dicts: left to the encoder config
 
 
 ATTENTION_DROPOUT_KEYS = ("attention_probs_dropout_prob", "attention_dropout")   # BERT family; DistilBERT, BART
